@@ -1,0 +1,11 @@
+//! The pktmap model: the stage catalog (data), snapshots, deltas between them and the
+//! stage-by-stage walk built from a delta. Nothing here does I/O.
+
+pub mod catalog;
+pub mod delta;
+pub mod snapshot;
+pub mod walk;
+
+pub use catalog::{Class, Item, ItemKind, Path, Stage};
+pub use delta::{Change, ChangeStatus, Delta};
+pub use snapshot::{CollectorRun, CollectorStatus, Kind, Labels, Meta, Metric, Setting, Snapshot};

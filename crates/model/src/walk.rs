@@ -1,0 +1,232 @@
+//! The walk: a delta laid out stage by stage, in the order a packet meets the stages.
+
+use crate::catalog::{self, Class, Path, STAGES};
+use crate::delta::{Change, ChangeStatus, Delta};
+use crate::snapshot::{CollectorRun, Labels, Metric, Setting, Snapshot};
+use serde::Serialize;
+use std::collections::HashSet;
+
+/// Names the JSON document; bumped when a field changes meaning.
+pub const WALK_SCHEMA: &str = "pktmap.walk/1";
+
+#[derive(Serialize, Debug)]
+pub struct Walk {
+    pub schema: &'static str,
+    pub host: Host,
+    pub interval_s: f64,
+    /// False when the two snapshots come from different boots (every counter restarted).
+    pub same_boot: bool,
+    pub iface: Option<String>,
+    /// The first stage, in path order, where a drop counter moved.
+    pub first_loss: Option<&'static str>,
+    pub stages: Vec<StageView>,
+    /// Counters that no stage claims (a kernel newer than the catalog).
+    pub unmapped: Vec<Change>,
+    /// Series present in the first snapshot only (interface deleted, CPU offlined).
+    pub gone: Vec<Metric>,
+    pub collectors: Vec<CollectorRun>,
+}
+
+#[derive(Serialize, Debug)]
+pub struct Host {
+    pub hostname: Option<String>,
+    pub kernel: Option<String>,
+    pub cpus: usize,
+    pub time_from_unix_ms: u64,
+    pub time_to_unix_ms: u64,
+}
+
+#[derive(Serialize, Debug)]
+pub struct StageView {
+    pub id: &'static str,
+    pub title: &'static str,
+    pub path: Path,
+    pub unit: &'static str,
+    /// Sum of the stage's traffic counters per second, if it has any.
+    pub traffic_per_s: Option<f64>,
+    pub drops_per_s: f64,
+    pub errors_per_s: f64,
+    pub counters: Vec<CounterView>,
+    pub settings: Vec<Setting>,
+}
+
+#[derive(Serialize, Debug, Clone)]
+pub struct CounterView {
+    #[serde(flatten)]
+    pub change: Change,
+    pub class: Class,
+}
+
+impl CounterView {
+    /// Moved in the interval, or restarted: worth a reader's eye.
+    pub fn moved(&self) -> bool {
+        self.change.delta.is_some_and(|d| d > 0) || self.change.status == ChangeStatus::Reset
+    }
+}
+
+impl StageView {
+    /// Losses of this stage that moved, worst first.
+    pub fn moved_losses(&self) -> Vec<&CounterView> {
+        let mut v: Vec<&CounterView> = self
+            .counters
+            .iter()
+            .filter(|c| matches!(c.class, Class::Drop | Class::Error | Class::Strain) && c.moved())
+            .collect();
+        v.sort_by(|a, b| {
+            rank(a.class).cmp(&rank(b.class)).then(
+                b.change
+                    .rate
+                    .unwrap_or(0.0)
+                    .total_cmp(&a.change.rate.unwrap_or(0.0)),
+            )
+        });
+        v
+    }
+}
+
+fn rank(c: Class) -> u8 {
+    match c {
+        Class::Drop => 0,
+        Class::Error => 1,
+        Class::Strain => 2,
+        _ => 3,
+    }
+}
+
+/// Devices whose `link.kind` setting is one of the container legs.
+fn container_leg(stage: &str) -> Option<&'static str> {
+    match stage {
+        "ct.veth" => Some("veth"),
+        "ct.bridge" => Some("bridge"),
+        _ => None,
+    }
+}
+
+pub fn build(delta: &Delta, iface: Option<&str>) -> Walk {
+    let to = delta.to;
+    let present: HashSet<(&str, &Labels)> = to
+        .metrics
+        .iter()
+        .map(|m| (m.name.as_str(), &m.labels))
+        .collect();
+    let keep = |labels: &Labels| match (iface, labels.get("dev")) {
+        (Some(want), Some(dev)) => dev == want,
+        _ => true,
+    };
+
+    let mut per_stage: Vec<Vec<CounterView>> = vec![Vec::new(); STAGES.len()];
+    let mut unmapped = Vec::new();
+    for c in delta.changes.iter().filter(|c| keep(&c.labels)) {
+        let Some(place) = catalog::place(&c.name) else {
+            unmapped.push(c.clone());
+            continue;
+        };
+        // /proc/net/dev repeats sysfs; show it only where sysfs was not readable.
+        if let Some(other) = place.item.and_then(|i| i.same_as)
+            && present.contains(&(other, &c.labels))
+        {
+            continue;
+        }
+        let idx = STAGES
+            .iter()
+            .position(|s| s.id == place.stage)
+            .expect("catalog is checked");
+        per_stage[idx].push(CounterView {
+            change: c.clone(),
+            class: place.class,
+        });
+    }
+    for (idx, stage) in STAGES.iter().enumerate() {
+        if let Some(kind) = container_leg(stage.id) {
+            per_stage[idx] = leg_counters(to, &per_stage, kind);
+        }
+    }
+
+    let stages: Vec<StageView> = STAGES
+        .iter()
+        .zip(per_stage)
+        .map(|(stage, counters)| {
+            let sum = |class: Class| -> f64 {
+                counters
+                    .iter()
+                    .filter(|c| c.class == class)
+                    .filter_map(|c| c.change.rate)
+                    .sum()
+            };
+            let has_traffic = counters
+                .iter()
+                .any(|c| c.class == Class::Traffic && c.change.rate.is_some());
+            StageView {
+                id: stage.id,
+                title: stage.title,
+                path: stage.path,
+                unit: stage.unit,
+                traffic_per_s: has_traffic.then(|| sum(Class::Traffic)),
+                drops_per_s: sum(Class::Drop),
+                errors_per_s: sum(Class::Error),
+                settings: stage_settings(to, stage.id, &keep),
+                counters,
+            }
+        })
+        .collect();
+    let first_loss = stages.iter().find(|s| s.drops_per_s > 0.0).map(|s| s.id);
+    Walk {
+        schema: WALK_SCHEMA,
+        host: Host {
+            hostname: to.meta.hostname.clone(),
+            kernel: to.meta.kernel.clone(),
+            cpus: to.meta.cpus_online.len(),
+            time_from_unix_ms: delta.from.meta.time_unix_ms,
+            time_to_unix_ms: to.meta.time_unix_ms,
+        },
+        interval_s: delta.interval_s,
+        same_boot: delta.same_boot,
+        iface: iface.map(str::to_string),
+        first_loss,
+        stages,
+        unmapped,
+        gone: delta.gone.clone(),
+        collectors: to.collectors.clone(),
+    }
+}
+
+fn stage_settings(to: &Snapshot, stage: &str, keep: &dyn Fn(&Labels) -> bool) -> Vec<Setting> {
+    to.settings
+        .iter()
+        .filter(|s| keep(&s.labels))
+        .filter(|s| catalog::item(&s.name).is_some_and(|i| i.stage == stage))
+        .cloned()
+        .collect()
+}
+
+/// The link counters of the devices that form one container leg (veth ends, bridges).
+fn leg_counters(to: &Snapshot, per_stage: &[Vec<CounterView>], kind: &str) -> Vec<CounterView> {
+    let devs: HashSet<&str> = to
+        .settings
+        .iter()
+        .filter(|s| s.name == "link.kind" && s.value == kind)
+        .filter_map(|s| s.labels.get("dev").map(String::as_str))
+        .collect();
+    per_stage
+        .iter()
+        .flatten()
+        .filter(|c| {
+            c.change
+                .labels
+                .get("dev")
+                .is_some_and(|d| devs.contains(d.as_str()))
+        })
+        .filter(|c| {
+            matches!(
+                c.change.name.as_str(),
+                "rx_packets"
+                    | "rx_dropped"
+                    | "tx_dropped"
+                    | "netdev.rx_packets"
+                    | "netdev.rx_drop"
+                    | "netdev.tx_drop"
+            )
+        })
+        .cloned()
+        .collect()
+}
