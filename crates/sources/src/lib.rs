@@ -1,1 +1,12 @@
+//! Reading the kernel: one collector per source, every read through a [`Root`], pure parsers
+//! beside each collector so that captured files test them.
 
+pub mod collector;
+pub mod collectors;
+pub mod error;
+pub mod meta;
+pub mod root;
+
+pub use collector::{COLLECTORS, Collector, Sink, take_snapshot};
+pub use error::SourceError;
+pub use root::Root;

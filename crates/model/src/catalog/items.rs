@@ -282,7 +282,6 @@ pub static ITEMS: &[Item] = &[
         .about("NET_TX softirq runs per CPU: deferred transmit completion and qdisc runs.")
         .cmds(&["grep NET_TX /proc/softirqs"]),
     item("ksoftirqd", ItemKind::Process, "rx.5", "/proc/PID/stat")
-        .class(Strain)
         .values(&["ksoftirqd.cpu_ms"])
         .about("CPU time of the per-CPU thread that takes over softirq work when it runs too \
                 long; busy ksoftirqd means receive work is competing with ordinary tasks.")
@@ -655,7 +654,6 @@ pub static ITEMS: &[Item] = &[
                 wake-up latency to every packet that finds the CPU asleep.")
         .cmds(&["cpupower idle-info", "cat /sys/devices/system/cpu/cpu0/cpuidle/state*/latency"]),
     item("/proc/pressure/cpu", ItemKind::Cpu, "rx.11", "/proc/pressure/cpu")
-        .class(Strain)
         .values(&["psi.cpu.some_us", "psi.cpu.full_us"])
         .about("Time tasks waited for a CPU (pressure stall information, microseconds): when it \
                 grows, readers run late and Recv-Q builds.")

@@ -1,0 +1,115 @@
+//! Command line: every command and flag in one place.
+
+use clap::{Args, Parser, Subcommand};
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(
+    name = "pktmap",
+    version,
+    about = "Walks the Linux packet path from NIC to socket and says where packets are dropped or delayed.",
+    long_about = None
+)]
+pub struct Cli {
+    /// Read a captured tree (DIR/proc, DIR/sys) instead of the running host.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub root: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Every stage of the receive and transmit paths with its rates, drops and settings.
+    Walk(WalkArgs),
+    /// Write every collected value, with metadata, as one JSON document.
+    Snapshot(SnapshotArgs),
+    /// List the stages and everything pktmap knows about each.
+    Stages(JsonArg),
+    /// Explain a stage id, counter, sysctl or drop reason, with its value on this host.
+    Explain(ExplainArgs),
+}
+
+#[derive(Args)]
+pub struct WalkArgs {
+    /// How long to measure (e.g. 1s, 500ms, 2m).
+    #[arg(long, short, default_value = "1s", value_parser = parse_duration)]
+    pub interval: Interval,
+    /// Only this interface's counters (per-CPU and global counters stay).
+    #[arg(long)]
+    pub iface: Option<String>,
+    /// Work offline: the earlier snapshot file.
+    #[arg(long, value_name = "FILE")]
+    pub from: Option<String>,
+    /// Work offline: the later snapshot file.
+    #[arg(long, value_name = "FILE")]
+    pub to: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct SnapshotArgs {
+    /// Output file, written atomically; `-` or nothing for standard output.
+    #[arg(long, short)]
+    pub output: Option<String>,
+}
+
+#[derive(Args)]
+pub struct JsonArg {
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct ExplainArgs {
+    /// A stage id (rx.5), counter (TcpExt.ListenOverflows), sysctl or drop reason.
+    pub key: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Interval(pub Duration);
+
+/// `1s`, `500ms`, `2m`, or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<Interval, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (num, unit) = text.split_at(split);
+    let n: f64 = num.parse().map_err(|_| format!("{text:?} is not a duration like 1s or 500ms"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "ms" => n / 1000.0,
+        "m" => n * 60.0,
+        _ => return Err(format!("unknown unit {unit:?}: use ms, s or m")),
+    };
+    if !(0.01..=86_400.0).contains(&secs) {
+        return Err("the interval must be between 10ms and 24h".into());
+    }
+    Ok(Interval(Duration::from_secs_f64(secs)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("1s").unwrap().0, Duration::from_secs(1));
+        assert_eq!(parse_duration("500ms").unwrap().0, Duration::from_millis(500));
+        assert_eq!(parse_duration("2").unwrap().0, Duration::from_secs(2));
+        assert_eq!(parse_duration("1m").unwrap().0, Duration::from_secs(60));
+        assert!(parse_duration("1h").is_err());
+        assert!(parse_duration("x").is_err());
+        assert!(parse_duration("0").is_err());
+    }
+}

@@ -1,0 +1,225 @@
+//! `pktmap walk` as text: the verdict first, then every stage in path order with its traffic,
+//! the loss counters that moved, its per-CPU or per-queue spread and its settings.
+
+use crate::Style;
+use crate::fmt::{grouped, labels, short_setting, si, wrap};
+use pktmap_model::catalog::{Class, Path};
+use pktmap_model::delta::ChangeStatus;
+use pktmap_model::snapshot::{CollectorStatus, Setting};
+use pktmap_model::walk::{CounterView, StageView, Walk};
+use std::collections::BTreeMap;
+
+pub const WIDTH: usize = 100;
+/// Loss lines shown per stage before folding the rest into a count.
+const MAX_LOSS_LINES: usize = 8;
+/// Entries of a per-CPU or per-queue spread shown before folding.
+const MAX_SPREAD: usize = 8;
+
+pub fn text(w: &Walk, style: Style) -> String {
+    let mut out = Vec::new();
+    let host = w.host.hostname.as_deref().unwrap_or("?");
+    let kernel = w.host.kernel.as_deref().unwrap_or("?");
+    let mut head = format!(
+        "pktmap walk  {host}  Linux {kernel}  {} CPUs  interval {:.2} s",
+        w.host.cpus, w.interval_s
+    );
+    if let Some(i) = &w.iface {
+        head.push_str(&format!("  iface {i}"));
+    }
+    out.push(style.bold(&head));
+    if !w.same_boot {
+        out.push(style.yellow("the snapshots come from different boots: every counter restarted, no rates"));
+    }
+    out.extend(verdict(w, style));
+
+    for (path, title) in [
+        (Path::Rx, "RECEIVE PATH"),
+        (Path::Tx, "TRANSMIT PATH"),
+        (Path::Container, "CONTAINER LEGS"),
+    ] {
+        out.push(String::new());
+        out.push(style.bold(&format!("{title:<68}{:>16}{:>16}", "traffic", "drops")));
+        for s in w.stages.iter().filter(|s| s.path == path) {
+            out.extend(stage(s, style));
+        }
+    }
+
+    let unread: Vec<String> = w
+        .collectors
+        .iter()
+        .filter(|c| c.status != CollectorStatus::Ok)
+        .map(|c| format!("{} ({}): {}", c.id, status_word(c.status), c.notes.join("; ")))
+        .collect();
+    if !unread.is_empty() {
+        out.push(String::new());
+        out.push(style.yellow("not read:"));
+        for u in unread {
+            out.push(format!("  {u}"));
+        }
+    }
+    if !w.gone.is_empty() {
+        let mut devs: Vec<String> = w.gone.iter().map(|m| labels(&m.labels)).collect();
+        devs.dedup();
+        out.push(format!("vanished during the interval: {}", devs.join(", ")));
+    }
+    out.join("\n") + "\n"
+}
+
+fn status_word(s: CollectorStatus) -> &'static str {
+    match s {
+        CollectorStatus::Ok => "ok",
+        CollectorStatus::Partial => "partly",
+        CollectorStatus::Unavailable => "unavailable",
+    }
+}
+
+fn verdict(w: &Walk, style: Style) -> Vec<String> {
+    let losing: Vec<&StageView> = w.stages.iter().filter(|s| s.drops_per_s > 0.0).collect();
+    let Some(first) = losing.first() else {
+        return vec![style.green(&format!(
+            "OK: no drop counter moved in {:.2} s",
+            w.interval_s
+        ))];
+    };
+    let mut lines = vec![style.red(&format!(
+        "LOSS: packets are dropped first at {} {}: {}",
+        first.id,
+        first.title,
+        top_losses(first)
+    ))];
+    for s in &losing[1..] {
+        lines.push(format!("  then at {} {}: {}", s.id, s.title, top_losses(s)));
+    }
+    lines
+}
+
+fn top_losses(s: &StageView) -> String {
+    s.moved_losses()
+        .iter()
+        .filter(|c| c.class == Class::Drop && c.change.rate.is_some())
+        .take(3)
+        .map(|c| format!("{} {}/s", c.change.name, si(c.change.rate.unwrap_or(0.0))))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn stage(s: &StageView, style: Style) -> Vec<String> {
+    let traffic = s
+        .traffic_per_s
+        .map(|t| format!("{} {}", si(t), s.unit))
+        .unwrap_or_else(|| "-".into());
+    let drops = if s.drops_per_s > 0.0 {
+        style.red(&format!("{:>14}", format!("{}/s", si(s.drops_per_s))))
+    } else {
+        format!("{:>14}", "0")
+    };
+    let title = format!(" {:<10}{}", s.id, s.title);
+    let mut out = vec![format!("{:<68}{:>16}  {}", title, traffic, drops)];
+
+    let losses = s.moved_losses();
+    for c in losses.iter().take(MAX_LOSS_LINES) {
+        out.push(loss_line(c, style));
+    }
+    if losses.len() > MAX_LOSS_LINES {
+        out.push(format!("         ... and {} more (see --json)", losses.len() - MAX_LOSS_LINES));
+    }
+    out.extend(spread(s));
+    out.extend(settings(&s.settings));
+    out
+}
+
+fn loss_line(c: &CounterView, style: Style) -> String {
+    let what = format!("{} {}", c.change.name, labels(&c.change.labels));
+    if c.change.status == ChangeStatus::Reset {
+        return style.yellow(&format!("         ~ {what:<52} reset: the counter restarted"));
+    }
+    let rate = format!("{}/s", si(c.change.rate.unwrap_or(0.0)));
+    let line = format!(
+        "         ! {what:<52}{rate:>12}  +{}",
+        grouped(c.change.delta.unwrap_or(0))
+    );
+    match c.class {
+        Class::Drop => style.red(&line),
+        _ => style.yellow(&line),
+    }
+}
+
+/// Where the stage's traffic went: per CPU, per queue or per device, busiest first.
+fn spread(s: &StageView) -> Vec<String> {
+    let mut parts: Vec<(f64, String)> = s
+        .counters
+        .iter()
+        .filter(|c| c.class == Class::Traffic && !c.change.labels.is_empty())
+        .filter_map(|c| c.change.rate.map(|r| (r, labels(&c.change.labels))))
+        .collect();
+    if parts.len() < 2 {
+        return Vec::new();
+    }
+    let idle = parts.iter().filter(|(r, _)| *r == 0.0).count();
+    parts.retain(|(r, _)| *r > 0.0);
+    parts.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let shown = parts.len().min(MAX_SPREAD);
+    let mut words: Vec<String> = parts[..shown]
+        .iter()
+        .map(|(r, l)| format!("{l} {}", si(*r)))
+        .collect();
+    if parts.len() > shown {
+        words.push(format!("+{} more", parts.len() - shown));
+    }
+    if idle > 0 {
+        words.push(format!("({idle} idle)"));
+    }
+    if parts.is_empty() {
+        return Vec::new();
+    }
+    wrap("         by ", &words, WIDTH)
+}
+
+/// Settings folded: one word per global setting, per-device settings grouped by value.
+fn settings(settings: &[Setting]) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut by_name: BTreeMap<&str, BTreeMap<&str, Vec<String>>> = BTreeMap::new();
+    for s in settings {
+        if s.labels.is_empty() {
+            words.push(format!("{}={}", short_setting(&s.name), s.value));
+        } else {
+            by_name
+                .entry(&s.name)
+                .or_default()
+                .entry(&s.value)
+                .or_default()
+                .push(labels(&s.labels));
+        }
+    }
+    for (name, values) in by_name {
+        let name = short_setting(name);
+        if values.len() == 1 {
+            let (value, who) = values.iter().next().expect("one entry");
+            if who.len() == 1 {
+                words.push(format!("{name}={value} ({})", who[0]));
+            } else {
+                words.push(format!("{name}={value} (all {})", who.len()));
+            }
+        } else {
+            let listed: Vec<String> = values
+                .iter()
+                .take(4)
+                .map(|(v, who)| format!("{v} ({})", fold_who(who)))
+                .collect();
+            let more = if values.len() > 4 { format!(", +{} values", values.len() - 4) } else { String::new() };
+            words.push(format!("{name}: {}{more}", listed.join(", ")));
+        }
+    }
+    if words.is_empty() {
+        return Vec::new();
+    }
+    wrap("         set ", &words, WIDTH)
+}
+
+fn fold_who(who: &[String]) -> String {
+    if who.len() <= 2 {
+        who.join(", ")
+    } else {
+        format!("{}, +{}", who[0], who.len() - 1)
+    }
+}

@@ -1,0 +1,112 @@
+//! The one trait every source implements, the one list of them, and the run that turns them
+//! into a snapshot.
+
+use crate::collectors::*;
+use crate::error::SourceError;
+use crate::meta;
+use crate::root::Root;
+use pktmap_model::snapshot::{CollectorRun, CollectorStatus, Kind, Labels, Metric, Setting, Snapshot};
+use std::time::Instant;
+
+/// A kernel source. Stateless: it reads and records raw values, nothing else.
+pub trait Collector: Sync {
+    /// Short stable name, used in snapshots and messages.
+    fn id(&self) -> &'static str;
+    /// The files it reads, relative to the root, for the snapshot's record and for `capture`.
+    fn sources(&self) -> &'static [&'static str];
+    /// Reads everything. An error means nothing usable was read; a partial read records notes.
+    fn collect(&self, root: &Root, sink: &mut Sink) -> Result<(), SourceError>;
+}
+
+/// Every collector, in the order they run.
+pub static COLLECTORS: &[&dyn Collector] = &[
+    &netdev::NetDev,
+    &netclass::NetClass,
+    &queues::Queues,
+    &softnet::Softnet,
+    &snmp::Snmp,
+    &snmp::Netstat,
+    &snmp6::Snmp6,
+    &sockstat::Sockstat,
+    &conntrack::Conntrack,
+    &sysctl::Sysctl,
+    &interrupts::Interrupts,
+    &softirqs::Softirqs,
+    &pressure::Pressure,
+    &cpuidle::CpuIdle,
+    &procs::Procs,
+];
+
+/// Where a collector writes.
+pub struct Sink<'a> {
+    snapshot: &'a mut Snapshot,
+    notes: Vec<String>,
+}
+
+impl Sink<'_> {
+    pub fn metric(&mut self, name: impl Into<String>, labels: Labels, value: u64, kind: Kind) {
+        self.snapshot.metrics.push(Metric {
+            name: name.into(),
+            labels,
+            value,
+            kind,
+        });
+    }
+
+    pub fn setting(&mut self, name: impl Into<String>, labels: Labels, value: impl Into<String>) {
+        self.snapshot.settings.push(Setting {
+            name: name.into(),
+            labels,
+            value: value.into(),
+        });
+    }
+
+    /// Records what `label=value` is (an ifindex), so a re-created device reads as a reset.
+    pub fn identity(&mut self, label: &str, value: &str, id: impl Into<String>) {
+        self.snapshot
+            .identities
+            .insert(format!("{label}={value}"), id.into());
+    }
+
+    /// Something this collector could not read; the collector becomes `partial`.
+    pub fn note(&mut self, note: impl Into<String>) {
+        self.notes.push(note.into());
+    }
+
+    /// Other collectors' findings this one may build on (interrupts names queues after the
+    /// devices netdev listed).
+    pub fn snapshot(&self) -> &Snapshot {
+        self.snapshot
+    }
+}
+
+/// Runs every collector against `root`. One that fails is recorded as unavailable with its
+/// reason and the others go on.
+pub fn take_snapshot(root: &Root) -> Snapshot {
+    let mut snapshot = Snapshot::new(meta::read(root));
+    for c in COLLECTORS {
+        let started = Instant::now();
+        let mut sink = Sink {
+            snapshot: &mut snapshot,
+            notes: Vec::new(),
+        };
+        let result = c.collect(root, &mut sink);
+        let mut notes = sink.notes;
+        let status = match result {
+            Ok(()) if notes.is_empty() => CollectorStatus::Ok,
+            Ok(()) => CollectorStatus::Partial,
+            Err(e) => {
+                notes.insert(0, e.to_string());
+                CollectorStatus::Unavailable
+            }
+        };
+        snapshot.collectors.push(CollectorRun {
+            id: c.id().to_string(),
+            status,
+            notes,
+            duration_us: started.elapsed().as_micros() as u64,
+            sources: c.sources().iter().map(|s| s.to_string()).collect(),
+        });
+    }
+    snapshot
+}

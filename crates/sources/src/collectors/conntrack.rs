@@ -1,0 +1,116 @@
+//! Conntrack: entries in use against the table size, and `/proc/net/stat/nf_conntrack`, a
+//! header of column names then one hexadecimal row per possible CPU.
+
+use crate::collector::{Collector, Sink};
+use crate::error::{ParseError, SourceError, hex};
+use crate::root::Root;
+use pktmap_model::snapshot::{Kind, Labels, labels};
+
+/// Parses the per-CPU statistics table. Column sets differ by kernel (`searched`,
+/// `delete_list` before 5.x; `clashres`, `chainlength` after), so names come from the header.
+pub fn parse_nf_conntrack_stat(text: &str) -> Result<Vec<Vec<(String, u64)>>, ParseError> {
+    let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
+    let Some((_, header)) = lines.next() else {
+        return Ok(Vec::new());
+    };
+    let names: Vec<&str> = header.split_whitespace().collect();
+    if names.first() != Some(&"entries") {
+        return Err(ParseError::new(1, "header", "does not start with \"entries\""));
+    }
+    let mut rows = Vec::new();
+    for (i, line) in lines {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        if cols.len() != names.len() {
+            return Err(ParseError::new(
+                i + 1,
+                format!("row {}", rows.len()),
+                format!("{} values for {} columns", cols.len(), names.len()),
+            ));
+        }
+        let row = names
+            .iter()
+            .zip(cols)
+            .map(|(name, c)| Ok((name.to_string(), hex(c, i + 1, name)?)))
+            .collect::<Result<Vec<_>, ParseError>>()?;
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+pub struct Conntrack;
+
+impl Collector for Conntrack {
+    fn id(&self) -> &'static str {
+        "conntrack"
+    }
+    fn sources(&self) -> &'static [&'static str] {
+        &[
+            "proc/sys/net/netfilter/nf_conntrack_count",
+            "proc/net/stat/nf_conntrack",
+        ]
+    }
+    fn collect(&self, root: &Root, sink: &mut Sink) -> Result<(), SourceError> {
+        let count_path = root.proc("sys/net/netfilter/nf_conntrack_count");
+        let count = root.read_value(&count_path)?;
+        let count: u64 = count.parse().map_err(|_| {
+            ParseError::new(1, "nf_conntrack_count", format!("not a number: {count:?}")).at(&count_path)
+        })?;
+        sink.metric("net.netfilter.nf_conntrack_count", Labels::new(), count, Kind::Gauge);
+
+        let path = root.proc("net/stat/nf_conntrack");
+        let text = match root.read(&path) {
+            Ok(t) => t,
+            Err(e) => {
+                sink.note(e.to_string());
+                return Ok(());
+            }
+        };
+        let rows = parse_nf_conntrack_stat(&text).map_err(|e| e.at(&path))?;
+        for (cpu, row) in rows.iter().enumerate() {
+            for (name, v) in row {
+                // `entries` is the global count repeated on every row.
+                if name == "entries" {
+                    if cpu == 0 {
+                        sink.metric("nf_conntrack.entries", Labels::new(), *v, Kind::Gauge);
+                    }
+                    continue;
+                }
+                let cpu = cpu.to_string();
+                sink.metric(format!("nf_conntrack.{name}"), labels([("cpu", &cpu)]), *v, Kind::Counter32);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_capture_old_columns() {
+        let path = format!("{}/../../fixtures/public/nf_conntrack/4cpu-node_exporter.txt", env!("CARGO_MANIFEST_DIR"));
+        let rows = parse_nf_conntrack_stat(&std::fs::read_to_string(path).unwrap()).unwrap();
+        assert_eq!(rows.len(), 4);
+        assert_eq!(rows[3][0], ("entries".into(), 0x21));
+        let ignore = rows[0].iter().find(|(n, _)| n == "ignore").unwrap().1;
+        assert_eq!(ignore, 0x588a);
+        assert!(rows[0].iter().any(|(n, _)| n == "searched"));
+    }
+
+    #[test]
+    fn this_kernels_columns() {
+        let text = "entries  clashres found new invalid ignore delete chainlength insert insert_failed drop early_drop icmp_error  expect_new expect_create expect_delete search_restart\n\
+00000002  00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 0000000a 00000000 00000000  00000000 00000000 00000000 00000000\n";
+        let rows = parse_nf_conntrack_stat(text).unwrap();
+        assert!(rows[0].contains(&("drop".into(), 10)));
+    }
+
+    #[test]
+    fn malformed() {
+        assert_eq!(parse_nf_conntrack_stat("foo bar\n1 2\n").unwrap_err().field, "header");
+        assert_eq!(parse_nf_conntrack_stat("entries drop\n1\n").unwrap_err().line, 2);
+        assert_eq!(parse_nf_conntrack_stat("entries drop\n1 zz\n").unwrap_err().field, "drop");
+        assert!(parse_nf_conntrack_stat("").unwrap().is_empty());
+    }
+}

@@ -1,0 +1,16 @@
+//! One file per kernel source: the pure parser and the collector that feeds it.
+
+pub mod conntrack;
+pub mod cpuidle;
+pub mod interrupts;
+pub mod netclass;
+pub mod netdev;
+pub mod pressure;
+pub mod procs;
+pub mod queues;
+pub mod snmp;
+pub mod snmp6;
+pub mod sockstat;
+pub mod softirqs;
+pub mod softnet;
+pub mod sysctl;

@@ -1,0 +1,90 @@
+//! `/sys/class/net/*`: every link counter under `statistics/` (64-bit, the full set), and the
+//! device attributes the walk shows (kind, driver, state, MTU, speed, NUMA node, queues).
+
+use crate::collector::{Collector, Sink};
+use crate::error::SourceError;
+use crate::root::Root;
+use pktmap_model::snapshot::{Kind, labels};
+
+pub struct NetClass;
+
+impl Collector for NetClass {
+    fn id(&self) -> &'static str {
+        "netclass"
+    }
+    fn sources(&self) -> &'static [&'static str] {
+        &["sys/class/net"]
+    }
+    fn collect(&self, root: &Root, sink: &mut Sink) -> Result<(), SourceError> {
+        let class = root.sys("class/net");
+        for dev in root.list(&class)? {
+            let dir = class.join(&dev);
+            // A device deleted between listing and reading is simply absent from this sample.
+            let Ok(ifindex) = root.read_value(&dir.join("ifindex")) else {
+                continue;
+            };
+            let l = labels([("dev", &dev)]);
+            sink.identity("dev", &dev, ifindex.clone());
+            let stats = dir.join("statistics");
+            match root.list(&stats) {
+                Ok(names) => {
+                    for name in names {
+                        let path = stats.join(&name);
+                        match root.read_value(&path).map(|v| v.parse::<u64>()) {
+                            Ok(Ok(v)) => sink.metric(name, l.clone(), v, Kind::Counter64),
+                            Ok(Err(_)) => sink.note(format!("{}: not a number", path.display())),
+                            Err(e) if e.is_not_found() => {}
+                            Err(e) => sink.note(e.to_string()),
+                        }
+                    }
+                }
+                Err(e) if e.is_not_found() => continue,
+                Err(e) => sink.note(e.to_string()),
+            }
+            let read = |f: &str| root.read_value(&dir.join(f)).ok();
+            for (file, name) in [("operstate", "link.operstate"), ("mtu", "link.mtu"), ("tx_queue_len", "link.tx_queue_len")] {
+                if let Some(v) = read(file) {
+                    sink.setting(name, l.clone(), v);
+                }
+            }
+            // speed reads as -1 or fails with EINVAL on virtual and down links.
+            if let Some(speed) = read("speed").filter(|s| s.parse::<i64>().is_ok_and(|v| v > 0)) {
+                sink.setting("link.speed", l.clone(), speed);
+            }
+            if let Some(node) = read("device/numa_node").filter(|n| n != "-1") {
+                sink.setting("link.numa_node", l.clone(), node);
+            }
+            if let Ok(driver) = root.link_name(&dir.join("device/driver")) {
+                sink.setting("link.driver", l.clone(), driver);
+            }
+            let iflink = read("iflink");
+            if let Some(iflink) = iflink.as_ref().filter(|i| **i != ifindex) {
+                sink.setting("link.iflink", l.clone(), iflink.clone());
+            }
+            if let Ok(master) = root.link_name(&dir.join("master")) {
+                sink.setting("link.master", l.clone(), master);
+            }
+            let has = |f: &str| root.exists(&dir.join(f));
+            let kind = if dev == "lo" {
+                "loopback"
+            } else if has("bridge") {
+                "bridge"
+            } else if has("device") {
+                "physical"
+            } else if iflink.is_some_and(|i| i != ifindex) {
+                // A virtual device linked to another: veth (and, rarer, vlan or macvlan; the
+                // netlink collector tells them apart by link kind).
+                "veth"
+            } else {
+                "virtual"
+            };
+            sink.setting("link.kind", l.clone(), kind);
+            if let Ok(queues) = root.list(&dir.join("queues")) {
+                let count = |p: &str| queues.iter().filter(|q| q.starts_with(p)).count().to_string();
+                sink.setting("link.rx_queues", l.clone(), count("rx-"));
+                sink.setting("link.tx_queues", l.clone(), count("tx-"));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,50 @@
+//! `/proc/pressure/cpu`: time tasks waited for a CPU (PSI, since 4.20).
+
+use crate::collector::{Collector, Sink};
+use crate::error::{ParseError, SourceError, dec};
+use crate::root::Root;
+use pktmap_model::snapshot::{Kind, Labels};
+
+/// Parses `some|full avg10=.. avg60=.. avg300=.. total=N` lines into `(kind, total µs)`.
+pub fn parse_pressure(text: &str) -> Result<Vec<(String, u64)>, ParseError> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let mut words = line.split_whitespace();
+        let kind = words.next().unwrap_or_default();
+        let total = words
+            .find_map(|w| w.strip_prefix("total="))
+            .ok_or_else(|| ParseError::new(i + 1, kind, "no total="))?;
+        out.push((kind.to_string(), dec(total, i + 1, &format!("{kind} total"))?));
+    }
+    Ok(out)
+}
+
+pub struct Pressure;
+
+impl Collector for Pressure {
+    fn id(&self) -> &'static str {
+        "pressure"
+    }
+    fn sources(&self) -> &'static [&'static str] {
+        &["proc/pressure/cpu"]
+    }
+    fn collect(&self, root: &Root, sink: &mut Sink) -> Result<(), SourceError> {
+        let path = root.proc("pressure/cpu");
+        for (kind, total) in parse_pressure(&root.read(&path)?).map_err(|e| e.at(&path))? {
+            sink.metric(format!("psi.cpu.{kind}_us"), Labels::new(), total, Kind::Counter64);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_some_and_full() {
+        let p = parse_pressure("some avg10=0.01 avg60=0.53 avg300=0.34 total=3657506\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n").unwrap();
+        assert_eq!(p, vec![("some".into(), 3657506), ("full".into(), 0)]);
+        assert_eq!(parse_pressure("some avg10=1\n").unwrap_err().field, "some");
+    }
+}

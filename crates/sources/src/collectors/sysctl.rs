@@ -1,0 +1,54 @@
+//! Every sysctl the catalog names, read from `/proc/sys`. Read-only: pktmap prints the
+//! `sysctl -w` line instead of writing.
+
+use crate::collector::{Collector, Sink};
+use crate::error::SourceError;
+use crate::root::Root;
+use pktmap_model::catalog::{ITEMS, ItemKind};
+use pktmap_model::snapshot::Labels;
+
+/// `net.core.somaxconn` -> `sys/net/core/somaxconn`.
+pub fn sysctl_path(key: &str) -> String {
+    format!("sys/{}", key.replace('.', "/"))
+}
+
+pub struct Sysctl;
+
+impl Collector for Sysctl {
+    fn id(&self) -> &'static str {
+        "sysctl"
+    }
+    fn sources(&self) -> &'static [&'static str] {
+        &["proc/sys/net"]
+    }
+    fn collect(&self, root: &Root, sink: &mut Sink) -> Result<(), SourceError> {
+        let mut read = 0;
+        for item in ITEMS.iter().filter(|i| i.kind == ItemKind::Sysctl) {
+            match root.read(&root.proc(&sysctl_path(item.key))) {
+                Ok(v) => {
+                    // tcp_rmem and friends separate their fields with tabs.
+                    let v = v.split_whitespace().collect::<Vec<_>>().join(" ");
+                    sink.setting(item.key, Labels::new(), v);
+                    read += 1;
+                }
+                // Absent: the module is not loaded (nf_conntrack) or the kernel predates it.
+                Err(e) => sink.note(e.to_string()),
+            }
+        }
+        if read == 0 {
+            return Err(SourceError::io(
+                &root.proc("sys/net"),
+                std::io::Error::from(std::io::ErrorKind::NotFound),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn paths() {
+        assert_eq!(super::sysctl_path("net.core.somaxconn"), "sys/net/core/somaxconn");
+    }
+}

@@ -1,0 +1,98 @@
+//! Errors that name their place: the file, the line and the field.
+
+use std::path::{Path, PathBuf};
+
+#[derive(Debug)]
+pub enum SourceError {
+    /// The file could not be read (absent on this kernel, permission denied...).
+    Io { path: PathBuf, err: std::io::Error },
+    /// The file was read but does not have the shape any kernel gives it.
+    Parse {
+        path: PathBuf,
+        line: usize,
+        field: String,
+        msg: String,
+    },
+}
+
+impl SourceError {
+    pub fn io(path: &Path, err: std::io::Error) -> SourceError {
+        SourceError::Io {
+            path: path.to_path_buf(),
+            err,
+        }
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, SourceError::Io { err, .. } if err.kind() == std::io::ErrorKind::NotFound)
+    }
+}
+
+impl std::fmt::Display for SourceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SourceError::Io { path, err } => {
+                let why = match err.kind() {
+                    std::io::ErrorKind::NotFound => "not present on this kernel or host".into(),
+                    std::io::ErrorKind::PermissionDenied => "permission denied (needs root?)".into(),
+                    _ => err.to_string(),
+                };
+                write!(f, "{}: {why}", path.display())
+            }
+            SourceError::Parse {
+                path,
+                line,
+                field,
+                msg,
+            } => write!(f, "{} line {line}, {field}: {msg}", path.display()),
+        }
+    }
+}
+
+impl std::error::Error for SourceError {}
+
+/// A parse error before the file's path is known; parsers are pure and take text only.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParseError {
+    /// 1-based.
+    pub line: usize,
+    pub field: String,
+    pub msg: String,
+}
+
+impl ParseError {
+    pub fn new(line: usize, field: impl Into<String>, msg: impl Into<String>) -> ParseError {
+        ParseError {
+            line,
+            field: field.into(),
+            msg: msg.into(),
+        }
+    }
+
+    pub fn at(self, path: &Path) -> SourceError {
+        SourceError::Parse {
+            path: path.to_path_buf(),
+            line: self.line,
+            field: self.field,
+            msg: self.msg,
+        }
+    }
+}
+
+impl std::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}, {}: {}", self.line, self.field, self.msg)
+    }
+}
+
+/// Parses an unsigned decimal field, naming it on failure.
+pub fn dec(text: &str, line: usize, field: &str) -> Result<u64, ParseError> {
+    text.parse()
+        .map_err(|_| ParseError::new(line, field, format!("not an unsigned number: {text:?}")))
+}
+
+/// Parses a hexadecimal field (softnet_stat, nf_conntrack statistics), naming it on failure.
+pub fn hex(text: &str, line: usize, field: &str) -> Result<u64, ParseError> {
+    u64::from_str_radix(text, 16)
+        .map_err(|_| ParseError::new(line, field, format!("not a hexadecimal number: {text:?}")))
+}
