@@ -4,7 +4,7 @@ use crate::catalog::{self, Class, Path, STAGES};
 use crate::delta::{Change, ChangeStatus, Delta};
 use crate::snapshot::{CollectorRun, Labels, Metric, Setting, Snapshot};
 use serde::Serialize;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// Names the JSON document; bumped when a field changes meaning.
 pub const WALK_SCHEMA: &str = "pktmap.walk/1";
@@ -55,12 +55,31 @@ pub struct CounterView {
     #[serde(flatten)]
     pub change: Change,
     pub class: Class,
+    /// How much of its delta more specific counters at the same labels already count
+    /// (`Udp.InErrors` counts `Udp.RcvbufErrors`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub included: u64,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 impl CounterView {
     /// Moved in the interval, or restarted: worth a reader's eye.
     pub fn moved(&self) -> bool {
         self.change.delta.is_some_and(|d| d > 0) || self.change.status == ChangeStatus::Reset
+    }
+
+    /// Its whole movement is counted by more specific counters shown beside it.
+    pub fn explained(&self) -> bool {
+        self.change.delta.is_some_and(|d| d > 0 && d <= self.included)
+    }
+
+    /// Per-second rate of what only this counter counts.
+    pub fn own_rate(&self) -> Option<f64> {
+        let (d, r) = (self.change.delta?, self.change.rate?);
+        Some(if d == 0 { 0.0 } else { r * d.saturating_sub(self.included) as f64 / d as f64 })
     }
 }
 
@@ -70,7 +89,8 @@ impl StageView {
         let mut v: Vec<&CounterView> = self
             .counters
             .iter()
-            .filter(|c| matches!(c.class, Class::Drop | Class::Error | Class::Strain) && c.moved())
+            .filter(|c| matches!(c.class, Class::Drop | Class::Error | Class::Strain))
+            .filter(|c| c.moved() && !c.explained())
             .collect();
         v.sort_by(|a, b| {
             rank(a.class).cmp(&rank(b.class)).then(
@@ -114,6 +134,11 @@ pub fn build(delta: &Delta, iface: Option<&str>) -> Walk {
         _ => true,
     };
 
+    let deltas: HashMap<(&str, &Labels), u64> = delta
+        .changes
+        .iter()
+        .filter_map(|c| c.delta.map(|d| ((c.name.as_str(), &c.labels), d)))
+        .collect();
     let mut per_stage: Vec<Vec<CounterView>> = vec![Vec::new(); STAGES.len()];
     let mut unmapped = Vec::new();
     for c in delta.changes.iter().filter(|c| keep(&c.labels)) {
@@ -131,9 +156,19 @@ pub fn build(delta: &Delta, iface: Option<&str>) -> Walk {
             .iter()
             .position(|s| s.id == place.stage)
             .expect("catalog is checked");
+        let included: u64 = place
+            .item
+            .map(|i| {
+                i.includes
+                    .iter()
+                    .filter_map(|n| deltas.get(&(*n, &c.labels)))
+                    .sum()
+            })
+            .unwrap_or(0);
         per_stage[idx].push(CounterView {
             change: c.clone(),
             class: place.class,
+            included,
         });
     }
     for (idx, stage) in STAGES.iter().enumerate() {
@@ -150,7 +185,7 @@ pub fn build(delta: &Delta, iface: Option<&str>) -> Walk {
                 counters
                     .iter()
                     .filter(|c| c.class == class)
-                    .filter_map(|c| c.change.rate)
+                    .filter_map(CounterView::own_rate)
                     .sum()
             };
             let has_traffic = counters

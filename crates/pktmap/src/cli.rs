@@ -24,6 +24,8 @@ pub enum Command {
     Walk(WalkArgs),
     /// Write every collected value, with metadata, as one JSON document.
     Snapshot(SnapshotArgs),
+    /// Record every file the collectors read into DIR, replayable with `--root DIR`.
+    Capture(CaptureArgs),
     /// List the stages and everything pktmap knows about each.
     Stages(JsonArg),
     /// Explain a stage id, counter, sysctl or drop reason, with its value on this host.
@@ -53,6 +55,13 @@ pub struct SnapshotArgs {
     /// Output file, written atomically; `-` or nothing for standard output.
     #[arg(long, short)]
     pub output: Option<String>,
+}
+
+#[derive(Args)]
+pub struct CaptureArgs {
+    /// Directory to write (created if absent); holds proc/, sys/ and snapshot.json.
+    #[arg(long, value_name = "DIR")]
+    pub out: String,
 }
 
 #[derive(Args)]

@@ -56,6 +56,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     .with_context(|| format!("writing {path}"))?,
             }
         }
+        Command::Capture(args) => {
+            let recording = root.clone().recording();
+            let snap = take_snapshot(&recording);
+            let out = std::path::Path::new(&args.out);
+            let files = recording
+                .write_recording(out)
+                .with_context(|| format!("writing the capture to {}", args.out))?;
+            let body = serde_json::to_string_pretty(&snap)? + "\n";
+            output::write_atomically(&out.join("snapshot.json"), body.as_bytes())?;
+            eprintln!("pktmap: captured {files} files into {}; replay with --root {}", args.out, args.out);
+        }
         Command::Stages(args) => {
             if args.json {
                 output::json(&catalog_render::json())?;

@@ -1,11 +1,24 @@
 //! Where every read goes: a live `/` or a captured tree holding `proc/` and `sys/`.
 
 use crate::error::SourceError;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 #[derive(Debug, Clone)]
 pub struct Root {
     base: PathBuf,
+    /// When set, every successful read is kept so `capture` can write it out as a tree that
+    /// `--root` replays.
+    recording: Option<Arc<Mutex<Recording>>>,
+}
+
+/// What a capture holds, by path relative to the root.
+#[derive(Debug, Default)]
+struct Recording {
+    files: BTreeMap<PathBuf, Vec<u8>>,
+    dirs: BTreeSet<PathBuf>,
+    links: BTreeMap<PathBuf, PathBuf>,
 }
 
 impl Root {
@@ -16,7 +29,18 @@ impl Root {
 
     /// A captured tree: `DIR/proc/...` and `DIR/sys/...`.
     pub fn at(dir: impl Into<PathBuf>) -> Root {
-        Root { base: dir.into() }
+        Root {
+            base: dir.into(),
+            recording: None,
+        }
+    }
+
+    /// The same root, keeping everything read through it.
+    pub fn recording(self) -> Root {
+        Root {
+            recording: Some(Arc::default()),
+            ..self
+        }
     }
 
     pub fn base(&self) -> &Path {
@@ -37,6 +61,9 @@ impl Root {
     /// the next.
     pub fn read(&self, path: &Path) -> Result<String, SourceError> {
         let bytes = std::fs::read(path).map_err(|e| SourceError::io(path, e))?;
+        self.record(path, |rec, rel| {
+            rec.files.insert(rel, bytes.clone());
+        });
         // Interface names and process names are bytes to the kernel, not UTF-8.
         Ok(match String::from_utf8(bytes) {
             Ok(s) => s,
@@ -57,19 +84,94 @@ impl Root {
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .collect();
         names.sort();
+        self.record(dir, |rec, rel| {
+            rec.dirs.insert(rel);
+        });
         Ok(names)
     }
 
     /// The last component of a symlink's target (`device/driver` -> `virtio_net`).
     pub fn link_name(&self, path: &Path) -> Result<String, SourceError> {
         let target = std::fs::read_link(path).map_err(|e| SourceError::io(path, e))?;
+        self.record(path, |rec, rel| {
+            rec.links.insert(rel, target.clone());
+        });
         Ok(target
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default())
     }
 
+    /// Whether a path exists; recorded as a directory when it is one, so a replay agrees.
     pub fn exists(&self, path: &Path) -> bool {
-        path.exists()
+        let found = path.exists();
+        if found && path.is_dir() {
+            self.record(path, |rec, rel| {
+                rec.dirs.insert(rel);
+            });
+        }
+        found
+    }
+
+    fn record(&self, path: &Path, f: impl FnOnce(&mut Recording, PathBuf)) {
+        let Some(rec) = &self.recording else { return };
+        let Ok(rel) = path.strip_prefix(&self.base) else {
+            return;
+        };
+        f(&mut rec.lock().unwrap_or_else(|e| e.into_inner()), rel.to_path_buf());
+    }
+
+    /// Writes everything read so far under `out` as a tree `--root` replays. Symbolic links
+    /// are kept as links with their original targets, which only their last component of
+    /// matters to pktmap. Returns the number of files written.
+    pub fn write_recording(&self, out: &Path) -> std::io::Result<usize> {
+        let Some(rec) = &self.recording else {
+            return Ok(0);
+        };
+        let rec = rec.lock().unwrap_or_else(|e| e.into_inner());
+        for dir in &rec.dirs {
+            std::fs::create_dir_all(out.join(dir))?;
+        }
+        for (path, bytes) in &rec.files {
+            let target = out.join(path);
+            if let Some(parent) = target.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::write(target, bytes)?;
+        }
+        for (path, to) in &rec.links {
+            let target = out.join(path);
+            if let Some(parent) = target.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            let _ = std::fs::remove_file(&target);
+            std::os::unix::fs::symlink(to, target)?;
+        }
+        Ok(rec.files.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_recording_replays_the_same_reads() {
+        let src = std::env::temp_dir().join(format!("pktmap-root-src-{}", std::process::id()));
+        let out = std::env::temp_dir().join(format!("pktmap-root-out-{}", std::process::id()));
+        std::fs::create_dir_all(src.join("proc/net")).unwrap();
+        std::fs::write(src.join("proc/net/dev"), "x\n").unwrap();
+        std::os::unix::fs::symlink("../../bus/virtio_net", src.join("proc/drv")).unwrap();
+        let root = Root::at(&src).recording();
+        assert_eq!(root.read(&root.proc("net/dev")).unwrap(), "x\n");
+        assert_eq!(root.link_name(&root.proc("drv")).unwrap(), "virtio_net");
+        assert_eq!(root.list(&root.proc("net")).unwrap(), vec!["dev"]);
+        assert!(root.read(&root.proc("absent")).is_err());
+        assert_eq!(root.write_recording(&out).unwrap(), 1);
+        let replay = Root::at(&out);
+        assert_eq!(replay.read(&replay.proc("net/dev")).unwrap(), "x\n");
+        assert_eq!(replay.link_name(&replay.proc("drv")).unwrap(), "virtio_net");
+        std::fs::remove_dir_all(&src).unwrap();
+        std::fs::remove_dir_all(&out).unwrap();
     }
 }

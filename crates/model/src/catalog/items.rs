@@ -31,6 +31,7 @@ const fn item(
         commands: &[],
         values: &[],
         same_as: None,
+        includes: &[],
     }
 }
 
@@ -64,6 +65,10 @@ impl Item {
         self.values = values;
         self
     }
+    const fn includes(mut self, others: &'static [&'static str]) -> Item {
+        self.includes = others;
+        self
+    }
     const fn same_as(mut self, other: &'static str) -> Item {
         self.same_as = Some(other);
         self
@@ -76,7 +81,8 @@ pub static ITEMS: &[Item] = &[
     // ---- link counters, sysfs (the full set, 64-bit) ----
     counter("rx_packets", "rx.1", Traffic, STATS).about("Packets the device received.").cmds(IP_LINK),
     counter("rx_bytes", "rx.1", Info, STATS).about("Bytes the device received.").cmds(IP_LINK),
-    counter("rx_errors", "rx.1", Error, STATS).about("All receive errors the driver reports, summed.").cmds(IP_LINK),
+    counter("rx_errors", "rx.1", Error, STATS)
+        .includes(&["rx_crc_errors", "rx_frame_errors", "rx_length_errors", "rx_fifo_errors", "rx_over_errors", "rx_missed_errors"]).about("All receive errors the driver reports, summed.").cmds(IP_LINK),
     counter("rx_crc_errors", "rx.1", Error, STATS)
         .about("Frames whose frame check sequence did not match: a cable, optic or port problem.")
         .cmds(&["ip -s -s link show dev DEV", "ethtool -S DEV | grep -i crc"]),
@@ -109,7 +115,8 @@ pub static ITEMS: &[Item] = &[
     counter("tx_dropped", "tx.4", Drop, STATS)
         .about("Packets the driver dropped on transmit, most often for lack of ring space or memory.")
         .cmds(&["ip -s -s link show dev DEV", "ethtool -g DEV"]),
-    counter("tx_errors", "tx.5", Error, STATS).about("All transmit errors the driver reports, summed.").cmds(IP_LINK),
+    counter("tx_errors", "tx.5", Error, STATS)
+        .includes(&["tx_aborted_errors", "tx_carrier_errors", "tx_fifo_errors", "tx_heartbeat_errors", "tx_window_errors"]).about("All transmit errors the driver reports, summed.").cmds(IP_LINK),
     counter("tx_fifo_errors", "tx.4", Error, STATS).about("Transmit FIFO underruns.").cmds(IP_LINK),
     counter("tx_aborted_errors", "tx.5", Error, STATS).about("Transmissions the card aborted.").cmds(IP_LINK),
     counter("tx_carrier_errors", "tx.5", Error, STATS).about("Transmit failures for loss of carrier: link flaps.").cmds(IP_LINK),
@@ -467,6 +474,7 @@ pub static ITEMS: &[Item] = &[
         .about("TCP segments sent again: loss on the path or at the peer, or a timeout.")
         .cmds(&["nstat -az Tcp.RetransSegs", "ss -ti"]),
     counter("Tcp.InErrs", "rx.9", Error, SNMP)
+        .includes(&["Tcp.InCsumErrors"])
         .about("TCP segments received with errors (bad checksum, bad offset).")
         .cmds(&["nstat -az Tcp.InErrs"]),
     counter("Tcp.InCsumErrors", "rx.9", Error, SNMP).about("TCP segments with a bad checksum.").cmds(&["nstat -az Tcp.InCsumErrors"]),
@@ -479,6 +487,7 @@ pub static ITEMS: &[Item] = &[
         .about("UDP datagrams to a port with no socket: a wrong destination or a service down.")
         .cmds(&["nstat -az Udp.NoPorts", "ss -uln"]),
     counter("Udp.InErrors", "rx.9", Error, SNMP)
+        .includes(&["Udp.RcvbufErrors", "Udp.InCsumErrors", "Udp.MemErrors"])
         .about("UDP datagrams that could not be delivered; includes buffer-full drops and bad checksums.")
         .cmds(&["nstat -az Udp.InErrors"]),
     counter("Udp.RcvbufErrors", "rx.10", Drop, SNMP)
@@ -496,7 +505,8 @@ pub static ITEMS: &[Item] = &[
     counter("Udp.OutDatagrams", "tx.2", Info, SNMP).about("UDP datagrams sent.").cmds(&["nstat -az Udp.OutDatagrams"]),
     counter("Udp6InDatagrams", "rx.9", Traffic, SNMP6).about("UDP over IPv6 datagrams delivered.").cmds(&["nstat -az Udp6InDatagrams"]),
     counter("Udp6NoPorts", "rx.9", Drop, SNMP6).about("UDP over IPv6 datagrams to a port with no socket.").cmds(&["nstat -az Udp6NoPorts"]),
-    counter("Udp6InErrors", "rx.9", Error, SNMP6).about("UDP over IPv6 datagrams not delivered.").cmds(&["nstat -az Udp6InErrors"]),
+    counter("Udp6InErrors", "rx.9", Error, SNMP6)
+        .includes(&["Udp6RcvbufErrors"]).about("UDP over IPv6 datagrams not delivered.").cmds(&["nstat -az Udp6InErrors"]),
     counter("Udp6RcvbufErrors", "rx.10", Drop, SNMP6).about("UDP over IPv6 datagrams dropped: receive buffer full.").cmds(&["nstat -az Udp6RcvbufErrors"]),
     counter("Udp6SndbufErrors", "tx.1", Drop, SNMP6).about("UDP over IPv6 datagrams dropped on send.").cmds(&["nstat -az Udp6SndbufErrors"]),
     counter("TcpExt.ListenOverflows", "rx.10", Drop, NETSTAT)
@@ -504,6 +514,7 @@ pub static ITEMS: &[Item] = &[
                 accepts too slowly or the backlog is too small.")
         .cmds(&["nstat -az TcpExt.ListenOverflows", "ss -lnt"]),
     counter("TcpExt.ListenDrops", "rx.10", Drop, NETSTAT)
+        .includes(&["TcpExt.ListenOverflows"])
         .about("SYNs and handshakes a listener dropped for any reason, overflows included.")
         .cmds(&["nstat -az TcpExt.ListenDrops", "ss -lnt"]),
     counter("TcpExt.PruneCalled", "rx.10", Strain, NETSTAT)

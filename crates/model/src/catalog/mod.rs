@@ -99,6 +99,9 @@ pub struct Item {
     /// For a counter that repeats another source's (`/proc/net/dev` next to sysfs): the name
     /// that supersedes it when both are present for the same labels.
     pub same_as: Option<&'static str>,
+    /// Counters this one already counts (`Udp.InErrors` counts `Udp.RcvbufErrors`): when they
+    /// explain all of its movement, the walk shows them and not this one twice.
+    pub includes: &'static [&'static str],
 }
 
 /// A default for counters of one family that have no item of their own (the kernel adds

@@ -23,6 +23,7 @@ impl Collector for Sysctl {
     }
     fn collect(&self, root: &Root, sink: &mut Sink) -> Result<(), SourceError> {
         let mut read = 0;
+        let mut absent = Vec::new();
         for item in ITEMS.iter().filter(|i| i.kind == ItemKind::Sysctl) {
             match root.read(&root.proc(&sysctl_path(item.key))) {
                 Ok(v) => {
@@ -31,9 +32,17 @@ impl Collector for Sysctl {
                     sink.setting(item.key, Labels::new(), v);
                     read += 1;
                 }
-                // Absent: the module is not loaded (nf_conntrack) or the kernel predates it.
+                // Absent: a global sysctl seen from a container's namespace, a module not
+                // loaded (nf_conntrack), or a kernel that predates it.
+                Err(e) if e.is_not_found() => absent.push(item.key),
                 Err(e) => sink.note(e.to_string()),
             }
+        }
+        if !absent.is_empty() {
+            sink.note(format!(
+                "absent here: {} (global sysctls show only in the host's namespace; some need a module loaded)",
+                absent.join(", ")
+            ));
         }
         if read == 0 {
             return Err(SourceError::io(
