@@ -74,7 +74,7 @@ impl<'a> Delta<'a> {
             _ => true,
         };
         let interval_s = interval(from, to, same_boot);
-        if !(interval_s > 0.0) {
+        if interval_s.is_nan() || interval_s <= 0.0 {
             return Err(DeltaError::NotInOrder { interval_s });
         }
         let mut before: HashMap<(&str, &Labels), &Metric> = from

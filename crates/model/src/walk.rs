@@ -73,13 +73,19 @@ impl CounterView {
 
     /// Its whole movement is counted by more specific counters shown beside it.
     pub fn explained(&self) -> bool {
-        self.change.delta.is_some_and(|d| d > 0 && d <= self.included)
+        self.change
+            .delta
+            .is_some_and(|d| d > 0 && d <= self.included)
     }
 
     /// Per-second rate of what only this counter counts.
     pub fn own_rate(&self) -> Option<f64> {
         let (d, r) = (self.change.delta?, self.change.rate?);
-        Some(if d == 0 { 0.0 } else { r * d.saturating_sub(self.included) as f64 / d as f64 })
+        Some(if d == 0 {
+            0.0
+        } else {
+            r * d.saturating_sub(self.included) as f64 / d as f64
+        })
     }
 }
 
@@ -188,6 +194,11 @@ pub fn build(delta: &Delta, iface: Option<&str>) -> Walk {
                     .filter_map(CounterView::own_rate)
                     .sum()
             };
+            let also: f64 = counters
+                .iter()
+                .filter(|c| stage.traffic_also.contains(&c.change.name.as_str()))
+                .filter_map(|c| c.change.rate)
+                .sum();
             let has_traffic = counters
                 .iter()
                 .any(|c| c.class == Class::Traffic && c.change.rate.is_some());
@@ -196,7 +207,7 @@ pub fn build(delta: &Delta, iface: Option<&str>) -> Walk {
                 title: stage.title,
                 path: stage.path,
                 unit: stage.unit,
-                traffic_per_s: has_traffic.then(|| sum(Class::Traffic)),
+                traffic_per_s: has_traffic.then(|| sum(Class::Traffic) + also),
                 drops_per_s: sum(Class::Drop),
                 errors_per_s: sum(Class::Error),
                 settings: stage_settings(to, stage.id, &keep),

@@ -88,7 +88,9 @@ pub fn parse_duration(text: &str) -> Result<Interval, String> {
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(text.len());
     let (num, unit) = text.split_at(split);
-    let n: f64 = num.parse().map_err(|_| format!("{text:?} is not a duration like 1s or 500ms"))?;
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 1s or 500ms"))?;
     let secs = match unit {
         "" | "s" => n,
         "ms" => n / 1000.0,
@@ -114,7 +116,10 @@ mod tests {
     #[test]
     fn durations() {
         assert_eq!(parse_duration("1s").unwrap().0, Duration::from_secs(1));
-        assert_eq!(parse_duration("500ms").unwrap().0, Duration::from_millis(500));
+        assert_eq!(
+            parse_duration("500ms").unwrap().0,
+            Duration::from_millis(500)
+        );
         assert_eq!(parse_duration("2").unwrap().0, Duration::from_secs(2));
         assert_eq!(parse_duration("1m").unwrap().0, Duration::from_secs(60));
         assert!(parse_duration("1h").is_err());

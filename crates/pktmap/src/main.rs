@@ -65,7 +65,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 .with_context(|| format!("writing the capture to {}", args.out))?;
             let body = serde_json::to_string_pretty(&snap)? + "\n";
             output::write_atomically(&out.join("snapshot.json"), body.as_bytes())?;
-            eprintln!("pktmap: captured {files} files into {}; replay with --root {}", args.out, args.out);
+            eprintln!(
+                "pktmap: captured {files} files into {}; replay with --root {}",
+                args.out, args.out
+            );
         }
         Command::Stages(args) => {
             if args.json {

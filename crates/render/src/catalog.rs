@@ -28,7 +28,11 @@ pub fn text(style: Style) -> String {
     for s in STAGES {
         out.push(style.bold(&format!("{:<10}{}", s.id, s.title)));
         out.extend(paragraph("          ", s.happens, 96));
-        let keys: Vec<String> = ITEMS.iter().filter(|i| i.stage == s.id).map(|i| i.key.to_string()).collect();
+        let keys: Vec<String> = ITEMS
+            .iter()
+            .filter(|i| i.stage == s.id)
+            .map(|i| i.key.to_string())
+            .collect();
         if !keys.is_empty() {
             out.extend(wrap("          knows: ", &keys, 96));
         }

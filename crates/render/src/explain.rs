@@ -10,7 +10,11 @@ use serde_json::{Value, json};
 /// The explanation as data; `None` when nothing in the catalog matches.
 pub fn json(key: &str, snap: &Snapshot) -> Option<Value> {
     if let Some(stage) = catalog::stage(key) {
-        let items: Vec<&str> = ITEMS.iter().filter(|i| i.stage == stage.id).map(|i| i.key).collect();
+        let items: Vec<&str> = ITEMS
+            .iter()
+            .filter(|i| i.stage == stage.id)
+            .map(|i| i.key)
+            .collect();
         return Some(json!({ "stage": stage, "items": items }));
     }
     let (item, group) = match catalog::find(key) {
@@ -18,7 +22,9 @@ pub fn json(key: &str, snap: &Snapshot) -> Option<Value> {
         None => (None, Some(catalog::group(key)?)),
     };
     let names: Vec<&str> = match item {
-        Some(i) => std::iter::once(i.key).chain(i.values.iter().copied()).collect(),
+        Some(i) => std::iter::once(i.key)
+            .chain(i.values.iter().copied())
+            .collect(),
         None => vec![key],
     };
     let values: Vec<Value> = snap
@@ -47,20 +53,33 @@ pub fn json(key: &str, snap: &Snapshot) -> Option<Value> {
 /// Sources this version of pktmap does not read yet, said plainly instead of an empty value.
 fn not_collected(kind: ItemKind) -> Option<&'static str> {
     match kind {
-        ItemKind::Ethtool => Some("read through ethtool netlink and ioctl, which this version does not collect yet; run the commands below"),
-        ItemKind::Socket => Some("a per-socket value from sock_diag, which this version does not collect yet; run the commands below"),
-        ItemKind::Qdisc | ItemKind::Link => Some("read through rtnetlink, which this version does not collect yet; run the commands below"),
-        ItemKind::DropReason => Some("counted by tracing skb:kfree_skb, which this version does not do yet; run the commands below"),
+        ItemKind::Ethtool => Some(
+            "read through ethtool netlink and ioctl, which this version does not collect yet; run the commands below",
+        ),
+        ItemKind::Socket => Some(
+            "a per-socket value from sock_diag, which this version does not collect yet; run the commands below",
+        ),
+        ItemKind::Qdisc | ItemKind::Link => Some(
+            "read through rtnetlink, which this version does not collect yet; run the commands below",
+        ),
+        ItemKind::DropReason => Some(
+            "counted by tracing skb:kfree_skb, which this version does not do yet; run the commands below",
+        ),
         _ => None,
     }
 }
 
 pub fn text(v: &Value, style: Style) -> String {
     let mut out = Vec::new();
-    let para = |out: &mut Vec<String>, indent: &str, text: &str| out.extend(paragraph(indent, text, 96));
+    let para =
+        |out: &mut Vec<String>, indent: &str, text: &str| out.extend(paragraph(indent, text, 96));
     if v.get("items").is_some() {
         let s = &v["stage"];
-        out.push(style.bold(&format!("{}  {}", s["id"].as_str().unwrap_or(""), s["title"].as_str().unwrap_or(""))));
+        out.push(style.bold(&format!(
+            "{}  {}",
+            s["id"].as_str().unwrap_or(""),
+            s["title"].as_str().unwrap_or("")
+        )));
         para(&mut out, "  ", s["happens"].as_str().unwrap_or(""));
         list(&mut out, "drops here", &s["drop_points"]);
         list(&mut out, "inspect", &s["inspect"]);
@@ -76,7 +95,10 @@ pub fn text(v: &Value, style: Style) -> String {
     )));
     if let Some(item) = v["item"].as_object() {
         para(&mut out, "  ", item["about"].as_str().unwrap_or(""));
-        out.push(format!("  read from: {}", item["source"].as_str().unwrap_or("")));
+        out.push(format!(
+            "  read from: {}",
+            item["source"].as_str().unwrap_or("")
+        ));
         list(&mut out, "commands", &item["commands"]);
     } else if let Some(g) = v["group"].as_object() {
         para(
@@ -97,24 +119,42 @@ pub fn text(v: &Value, style: Style) -> String {
         out.push("  value here:".into());
         for val in values.iter().take(32) {
             let l = val["labels"].as_object().map(|m| {
-                let map = m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string())).collect();
+                let map = m
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+                    .collect();
                 labels(&map)
             });
             let shown = match &val["value"] {
                 Value::Number(n) => n.as_u64().map(grouped).unwrap_or_else(|| n.to_string()),
                 other => other.as_str().unwrap_or("").to_string(),
             };
-            out.push(format!("    {:<44} {}", format!("{} {}", val["name"].as_str().unwrap_or(""), l.unwrap_or_default()).trim_end(), shown));
+            out.push(format!(
+                "    {:<44} {}",
+                format!(
+                    "{} {}",
+                    val["name"].as_str().unwrap_or(""),
+                    l.unwrap_or_default()
+                )
+                .trim_end(),
+                shown
+            ));
         }
         if values.len() > 32 {
-            out.push(format!("    ... and {} more (use --json)", values.len() - 32));
+            out.push(format!(
+                "    ... and {} more (use --json)",
+                values.len() - 32
+            ));
         }
     }
     out.join("\n") + "\n"
 }
 
 fn list(out: &mut Vec<String>, title: &str, v: &Value) {
-    let items: Vec<&str> = v.as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+    let items: Vec<&str> = v
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
     if items.is_empty() {
         return;
     }

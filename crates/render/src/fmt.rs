@@ -25,7 +25,7 @@ pub fn grouped(v: u64) -> String {
     let s = v.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -127,13 +127,28 @@ mod tests {
     #[test]
     fn label_text() {
         assert_eq!(labels(&l([("cpu", "1")])), "cpu1");
-        assert_eq!(labels(&l([("dev", "eth0"), ("queue", "3"), ("irq", "38"), ("cpu", "1"), ("dir", "rx")])), "eth0 q3 irq 38 cpu1");
-        assert_eq!(labels(&l([("dev", "eth0"), ("queue", "rx-0")])), "eth0 rx-0");
+        assert_eq!(
+            labels(&l([
+                ("dev", "eth0"),
+                ("queue", "3"),
+                ("irq", "38"),
+                ("cpu", "1"),
+                ("dir", "rx")
+            ])),
+            "eth0 q3 irq 38 cpu1"
+        );
+        assert_eq!(
+            labels(&l([("dev", "eth0"), ("queue", "rx-0")])),
+            "eth0 rx-0"
+        );
     }
 
     #[test]
     fn wrapping() {
-        let words: Vec<String> = ["aaaa", "bbbb", "cccc"].iter().map(|s| s.to_string()).collect();
+        let words: Vec<String> = ["aaaa", "bbbb", "cccc"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         assert_eq!(wrap("> ", &words, 12), vec!["> aaaa  bbbb", "  cccc"]);
         assert!(wrap("> ", &[], 12).is_empty());
     }

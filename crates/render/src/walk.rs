@@ -2,7 +2,7 @@
 //! the loss counters that moved, its per-CPU or per-queue spread and its settings.
 
 use crate::Style;
-use crate::fmt::{grouped, labels, short_setting, si, wrap};
+use crate::fmt::{grouped, labels, paragraph, short_setting, si, wrap};
 use pktmap_model::catalog::{Class, Path};
 use pktmap_model::delta::ChangeStatus;
 use pktmap_model::snapshot::{CollectorStatus, Setting};
@@ -28,7 +28,11 @@ pub fn text(w: &Walk, style: Style) -> String {
     }
     out.push(style.bold(&head));
     if !w.same_boot {
-        out.push(style.yellow("the snapshots come from different boots: every counter restarted, no rates"));
+        out.push(
+            style.yellow(
+                "the snapshots come from different boots: every counter restarted, no rates",
+            ),
+        );
     }
     out.extend(verdict(w, style));
 
@@ -48,13 +52,24 @@ pub fn text(w: &Walk, style: Style) -> String {
         .collectors
         .iter()
         .filter(|c| c.status != CollectorStatus::Ok)
-        .map(|c| format!("{} ({}): {}", c.id, status_word(c.status), c.notes.join("; ")))
+        .map(|c| {
+            format!(
+                "{} ({}): {}",
+                c.id,
+                status_word(c.status),
+                c.notes.join("; ")
+            )
+        })
         .collect();
     if !unread.is_empty() {
         out.push(String::new());
         out.push(style.yellow("not read:"));
         for u in unread {
-            out.push(format!("  {u}"));
+            let mut lines = paragraph("    ", &u, WIDTH);
+            if let Some(first) = lines.first_mut() {
+                first.replace_range(..4, "  ");
+            }
+            out.extend(lines);
         }
     }
     if !w.gone.is_empty() {
@@ -116,23 +131,56 @@ fn stage(s: &StageView, style: Style) -> Vec<String> {
     let title = format!(" {:<10}{}", s.id, s.title);
     let mut out = vec![format!("{:<68}{:>16}  {}", title, traffic, drops)];
 
-    let losses = s.moved_losses();
+    let (resets, losses): (Vec<&CounterView>, Vec<&CounterView>) = s
+        .moved_losses()
+        .into_iter()
+        .partition(|c| c.change.status == ChangeStatus::Reset);
     for c in losses.iter().take(MAX_LOSS_LINES) {
         out.push(loss_line(c, style));
     }
     if losses.len() > MAX_LOSS_LINES {
-        out.push(format!("         ... and {} more (see --json)", losses.len() - MAX_LOSS_LINES));
+        out.push(format!(
+            "         ... and {} more (see --json)",
+            losses.len() - MAX_LOSS_LINES
+        ));
     }
+    out.extend(reset_lines(&resets, style));
     out.extend(spread(s));
     out.extend(settings(&s.settings));
     out
 }
 
+/// Counters that restarted, one line per device or CPU: a re-created interface resets them all.
+fn reset_lines(resets: &[&CounterView], style: Style) -> Vec<String> {
+    let mut by_owner: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    for c in resets {
+        by_owner
+            .entry(labels(&c.change.labels))
+            .or_default()
+            .push(&c.change.name);
+    }
+    by_owner
+        .into_iter()
+        .map(|(owner, names)| {
+            let owner = if owner.is_empty() {
+                "host".to_string()
+            } else {
+                owner
+            };
+            let what = if names.len() <= 2 {
+                names.join(", ")
+            } else {
+                format!("{} counters", names.len())
+            };
+            style.yellow(&format!(
+                "         ~ {owner}: {what} restarted (re-created or reset), no rate"
+            ))
+        })
+        .collect()
+}
+
 fn loss_line(c: &CounterView, style: Style) -> String {
     let what = format!("{} {}", c.change.name, labels(&c.change.labels));
-    if c.change.status == ChangeStatus::Reset {
-        return style.yellow(&format!("         ~ {what:<52} reset: the counter restarted"));
-    }
     let rate = format!("{}/s", si(c.change.rate.unwrap_or(0.0)));
     let line = format!(
         "         ! {what:<52}{rate:>12}  +{}",
@@ -206,7 +254,11 @@ fn settings(settings: &[Setting]) -> Vec<String> {
                 .take(4)
                 .map(|(v, who)| format!("{v} ({})", fold_who(who)))
                 .collect();
-            let more = if values.len() > 4 { format!(", +{} values", values.len() - 4) } else { String::new() };
+            let more = if values.len() > 4 {
+                format!(", +{} values", values.len() - 4)
+            } else {
+                String::new()
+            };
             words.push(format!("{name}: {}{more}", listed.join(", ")));
         }
     }

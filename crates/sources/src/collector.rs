@@ -5,7 +5,9 @@ use crate::collectors::*;
 use crate::error::SourceError;
 use crate::meta;
 use crate::root::Root;
-use pktmap_model::snapshot::{CollectorRun, CollectorStatus, Kind, Labels, Metric, Setting, Snapshot};
+use pktmap_model::snapshot::{
+    CollectorRun, CollectorStatus, Kind, Labels, Metric, Setting, Snapshot,
+};
 use std::time::Instant;
 
 /// A kernel source. Stateless: it reads and records raw values, nothing else.
@@ -41,6 +43,7 @@ pub static COLLECTORS: &[&dyn Collector] = &[
 pub struct Sink<'a> {
     snapshot: &'a mut Snapshot,
     notes: Vec<String>,
+    base: &'a std::path::Path,
 }
 
 impl Sink<'_> {
@@ -73,6 +76,11 @@ impl Sink<'_> {
         self.notes.push(note.into());
     }
 
+    /// A source that could not be read, named as the kernel names it.
+    pub fn error(&mut self, e: SourceError) {
+        self.notes.push(e.relative_to(self.base).to_string());
+    }
+
     /// Other collectors' findings this one may build on (interrupts names queues after the
     /// devices netdev listed).
     pub fn snapshot(&self) -> &Snapshot {
@@ -89,6 +97,7 @@ pub fn take_snapshot(root: &Root) -> Snapshot {
         let mut sink = Sink {
             snapshot: &mut snapshot,
             notes: Vec::new(),
+            base: root.base(),
         };
         let result = c.collect(root, &mut sink);
         let mut notes = sink.notes;
@@ -96,7 +105,7 @@ pub fn take_snapshot(root: &Root) -> Snapshot {
             Ok(()) if notes.is_empty() => CollectorStatus::Ok,
             Ok(()) => CollectorStatus::Partial,
             Err(e) => {
-                notes.insert(0, e.to_string());
+                notes.insert(0, e.relative_to(root.base()).to_string());
                 CollectorStatus::Unavailable
             }
         };

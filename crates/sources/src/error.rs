@@ -23,6 +23,32 @@ impl SourceError {
         }
     }
 
+    /// The same error with its path as the kernel names it (`/proc/net/dev`), not as found
+    /// under a captured root, so messages read the same live and replayed.
+    pub fn relative_to(self, base: &Path) -> SourceError {
+        let strip = |p: PathBuf| match p.strip_prefix(base) {
+            Ok(rel) if base != Path::new("/") => Path::new("/").join(rel),
+            _ => p,
+        };
+        match self {
+            SourceError::Io { path, err } => SourceError::Io {
+                path: strip(path),
+                err,
+            },
+            SourceError::Parse {
+                path,
+                line,
+                field,
+                msg,
+            } => SourceError::Parse {
+                path: strip(path),
+                line,
+                field,
+                msg,
+            },
+        }
+    }
+
     pub fn is_not_found(&self) -> bool {
         matches!(self, SourceError::Io { err, .. } if err.kind() == std::io::ErrorKind::NotFound)
     }
@@ -34,7 +60,9 @@ impl std::fmt::Display for SourceError {
             SourceError::Io { path, err } => {
                 let why = match err.kind() {
                     std::io::ErrorKind::NotFound => "not present on this kernel or host".into(),
-                    std::io::ErrorKind::PermissionDenied => "permission denied (needs root?)".into(),
+                    std::io::ErrorKind::PermissionDenied => {
+                        "permission denied (needs root?)".into()
+                    }
                     _ => err.to_string(),
                 };
                 write!(f, "{}: {why}", path.display())

@@ -2,6 +2,9 @@
 
 use crate::error::SourceError;
 use std::collections::{BTreeMap, BTreeSet};
+
+/// Marks a directory a capture had to create empty, so that git keeps it; never listed.
+const KEEP: &str = ".pktmap-keep";
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -17,7 +20,8 @@ pub struct Root {
 #[derive(Debug, Default)]
 struct Recording {
     files: BTreeMap<PathBuf, Vec<u8>>,
-    dirs: BTreeSet<PathBuf>,
+    /// Directories listed, with the entries the listing returned.
+    dirs: BTreeMap<PathBuf, BTreeSet<String>>,
     links: BTreeMap<PathBuf, PathBuf>,
 }
 
@@ -78,14 +82,27 @@ impl Root {
 
     /// Entry names of a directory, sorted so output is stable.
     pub fn list(&self, dir: &Path) -> Result<Vec<String>, SourceError> {
+        self.list_where(dir, |_| true)
+    }
+
+    /// The entries of a directory that `keep` accepts; only those are recorded.
+    pub fn list_where(
+        &self,
+        dir: &Path,
+        keep: impl Fn(&str) -> bool,
+    ) -> Result<Vec<String>, SourceError> {
         let mut names: Vec<String> = std::fs::read_dir(dir)
             .map_err(|e| SourceError::io(dir, e))?
             .filter_map(|e| e.ok())
             .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n != KEEP && keep(n))
             .collect();
         names.sort();
         self.record(dir, |rec, rel| {
-            rec.dirs.insert(rel);
+            rec.dirs
+                .entry(rel)
+                .or_default()
+                .extend(names.iter().cloned());
         });
         Ok(names)
     }
@@ -107,7 +124,7 @@ impl Root {
         let found = path.exists();
         if found && path.is_dir() {
             self.record(path, |rec, rel| {
-                rec.dirs.insert(rel);
+                rec.dirs.entry(rel).or_default();
             });
         }
         found
@@ -118,7 +135,10 @@ impl Root {
         let Ok(rel) = path.strip_prefix(&self.base) else {
             return;
         };
-        f(&mut rec.lock().unwrap_or_else(|e| e.into_inner()), rel.to_path_buf());
+        f(
+            &mut rec.lock().unwrap_or_else(|e| e.into_inner()),
+            rel.to_path_buf(),
+        );
     }
 
     /// Writes everything read so far under `out` as a tree `--root` replays. Symbolic links
@@ -129,9 +149,6 @@ impl Root {
             return Ok(0);
         };
         let rec = rec.lock().unwrap_or_else(|e| e.into_inner());
-        for dir in &rec.dirs {
-            std::fs::create_dir_all(out.join(dir))?;
-        }
         for (path, bytes) in &rec.files {
             let target = out.join(path);
             if let Some(parent) = target.parent() {
@@ -146,6 +163,17 @@ impl Root {
             }
             let _ = std::fs::remove_file(&target);
             std::os::unix::fs::symlink(to, target)?;
+        }
+        // Listed entries nothing was read from still have to list on replay.
+        for (dir, entries) in &rec.dirs {
+            for path in
+                std::iter::once(out.join(dir)).chain(entries.iter().map(|e| out.join(dir).join(e)))
+            {
+                if std::fs::symlink_metadata(&path).is_err() {
+                    std::fs::create_dir_all(&path)?;
+                    std::fs::write(path.join(KEEP), b"")?;
+                }
+            }
         }
         Ok(rec.files.len())
     }

@@ -29,8 +29,12 @@ pub struct Stage {
     pub happens: &'static str,
     /// Where packets can be lost here.
     pub drop_points: &'static [&'static str],
-    /// Unit of this stage's traffic counters (the sum of its `traffic` class counters).
+    /// Unit of this stage's traffic: the sum of its `traffic` class counters and of
+    /// `traffic_also`.
     pub unit: &'static str,
+    /// Counters of this stage that count packets which reached it and were then refused
+    /// (UDP's InErrors and NoPorts): they passed through, so they count as its traffic too.
+    pub traffic_also: &'static [&'static str],
     /// Commands a practitioner uses to look at this stage.
     pub inspect: &'static [&'static str],
 }

@@ -11,6 +11,7 @@ pub static STAGES: &[Stage] = &[
                   counts what it rejects in its own hardware counters.",
         drop_points: &["frames failing the FCS/CRC, length or alignment checks"],
         unit: "pkt/s",
+        traffic_also: &[],
         inspect: &["ip -s -s link show dev DEV", "ethtool -S DEV"],
     },
     Stage {
@@ -21,6 +22,7 @@ pub static STAGES: &[Stage] = &[
                   to pick one of its receive queues; every queue has its own ring and interrupt.",
         drop_points: &["none directly; one busy queue while others idle overloads one CPU"],
         unit: "pkt/s",
+        traffic_also: &[],
         inspect: &["ethtool -l DEV", "ethtool -x DEV"],
     },
     Stage {
@@ -31,6 +33,7 @@ pub static STAGES: &[Stage] = &[
                   If the driver has not handed back descriptors fast enough, there is no room.",
         drop_points: &["ring full: missed, fifo, overrun and no-buffer counters"],
         unit: "pkt/s",
+        traffic_also: &[],
         inspect: &[
             "ethtool -g DEV",
             "ethtool -S DEV | grep -iE 'drop|miss|fifo|no_buf'",
@@ -45,6 +48,7 @@ pub static STAGES: &[Stage] = &[
                   affinity decides which CPU does all the receive work that follows.",
         drop_points: &["none directly; coalescing settings trade latency for fewer interrupts"],
         unit: "irq/s",
+        traffic_also: &[],
         inspect: &[
             "grep DEV /proc/interrupts",
             "cat /proc/irq/N/smp_affinity_list",
@@ -63,6 +67,7 @@ pub static STAGES: &[Stage] = &[
             "budget exhausted with work left (time_squeeze: delay, then ring drops)",
         ],
         unit: "pkt/s",
+        traffic_also: &[],
         inspect: &["cat /proc/net/softnet_stat", "grep NET_RX /proc/softirqs"],
     },
     Stage {
@@ -74,6 +79,7 @@ pub static STAGES: &[Stage] = &[
                   flow into one large buffer so the layers above run once per batch.",
         drop_points: &["buffer allocation failures while refilling the ring"],
         unit: "pkt/s",
+        traffic_also: &[],
         inspect: &["ethtool -k DEV | grep generic-receive-offload"],
     },
     Stage {
@@ -89,6 +95,7 @@ pub static STAGES: &[Stage] = &[
             "a tc ingress or XDP program dropping",
         ],
         unit: "pkt/s",
+        traffic_also: &[],
         inspect: &[
             "cat /sys/class/net/DEV/queues/rx-*/rps_cpus",
             "tc -s filter show dev DEV ingress",
@@ -108,6 +115,7 @@ pub static STAGES: &[Stage] = &[
             "conntrack table full",
         ],
         unit: "pkt/s",
+        traffic_also: &[],
         inspect: &[
             "nstat -az 'Ip*'",
             "iptables -L -v -n",
@@ -127,6 +135,7 @@ pub static STAGES: &[Stage] = &[
             "out-of-window segments",
         ],
         unit: "pkt/s",
+        traffic_also: &["Udp.InErrors", "Udp.NoPorts", "Udp6InErrors", "Udp6NoPorts"],
         inspect: &["nstat -az 'Tcp*' 'Udp*'", "ss -tin"],
     },
     Stage {
@@ -143,6 +152,7 @@ pub static STAGES: &[Stage] = &[
             "socket backlog full while the application holds the socket",
         ],
         unit: "pkt/s",
+        traffic_also: &[],
         inspect: &[
             "ss -tinm",
             "ss -lnt",
@@ -158,6 +168,7 @@ pub static STAGES: &[Stage] = &[
                   network one.",
         drop_points: &["none here; a slow reader pushes the loss back to the socket queue"],
         unit: "pkt/s",
+        traffic_also: &[],
         inspect: &["ss -tnp", "cat /proc/pressure/cpu", "cpupower idle-info"],
     },
     Stage {
@@ -169,6 +180,7 @@ pub static STAGES: &[Stage] = &[
                   receive window allow.",
         drop_points: &["send buffer full (the writer blocks, or UDP counts SndbufErrors)"],
         unit: "pkt/s",
+        traffic_also: &[],
         inspect: &["ss -tinm", "sysctl net.ipv4.tcp_wmem"],
     },
     Stage {
@@ -179,6 +191,7 @@ pub static STAGES: &[Stage] = &[
                   large buffers are cut into segments by GSO if the card cannot do it.",
         drop_points: &["no route", "a firewall rule on OUTPUT", "output discards"],
         unit: "pkt/s",
+        traffic_also: &[],
         inspect: &["nstat -az 'Ip*'", "ip route get ADDR"],
     },
     Stage {
@@ -189,6 +202,7 @@ pub static STAGES: &[Stage] = &[
                   over its rate, drops packets before they reach the driver.",
         drop_points: &["qdisc full or over limit"],
         unit: "pkt/s",
+        traffic_also: &[],
         inspect: &["tc -s qdisc show dev DEV"],
     },
     Stage {
@@ -199,6 +213,7 @@ pub static STAGES: &[Stage] = &[
                   A full ring stops the queue and pushes packets back to the qdisc.",
         drop_points: &["driver transmit drops", "requeues when the ring is full"],
         unit: "pkt/s",
+        traffic_also: &[],
         inspect: &["ethtool -g DEV", "ethtool -S DEV | grep -i tx"],
     },
     Stage {
@@ -209,6 +224,7 @@ pub static STAGES: &[Stage] = &[
                   on the wire.",
         drop_points: &["carrier, fifo and other transmit errors"],
         unit: "pkt/s",
+        traffic_also: &[],
         inspect: &["ip -s -s link show dev DEV", "ethtool -k DEV"],
     },
     Stage {
@@ -223,6 +239,7 @@ pub static STAGES: &[Stage] = &[
             "the peer's own netfilter and sockets",
         ],
         unit: "pkt/s",
+        traffic_also: &[],
         inspect: &["ip -s link show type veth", "nsenter -t PID -n ip -s link"],
     },
     Stage {
@@ -233,6 +250,7 @@ pub static STAGES: &[Stage] = &[
                   ends; with br_netfilter loaded, bridged frames also meet iptables.",
         drop_points: &["bridge port not forwarding", "bridged netfilter rules"],
         unit: "pkt/s",
+        traffic_also: &[],
         inspect: &["bridge link show", "ip -s link show type bridge"],
     },
     Stage {
@@ -244,6 +262,7 @@ pub static STAGES: &[Stage] = &[
                   table and a few sysctls are shared with the host.",
         drop_points: &["every stage above, counted inside the namespace"],
         unit: "pkt/s",
+        traffic_also: &[],
         inspect: &["ip netns list", "nsenter -t PID -n nstat -az"],
     },
 ];

@@ -9,13 +9,20 @@ use pktmap_model::snapshot::{Kind, Labels, labels};
 /// Parses the per-CPU statistics table. Column sets differ by kernel (`searched`,
 /// `delete_list` before 5.x; `clashres`, `chainlength` after), so names come from the header.
 pub fn parse_nf_conntrack_stat(text: &str) -> Result<Vec<Vec<(String, u64)>>, ParseError> {
-    let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty());
     let Some((_, header)) = lines.next() else {
         return Ok(Vec::new());
     };
     let names: Vec<&str> = header.split_whitespace().collect();
     if names.first() != Some(&"entries") {
-        return Err(ParseError::new(1, "header", "does not start with \"entries\""));
+        return Err(ParseError::new(
+            1,
+            "header",
+            "does not start with \"entries\"",
+        ));
     }
     let mut rows = Vec::new();
     for (i, line) in lines {
@@ -53,15 +60,21 @@ impl Collector for Conntrack {
         let count_path = root.proc("sys/net/netfilter/nf_conntrack_count");
         let count = root.read_value(&count_path)?;
         let count: u64 = count.parse().map_err(|_| {
-            ParseError::new(1, "nf_conntrack_count", format!("not a number: {count:?}")).at(&count_path)
+            ParseError::new(1, "nf_conntrack_count", format!("not a number: {count:?}"))
+                .at(&count_path)
         })?;
-        sink.metric("net.netfilter.nf_conntrack_count", Labels::new(), count, Kind::Gauge);
+        sink.metric(
+            "net.netfilter.nf_conntrack_count",
+            Labels::new(),
+            count,
+            Kind::Gauge,
+        );
 
         let path = root.proc("net/stat/nf_conntrack");
         let text = match root.read(&path) {
             Ok(t) => t,
             Err(e) => {
-                sink.note(e.to_string());
+                sink.error(e);
                 return Ok(());
             }
         };
@@ -76,7 +89,12 @@ impl Collector for Conntrack {
                     continue;
                 }
                 let cpu = cpu.to_string();
-                sink.metric(format!("nf_conntrack.{name}"), labels([("cpu", &cpu)]), *v, Kind::Counter32);
+                sink.metric(
+                    format!("nf_conntrack.{name}"),
+                    labels([("cpu", &cpu)]),
+                    *v,
+                    Kind::Counter32,
+                );
             }
         }
         Ok(())
@@ -89,7 +107,10 @@ mod tests {
 
     #[test]
     fn public_capture_old_columns() {
-        let path = format!("{}/../../fixtures/public/nf_conntrack/4cpu-node_exporter.txt", env!("CARGO_MANIFEST_DIR"));
+        let path = format!(
+            "{}/../../fixtures/public/nf_conntrack/4cpu-node_exporter.txt",
+            env!("CARGO_MANIFEST_DIR")
+        );
         let rows = parse_nf_conntrack_stat(&std::fs::read_to_string(path).unwrap()).unwrap();
         assert_eq!(rows.len(), 4);
         assert_eq!(rows[3][0], ("entries".into(), 0x21));
@@ -108,9 +129,22 @@ mod tests {
 
     #[test]
     fn malformed() {
-        assert_eq!(parse_nf_conntrack_stat("foo bar\n1 2\n").unwrap_err().field, "header");
-        assert_eq!(parse_nf_conntrack_stat("entries drop\n1\n").unwrap_err().line, 2);
-        assert_eq!(parse_nf_conntrack_stat("entries drop\n1 zz\n").unwrap_err().field, "drop");
+        assert_eq!(
+            parse_nf_conntrack_stat("foo bar\n1 2\n").unwrap_err().field,
+            "header"
+        );
+        assert_eq!(
+            parse_nf_conntrack_stat("entries drop\n1\n")
+                .unwrap_err()
+                .line,
+            2
+        );
+        assert_eq!(
+            parse_nf_conntrack_stat("entries drop\n1 zz\n")
+                .unwrap_err()
+                .field,
+            "drop"
+        );
         assert!(parse_nf_conntrack_stat("").unwrap().is_empty());
     }
 }

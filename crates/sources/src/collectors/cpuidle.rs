@@ -27,7 +27,11 @@ impl Collector for CpuIdle {
                 "{name} exit {latency}us{}",
                 if disabled { " (disabled)" } else { "" }
             );
-            sink.setting("cpuidle.state", labels([("state", state.trim_start_matches("state"))]), value);
+            sink.setting(
+                "cpuidle.state",
+                labels([("state", state.trim_start_matches("state"))]),
+                value,
+            );
         }
         Ok(())
     }

@@ -24,13 +24,19 @@ impl IrqRow {
         // Actions follow the chip words after the widest run of spaces; for shared legacy
         // IRQs they are joined by ", ".
         let tail = self.desc.rsplit("  ").next().unwrap_or(&self.desc);
-        tail.split(',').map(str::trim).filter(|a| !a.is_empty()).collect()
+        tail.split(',')
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .collect()
     }
 }
 
 /// Parses `/proc/interrupts` (any kernel): a `CPUn` header, then one row per IRQ.
 pub fn parse_interrupts(text: &str) -> Result<Vec<IrqRow>, ParseError> {
-    let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty());
     let Some((_, header)) = lines.next() else {
         return Ok(Vec::new());
     };
@@ -147,9 +153,13 @@ pub fn identify_queue(action: &str, devs: &BTreeSet<String>) -> Option<QueueIrq>
     let candidates = std::iter::once(action).chain(action.split_once('-').map(|(_, r)| r));
     for name in candidates {
         for (suffix, dir) in SUFFIXES {
-            let Some(idx) = name.rfind(suffix) else { continue };
+            let Some(idx) = name.rfind(suffix) else {
+                continue;
+            };
             let (dev, q) = (&name[..idx], &name[idx + suffix.len()..]);
-            let Ok(queue) = q.parse::<u32>() else { continue };
+            let Ok(queue) = q.parse::<u32>() else {
+                continue;
+            };
             let plausible = if devs.is_empty() {
                 looks_like_ifname(dev)
             } else {
@@ -182,10 +192,14 @@ const SUFFIXES: &[(&str, Dir)] = &[
 /// Interface-like names without a device list: rules out `megasas0-msix3`, `nvme0q1`,
 /// `ioat-msix` and PCI-addressed helpers like `i40e-0000:02:00.0:fdir-TxRx-0`.
 fn looks_like_ifname(dev: &str) -> bool {
-    const NET_PREFIXES: &[&str] = &["eth", "en", "em", "ib", "bond", "p", "wl", "ww", "sl", "net", "vmnic", "ixgbe"];
+    const NET_PREFIXES: &[&str] = &[
+        "eth", "en", "em", "ib", "bond", "p", "wl", "ww", "sl", "net", "vmnic", "ixgbe",
+    ];
     !dev.is_empty()
         && dev.len() < 16
-        && dev.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+        && dev
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
         && NET_PREFIXES.iter().any(|p| dev.starts_with(p))
 }
 
@@ -196,7 +210,12 @@ impl Collector for Interrupts {
         "interrupts"
     }
     fn sources(&self) -> &'static [&'static str] {
-        &["proc/interrupts", "proc/irq/N/smp_affinity_list", "sys/bus/virtio/devices", "sys/bus/pci/devices"]
+        &[
+            "proc/interrupts",
+            "proc/irq/N/smp_affinity_list",
+            "sys/bus/virtio/devices",
+            "sys/bus/pci/devices",
+        ]
     }
     fn collect(&self, root: &Root, sink: &mut Sink) -> Result<(), SourceError> {
         let path = root.proc("interrupts");
@@ -217,7 +236,12 @@ impl Collector for Interrupts {
                 .or_insert_with(|| resolve_bus_name(root, &q.dev).unwrap_or(q.dev.clone()))
                 .clone();
             let queue = q.queue.map(|n| n.to_string()).unwrap_or_else(|| "-".into());
-            let base = [("irq", row.irq.as_str()), ("dev", dev.as_str()), ("queue", queue.as_str()), ("dir", q.dir.as_str())];
+            let base = [
+                ("irq", row.irq.as_str()),
+                ("dev", dev.as_str()),
+                ("queue", queue.as_str()),
+                ("dir", q.dir.as_str()),
+            ];
             for (cpu, count) in &row.counts {
                 let mut l = labels(base);
                 l.insert("cpu".into(), cpu.to_string());
@@ -227,7 +251,7 @@ impl Collector for Interrupts {
             match root.read_value(&root.proc(&format!("irq/{}/smp_affinity_list", row.irq))) {
                 Ok(aff) => sink.setting("smp_affinity_list", labels(base), aff),
                 Err(e) if e.is_not_found() => {}
-                Err(e) => sink.note(e.to_string()),
+                Err(e) => sink.error(e),
             }
         }
         Ok(())
@@ -252,20 +276,31 @@ mod tests {
     use super::*;
 
     fn fixture(name: &str) -> Vec<IrqRow> {
-        let path = format!("{}/../../fixtures/public/interrupts/{name}", env!("CARGO_MANIFEST_DIR"));
-        parse_interrupts(&std::fs::read_to_string(&path).unwrap()).unwrap_or_else(|e| panic!("{name}: {e}"))
+        let path = format!(
+            "{}/../../fixtures/public/interrupts/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        parse_interrupts(&std::fs::read_to_string(&path).unwrap())
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
     }
 
     fn queues(name: &str) -> Vec<QueueIrq> {
         fixture(name)
             .iter()
-            .filter_map(|r| r.actions().iter().find_map(|a| identify_queue(a, &BTreeSet::new())))
+            .filter_map(|r| {
+                r.actions()
+                    .iter()
+                    .find_map(|a| identify_queue(a, &BTreeSet::new()))
+            })
             .collect()
     }
 
     #[test]
     fn every_public_capture_parses() {
-        let dir = format!("{}/../../fixtures/public/interrupts", env!("CARGO_MANIFEST_DIR"));
+        let dir = format!(
+            "{}/../../fixtures/public/interrupts",
+            env!("CARGO_MANIFEST_DIR")
+        );
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
             let rows = parse_interrupts(&std::fs::read_to_string(&path).unwrap())
@@ -278,7 +313,11 @@ mod tests {
     fn i40e_driver_prefixed_queues() {
         let q = queues("4cpu-i40e-X710-netutils.txt");
         assert!(!q.is_empty());
-        assert!(q.iter().all(|q| q.dev.starts_with("eth") && q.dir == Dir::TxRx), "{q:?}");
+        assert!(
+            q.iter()
+                .all(|q| q.dev.starts_with("eth") && q.dir == Dir::TxRx),
+            "{q:?}"
+        );
     }
 
     #[test]
@@ -291,7 +330,10 @@ mod tests {
     #[test]
     fn ena_tx_rx() {
         let q = queues("8cpu-aarch64-ena-graviton-node_exporter.txt");
-        assert!(q.iter().any(|q| q.dev == "eth0" && q.queue == Some(1)), "{q:?}");
+        assert!(
+            q.iter().any(|q| q.dev == "eth0" && q.queue == Some(1)),
+            "{q:?}"
+        );
         // The management IRQ is not a queue.
         assert!(q.iter().all(|q| !q.dev.contains("mgmnt")));
     }
@@ -299,7 +341,10 @@ mod tests {
     #[test]
     fn mlx5_and_mlx4_by_pci_address() {
         let q = queues("4cpu-mlx5-2port-netutils.txt");
-        assert!(q.iter().any(|q| q.dev.contains(':') && q.queue.is_some()), "{q:?}");
+        assert!(
+            q.iter().any(|q| q.dev.contains(':') && q.queue.is_some()),
+            "{q:?}"
+        );
         let q = queues("12cpu-mlx4-bnx2-netutils.txt");
         assert!(q.iter().any(|q| q.dev.contains(':')), "{q:?}");
     }
@@ -307,13 +352,25 @@ mod tests {
     #[test]
     fn virtio_input_output() {
         let q = queues("4cpu-x86-virtio-kvm-procfs.txt");
-        assert!(q.iter().any(|q| q.dev.starts_with("virtio") && q.dir == Dir::Rx));
+        assert!(
+            q.iter()
+                .any(|q| q.dev.starts_with("virtio") && q.dir == Dir::Rx)
+        );
     }
 
     #[test]
     fn non_network_irqs_are_not_queues() {
         let devs = BTreeSet::new();
-        for a in ["megasas0-msix3", "nvme0q1", "ioat-msix", "i40e-0000:02:00.0:fdir-TxRx-0", "virtio0-config", "hpsa0-msix2", "timer", "ahci[0000:00:1f.2]"] {
+        for a in [
+            "megasas0-msix3",
+            "nvme0q1",
+            "ioat-msix",
+            "i40e-0000:02:00.0:fdir-TxRx-0",
+            "virtio0-config",
+            "hpsa0-msix2",
+            "timer",
+            "ahci[0000:00:1f.2]",
+        ] {
             assert_eq!(identify_queue(a, &devs), None, "{a}");
         }
     }
@@ -322,7 +379,10 @@ mod tests {
     fn known_devices_decide() {
         let devs: BTreeSet<String> = ["eth0".to_string(), "ens5".to_string()].into();
         assert_eq!(identify_queue("eth0", &devs).unwrap().queue, None);
-        assert_eq!(identify_queue("ens5-Tx-Rx-2", &devs).unwrap().queue, Some(2));
+        assert_eq!(
+            identify_queue("ens5-Tx-Rx-2", &devs).unwrap().queue,
+            Some(2)
+        );
         assert_eq!(identify_queue("weird9-TxRx-1", &devs), None);
     }
 
@@ -345,6 +405,11 @@ mod tests {
         assert_eq!((e.line, e.field.as_str()), (2, "IRQ 24"));
         assert!(parse_interrupts("  CPU0\n garbage\n").is_err());
         // Architecture rows may have fewer values.
-        assert_eq!(parse_interrupts("  CPU0 CPU1\nERR: 0\n").unwrap()[0].counts.len(), 1);
+        assert_eq!(
+            parse_interrupts("  CPU0 CPU1\nERR: 0\n").unwrap()[0]
+                .counts
+                .len(),
+            1
+        );
     }
 }

@@ -34,15 +34,19 @@ impl Collector for NetClass {
                             Ok(Ok(v)) => sink.metric(name, l.clone(), v, Kind::Counter64),
                             Ok(Err(_)) => sink.note(format!("{}: not a number", path.display())),
                             Err(e) if e.is_not_found() => {}
-                            Err(e) => sink.note(e.to_string()),
+                            Err(e) => sink.error(e),
                         }
                     }
                 }
                 Err(e) if e.is_not_found() => continue,
-                Err(e) => sink.note(e.to_string()),
+                Err(e) => sink.error(e),
             }
             let read = |f: &str| root.read_value(&dir.join(f)).ok();
-            for (file, name) in [("operstate", "link.operstate"), ("mtu", "link.mtu"), ("tx_queue_len", "link.tx_queue_len")] {
+            for (file, name) in [
+                ("operstate", "link.operstate"),
+                ("mtu", "link.mtu"),
+                ("tx_queue_len", "link.tx_queue_len"),
+            ] {
                 if let Some(v) = read(file) {
                     sink.setting(name, l.clone(), v);
                 }
@@ -80,7 +84,13 @@ impl Collector for NetClass {
             };
             sink.setting("link.kind", l.clone(), kind);
             if let Ok(queues) = root.list(&dir.join("queues")) {
-                let count = |p: &str| queues.iter().filter(|q| q.starts_with(p)).count().to_string();
+                let count = |p: &str| {
+                    queues
+                        .iter()
+                        .filter(|q| q.starts_with(p))
+                        .count()
+                        .to_string()
+                };
                 sink.setting("link.rx_queues", l.clone(), count("rx-"));
                 sink.setting("link.tx_queues", l.clone(), count("tx-"));
             }

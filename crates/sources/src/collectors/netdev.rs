@@ -36,7 +36,12 @@ pub struct DevRow {
 /// large numbers to the colon (`eth0:123`), so the split is on the colon, not on spaces.
 pub fn parse_net_dev(text: &str) -> Result<Vec<DevRow>, ParseError> {
     let mut rows = Vec::new();
-    for (i, line) in text.lines().enumerate().skip(2).filter(|(_, l)| !l.trim().is_empty()) {
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .skip(2)
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
         let n = i + 1;
         // Device names cannot contain ':' (dev_valid_name), so the first one ends the name.
         let (dev, rest) = line
@@ -44,7 +49,11 @@ pub fn parse_net_dev(text: &str) -> Result<Vec<DevRow>, ParseError> {
             .ok_or_else(|| ParseError::new(n, "device", format!("no \"name:\" in {line:?}")))?;
         let nums: Vec<&str> = rest.split_whitespace().collect();
         if nums.len() != 16 {
-            return Err(ParseError::new(n, dev.trim(), format!("{} values, expected 16", nums.len())));
+            return Err(ParseError::new(
+                n,
+                dev.trim(),
+                format!("{} values, expected 16", nums.len()),
+            ));
         }
         let mut values = [0u64; 16];
         for (k, num) in nums.iter().enumerate() {

@@ -8,13 +8,20 @@ use pktmap_model::snapshot::{Kind, Labels};
 /// Parses `some|full avg10=.. avg60=.. avg300=.. total=N` lines into `(kind, total µs)`.
 pub fn parse_pressure(text: &str) -> Result<Vec<(String, u64)>, ParseError> {
     let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
         let mut words = line.split_whitespace();
         let kind = words.next().unwrap_or_default();
         let total = words
             .find_map(|w| w.strip_prefix("total="))
             .ok_or_else(|| ParseError::new(i + 1, kind, "no total="))?;
-        out.push((kind.to_string(), dec(total, i + 1, &format!("{kind} total"))?));
+        out.push((
+            kind.to_string(),
+            dec(total, i + 1, &format!("{kind} total"))?,
+        ));
     }
     Ok(out)
 }
@@ -31,7 +38,12 @@ impl Collector for Pressure {
     fn collect(&self, root: &Root, sink: &mut Sink) -> Result<(), SourceError> {
         let path = root.proc("pressure/cpu");
         for (kind, total) in parse_pressure(&root.read(&path)?).map_err(|e| e.at(&path))? {
-            sink.metric(format!("psi.cpu.{kind}_us"), Labels::new(), total, Kind::Counter64);
+            sink.metric(
+                format!("psi.cpu.{kind}_us"),
+                Labels::new(),
+                total,
+                Kind::Counter64,
+            );
         }
         Ok(())
     }

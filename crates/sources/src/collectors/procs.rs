@@ -35,7 +35,7 @@ impl Collector for Procs {
     }
     fn collect(&self, root: &Root, sink: &mut Sink) -> Result<(), SourceError> {
         let mut irqbalance = false;
-        for pid in root.list(&root.proc(""))?.iter().filter(|p| p.bytes().all(|b| b.is_ascii_digit())) {
+        for pid in root.list_where(&root.proc(""), |p| p.bytes().all(|b| b.is_ascii_digit()))? {
             // Processes exit between listing and reading: skip them. The short comm file
             // first, so only the few interesting processes cost a stat read.
             let Ok(comm) = root.read_value(&root.proc(&format!("{pid}/comm"))) else {
@@ -47,13 +47,24 @@ impl Collector for Procs {
                 let Ok(text) = root.read(&root.proc(&format!("{pid}/stat"))) else {
                     continue;
                 };
-                let Some((comm, ticks)) = parse_stat(&text) else { continue };
+                let Some((comm, ticks)) = parse_stat(&text) else {
+                    continue;
+                };
                 if let Some(cpu) = comm.strip_prefix("ksoftirqd/") {
-                    sink.metric("ksoftirqd.cpu_ms", labels([("cpu", cpu)]), ticks * 1000 / TICKS_PER_S, Kind::Counter64);
+                    sink.metric(
+                        "ksoftirqd.cpu_ms",
+                        labels([("cpu", cpu)]),
+                        ticks * 1000 / TICKS_PER_S,
+                        Kind::Counter64,
+                    );
                 }
             }
         }
-        sink.setting("irqbalance.running", Labels::new(), if irqbalance { "yes" } else { "no" });
+        sink.setting(
+            "irqbalance.running",
+            Labels::new(),
+            if irqbalance { "yes" } else { "no" },
+        );
         Ok(())
     }
 }

@@ -29,8 +29,14 @@ impl Collector for Queues {
                 };
                 for f in files {
                     // xps_cpus fails on single-queue devices; that is "not set", not an error.
-                    if let Ok(v) = root.read_value(&class.join(&dev).join("queues").join(&q).join(f)) {
-                        sink.setting(*f, labels([("dev", dev.as_str()), ("queue", q.as_str())]), v);
+                    if let Ok(v) =
+                        root.read_value(&class.join(&dev).join("queues").join(&q).join(f))
+                    {
+                        sink.setting(
+                            *f,
+                            labels([("dev", dev.as_str()), ("queue", q.as_str())]),
+                            v,
+                        );
                     }
                 }
             }

@@ -21,7 +21,11 @@ pub fn parse_snmp_pairs(text: &str) -> Result<Vec<(String, i128)>, ParseError> {
     for pair in lines.chunks(2) {
         let (hn, header) = pair[0];
         let Some(&(vn, values)) = pair.get(1) else {
-            return Err(ParseError::new(hn, "value line", "header line without a value line"));
+            return Err(ParseError::new(
+                hn,
+                "value line",
+                "header line without a value line",
+            ));
         };
         let (hgroup, names) = split_group(header, hn)?;
         let (vgroup, nums) = split_group(values, vn)?;
@@ -43,7 +47,11 @@ pub fn parse_snmp_pairs(text: &str) -> Result<Vec<(String, i128)>, ParseError> {
         }
         for (name, num) in names.iter().zip(nums) {
             let v: i128 = num.parse().map_err(|_| {
-                ParseError::new(vn, format!("{hgroup}.{name}"), format!("not a number: {num:?}"))
+                ParseError::new(
+                    vn,
+                    format!("{hgroup}.{name}"),
+                    format!("not a number: {num:?}"),
+                )
             })?;
             out.push((format!("{hgroup}.{name}"), v));
         }
@@ -74,7 +82,12 @@ pub fn record(sink: &mut Sink, pairs: Vec<(String, i128)>) {
 fn is_constant(name: &str) -> bool {
     matches!(
         name,
-        "Ip.Forwarding" | "Ip.DefaultTTL" | "Tcp.RtoAlgorithm" | "Tcp.RtoMin" | "Tcp.RtoMax" | "Tcp.MaxConn"
+        "Ip.Forwarding"
+            | "Ip.DefaultTTL"
+            | "Tcp.RtoAlgorithm"
+            | "Tcp.RtoMin"
+            | "Tcp.RtoMax"
+            | "Tcp.MaxConn"
     )
 }
 
@@ -119,7 +132,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn fixture(name: &str) -> String {
-        let path = format!("{}/../../fixtures/public/netstat-snmp/{name}", env!("CARGO_MANIFEST_DIR"));
+        let path = format!(
+            "{}/../../fixtures/public/netstat-snmp/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
     }
 
@@ -129,11 +145,15 @@ mod tests {
 
     #[test]
     fn every_public_capture_parses() {
-        let dir = format!("{}/../../fixtures/public/netstat-snmp", env!("CARGO_MANIFEST_DIR"));
+        let dir = format!(
+            "{}/../../fixtures/public/netstat-snmp",
+            env!("CARGO_MANIFEST_DIR")
+        );
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
             let text = std::fs::read_to_string(&path).unwrap();
-            let pairs = parse_snmp_pairs(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let pairs =
+                parse_snmp_pairs(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             assert!(pairs.len() > 10, "{}", path.display());
         }
     }

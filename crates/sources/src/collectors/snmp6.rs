@@ -7,10 +7,18 @@ use crate::root::Root;
 /// Parses `Name<whitespace>value` lines, as `/proc/net/snmp6` has printed them since 2.6.
 pub fn parse_snmp6(text: &str) -> Result<Vec<(String, i128)>, ParseError> {
     let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
         let mut it = line.split_whitespace();
         let (Some(name), Some(value), None) = (it.next(), it.next(), it.next()) else {
-            return Err(ParseError::new(i + 1, "line", format!("expected \"Name value\", got {line:?}")));
+            return Err(ParseError::new(
+                i + 1,
+                "line",
+                format!("expected \"Name value\", got {line:?}"),
+            ));
         };
         let v = value
             .parse()
@@ -44,7 +52,10 @@ mod tests {
     #[test]
     fn parses_name_value_lines() {
         let p = parse_snmp6("Ip6InReceives                   \t12\nUdp6RcvbufErrors\t3\n").unwrap();
-        assert_eq!(p, vec![("Ip6InReceives".into(), 12), ("Udp6RcvbufErrors".into(), 3)]);
+        assert_eq!(
+            p,
+            vec![("Ip6InReceives".into(), 12), ("Udp6RcvbufErrors".into(), 3)]
+        );
     }
 
     #[test]

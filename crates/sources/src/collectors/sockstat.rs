@@ -8,13 +8,17 @@ use pktmap_model::snapshot::{Kind, Labels};
 /// Parses `PROTO: key value key value...` lines into `("PROTO.key", value)`.
 pub fn parse_sockstat(text: &str) -> Result<Vec<(String, u64)>, ParseError> {
     let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
         let n = i + 1;
         let (proto, rest) = line
             .split_once(':')
             .ok_or_else(|| ParseError::new(n, "protocol", format!("no \"PROTO:\" in {line:?}")))?;
         let words: Vec<&str> = rest.split_whitespace().collect();
-        if words.len() % 2 != 0 {
+        if !words.len().is_multiple_of(2) {
             return Err(ParseError::new(n, proto, "a key without a value"));
         }
         for kv in words.chunks(2) {
@@ -68,6 +72,9 @@ mod tests {
     fn malformed() {
         assert_eq!(parse_sockstat("TCP: inuse\n").unwrap_err().field, "TCP");
         assert_eq!(parse_sockstat("x\n").unwrap_err().field, "protocol");
-        assert_eq!(parse_sockstat("TCP: inuse -1\n").unwrap_err().field, "TCP.inuse");
+        assert_eq!(
+            parse_sockstat("TCP: inuse -1\n").unwrap_err().field,
+            "TCP.inuse"
+        );
     }
 }

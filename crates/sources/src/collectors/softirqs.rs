@@ -16,9 +16,15 @@ pub fn parse_cpu_header(line: &str, n: usize) -> Result<Vec<u32>, ParseError> {
         .collect()
 }
 
+/// One softirq's runs: `(cpu, count)` per CPU column.
+pub type SoftirqRow = (String, Vec<(u32, u64)>);
+
 /// Parses `/proc/softirqs` into `(name, [(cpu, count)])`.
-pub fn parse_softirqs(text: &str) -> Result<Vec<(String, Vec<(u32, u64)>)>, ParseError> {
-    let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
+pub fn parse_softirqs(text: &str) -> Result<Vec<SoftirqRow>, ParseError> {
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty());
     let Some((_, header)) = lines.next() else {
         return Ok(Vec::new());
     };
@@ -64,7 +70,12 @@ impl Collector for Softirqs {
             }
             for (cpu, count) in row {
                 // Printed with %u from an unsigned int: wraps at 2^32.
-                sink.metric(format!("softirqs.{name}"), labels([("cpu", &cpu.to_string())]), count, Kind::Counter32);
+                sink.metric(
+                    format!("softirqs.{name}"),
+                    labels([("cpu", &cpu.to_string())]),
+                    count,
+                    Kind::Counter32,
+                );
             }
         }
         Ok(())
@@ -91,8 +102,14 @@ mod tests {
 
     #[test]
     fn malformed() {
-        assert_eq!(parse_softirqs("CPU0 CPU1\nNET_RX: 1\n").unwrap_err().field, "NET_RX");
+        assert_eq!(
+            parse_softirqs("CPU0 CPU1\nNET_RX: 1\n").unwrap_err().field,
+            "NET_RX"
+        );
         assert_eq!(parse_softirqs("CPUx\n").unwrap_err().field, "header");
-        assert_eq!(parse_softirqs("CPU0\nNET_RX 1\n").unwrap_err().field, "name");
+        assert_eq!(
+            parse_softirqs("CPU0\nNET_RX 1\n").unwrap_err().field,
+            "name"
+        );
     }
 }

@@ -34,7 +34,11 @@ pub struct SoftnetRow {
 /// Parses `/proc/net/softnet_stat` of any kernel from 2.6.35 on.
 pub fn parse_softnet_stat(text: &str) -> Result<Vec<SoftnetRow>, ParseError> {
     let mut rows = Vec::new();
-    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
         let n = i + 1;
         let cols: Vec<&str> = line.split_whitespace().collect();
         // A future kernel may append columns; read those we know. Fewer than any kernel
@@ -49,7 +53,8 @@ pub fn parse_softnet_stat(text: &str) -> Result<Vec<SoftnetRow>, ParseError> {
         let cpu = match cols.get(CPU_COLUMN) {
             Some(c) => {
                 let v = hex(c, n, "column 13 (cpu)")?;
-                u32::try_from(v).map_err(|_| ParseError::new(n, "column 13 (cpu)", "out of range"))?
+                u32::try_from(v)
+                    .map_err(|_| ParseError::new(n, "column 13 (cpu)", "out of range"))?
             }
             None => rows.len() as u32,
         };
@@ -92,7 +97,10 @@ mod tests {
     use super::*;
 
     fn fixture(name: &str) -> String {
-        let path = format!("{}/../../fixtures/public/softnet_stat/{name}", env!("CARGO_MANIFEST_DIR"));
+        let path = format!(
+            "{}/../../fixtures/public/softnet_stat/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
     }
 
@@ -102,7 +110,8 @@ mod tests {
 
     #[test]
     fn ten_columns_of_old_kernels_with_480_cpus() {
-        let rows = parse_softnet_stat(&fixture("480cpu-k2.6.35-3.10-10col-pcp-hpbl920gen8.txt")).unwrap();
+        let rows =
+            parse_softnet_stat(&fixture("480cpu-k2.6.35-3.10-10col-pcp-hpbl920gen8.txt")).unwrap();
         assert_eq!(rows.len(), 480);
         assert_eq!(value(&rows[0], "softnet.processed"), Some(0x8ac));
         assert_eq!(value(&rows[0], "softnet.flow_limit_count"), None);
@@ -120,7 +129,8 @@ mod tests {
 
     #[test]
     fn thirteen_columns_name_their_cpu() {
-        let rows = parse_softnet_stat(&fixture("8cpu-k5.10plus-13col-pcp-scsi-map-root-001.txt")).unwrap();
+        let rows =
+            parse_softnet_stat(&fixture("8cpu-k5.10plus-13col-pcp-scsi-map-root-001.txt")).unwrap();
         assert_eq!(rows.len(), 8);
         assert_eq!(rows[2].cpu, 2);
         assert_eq!(value(&rows[0], "softnet.backlog_len"), Some(0));
@@ -149,7 +159,10 @@ mod tests {
     fn garbage_names_the_field() {
         let text = "0000000g 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000\n";
         let err = parse_softnet_stat(text).unwrap_err();
-        assert_eq!((err.line, err.field.as_str()), (1, "column 1 (softnet.processed)"));
+        assert_eq!(
+            (err.line, err.field.as_str()),
+            (1, "column 1 (softnet.processed)")
+        );
         assert!(parse_softnet_stat("").unwrap().is_empty());
     }
 }

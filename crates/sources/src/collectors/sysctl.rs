@@ -35,10 +35,10 @@ impl Collector for Sysctl {
                 // Absent: a global sysctl seen from a container's namespace, a module not
                 // loaded (nf_conntrack), or a kernel that predates it.
                 Err(e) if e.is_not_found() => absent.push(item.key),
-                Err(e) => sink.note(e.to_string()),
+                Err(e) => sink.error(e),
             }
         }
-        if !absent.is_empty() {
+        if !absent.is_empty() && read > 0 {
             sink.note(format!(
                 "absent here: {} (global sysctls show only in the host's namespace; some need a module loaded)",
                 absent.join(", ")
@@ -58,6 +58,9 @@ impl Collector for Sysctl {
 mod tests {
     #[test]
     fn paths() {
-        assert_eq!(super::sysctl_path("net.core.somaxconn"), "sys/net/core/somaxconn");
+        assert_eq!(
+            super::sysctl_path("net.core.somaxconn"),
+            "sys/net/core/somaxconn"
+        );
     }
 }

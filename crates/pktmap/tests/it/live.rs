@@ -1,0 +1,234 @@
+//! On the real kernel, as root: namespaces, veth pairs and real traffic.
+
+use crate::cli::WalkDoc;
+use crate::support::*;
+use std::net::UdpSocket;
+use std::time::{Duration, Instant};
+
+/// Sends UDP from namespace `a` to `b` at about `pps` for `secs`; returns packets sent.
+fn udp_flood(ns: &str, port: u16, pps: u64, secs: f64) -> std::thread::JoinHandle<u64> {
+    let sock = NetnsPair::within(ns, || UdpSocket::bind((ADDR_A, 0)).unwrap());
+    std::thread::spawn(move || {
+        let start = Instant::now();
+        let mut sent = 0u64;
+        while start.elapsed().as_secs_f64() < secs {
+            // Paced in batches so the rate is steady enough to compare against.
+            let due = (start.elapsed().as_secs_f64() * pps as f64) as u64;
+            while sent < due {
+                if sock.send_to(&[0u8; 64], (ADDR_B, port)).is_ok() {
+                    sent += 1;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        sent
+    })
+}
+
+/// A receiver with the smallest buffer the kernel allows, never read.
+fn deaf_receiver(ns: &str, port: u16) -> UdpSocket {
+    NetnsPair::within(ns, move || {
+        let s = UdpSocket::bind((ADDR_B, port)).unwrap();
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&s);
+        let size: libc::c_int = 1;
+        let rc = unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUF,
+                (&size as *const libc::c_int).cast(),
+                4,
+            )
+        };
+        assert_eq!(rc, 0);
+        s
+    })
+}
+
+#[test]
+fn walk_in_the_receiving_namespace_sees_the_flood_at_each_stage() {
+    if !root_or_skip("walk_in_the_receiving_namespace_sees_the_flood_at_each_stage") {
+        return;
+    }
+    let pair = NetnsPair::new();
+    let _rx = deaf_receiver(&pair.b, 9000);
+    let pps = 20_000;
+    let sender = udp_flood(&pair.a, 9000, pps, 3.0);
+    std::thread::sleep(Duration::from_millis(500));
+    let out = NetnsPair::pktmap_in(&pair.b, &["walk", "--json", "--interval", "1s"]);
+    let sent = sender.join().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(sent > pps, "the sender sent only {sent}");
+    let w: WalkDoc = serde_json::from_slice(&out.stdout).unwrap();
+
+    let plausible = |what: &str, rate: f64| {
+        assert!(
+            rate > pps as f64 * 0.5 && rate < pps as f64 * 1.5,
+            "{what}: {rate:.0}/s against {pps}/s sent"
+        );
+    };
+    let rx_packets = w
+        .counter("rx.1", "rx_packets", Some(&pair.veth_b))
+        .expect("veth counter");
+    plausible("rx_packets at rx.1", rx_packets.rate.unwrap());
+    plausible(
+        "softnet processed at rx.5",
+        w.stage("rx.5").traffic_per_s.unwrap(),
+    );
+    plausible(
+        "Ip.InReceives at rx.8",
+        w.counter("rx.8", "Ip.InReceives", None)
+            .unwrap()
+            .rate
+            .unwrap(),
+    );
+    plausible("UDP at rx.9", w.stage("rx.9").traffic_per_s.unwrap());
+    // The receiver never reads and its buffer is tiny: nearly everything dies at rx.10.
+    plausible(
+        "Udp.RcvbufErrors at rx.10",
+        w.counter("rx.10", "Udp.RcvbufErrors", None)
+            .unwrap()
+            .rate
+            .unwrap(),
+    );
+    assert_eq!(w.first_loss.as_deref(), Some("rx.10"));
+    // Nothing was lost earlier on the path.
+    for id in ["rx.1", "rx.3", "rx.5", "rx.8"] {
+        assert_eq!(w.stage(id).drops_per_s, 0.0, "{id}");
+    }
+
+    let text = NetnsPair::pktmap_in(&pair.b, &["walk", "--interval", "200ms"]);
+    assert!(text.status.success());
+    assert!(stdout(&text).contains("rx.10"));
+}
+
+#[test]
+fn a_quiet_namespace_reports_no_loss() {
+    if !root_or_skip("a_quiet_namespace_reports_no_loss") {
+        return;
+    }
+    let pair = NetnsPair::new();
+    let out = NetnsPair::pktmap_in(&pair.b, &["walk", "--json", "--interval", "300ms"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let w: WalkDoc = serde_json::from_slice(&out.stdout).unwrap();
+    let moved: Vec<_> = w
+        .stages
+        .iter()
+        .flat_map(|s| &s.counters)
+        .filter(|c| c.class == "drop" && c.delta.unwrap_or(0) > 0)
+        .collect();
+    assert_eq!(w.first_loss, None, "{moved:?}");
+    let text = stdout(&NetnsPair::pktmap_in(
+        &pair.b,
+        &["walk", "--interval", "200ms"],
+    ));
+    assert!(text.contains("OK: no drop counter moved"), "{text}");
+}
+
+#[test]
+fn capture_replays_the_same_values() {
+    if !root_or_skip("capture_replays_the_same_values") {
+        return;
+    }
+    let pair = NetnsPair::new();
+    let dir = TempDir::new("capture");
+    let out = NetnsPair::pktmap_in(&pair.b, &["capture", "--out", &dir.path("cap")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let captured: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path("cap/snapshot.json")).unwrap())
+            .unwrap();
+    let replay = run(&["--root", &dir.path("cap"), "snapshot"]);
+    assert!(replay.status.success(), "{}", stderr(&replay));
+    let replayed: serde_json::Value = serde_json::from_slice(&replay.stdout).unwrap();
+    for key in ["metrics", "settings", "identities"] {
+        assert_eq!(captured[key], replayed[key], "{key} differ after replay");
+    }
+    assert!(captured["metrics"].as_array().unwrap().len() > 100);
+    assert_eq!(captured["meta"]["kernel"], replayed["meta"]["kernel"]);
+}
+
+#[test]
+fn a_recreated_interface_reads_as_a_reset() {
+    if !root_or_skip("a_recreated_interface_reads_as_a_reset") {
+        return;
+    }
+    let pair = NetnsPair::new();
+    let dir = TempDir::new("reset");
+    let a = NetnsPair::pktmap_in(&pair.b, &["snapshot", "-o", &dir.path("a.json")]);
+    assert!(a.status.success());
+    // Re-create b's end of the cable under the same name.
+    let st = std::process::Command::new("ip")
+        .args(["-n", &pair.b, "link", "del", &pair.veth_b])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let st = std::process::Command::new("ip")
+        .args([
+            "link",
+            "add",
+            &pair.veth_b,
+            "netns",
+            &pair.b,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &pair.veth_a,
+            "netns",
+            &pair.a,
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    std::thread::sleep(Duration::from_millis(50));
+    let b = NetnsPair::pktmap_in(&pair.b, &["snapshot", "-o", &dir.path("b.json")]);
+    assert!(b.status.success());
+    let out = run(&[
+        "walk",
+        "--json",
+        "--from",
+        &dir.path("a.json"),
+        "--to",
+        &dir.path("b.json"),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let w: WalkDoc = serde_json::from_slice(&out.stdout).unwrap();
+    let c = w.counter("rx.1", "rx_packets", Some(&pair.veth_b)).unwrap();
+    assert_eq!(c.status, "reset");
+    assert_eq!(c.rate, None);
+}
+
+#[test]
+fn non_root_walks_and_says_what_it_could_not_read() {
+    if !root_or_skip("non_root_walks_and_says_what_it_could_not_read") {
+        return;
+    }
+    let out = std::process::Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            env!("CARGO_BIN_EXE_pktmap"),
+            "walk",
+            "--json",
+            "--interval",
+            "100ms",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let w: WalkDoc = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        w.stage("rx.5").traffic_per_s.is_some(),
+        "softnet_stat is world-readable"
+    );
+    // Whatever could not be read is listed with its reason, never silently empty.
+    for c in w.collectors.iter().filter(|c| c.status != "ok") {
+        assert!(
+            !c.notes.is_empty(),
+            "{} is {} without a reason",
+            c.id,
+            c.status
+        );
+    }
+}

@@ -1,0 +1,181 @@
+//! Shared by the integration tests: running the binary, root gating, test namespaces.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+pub fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_pktmap"));
+    c.env_remove("NO_COLOR");
+    c
+}
+
+pub fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("pktmap runs")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A fresh directory under the system temp dir, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let p =
+            std::env::temp_dir().join(format!("pktmap-{tag}-{}-{}", std::process::id(), unique()));
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+    pub fn path(&self, rel: &str) -> String {
+        self.0.join(rel).to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn unique() -> u32 {
+    static N: AtomicU32 = AtomicU32::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
+/// True when root tests can run. In CI (`CI=true`) they must: not being root fails the test
+/// rather than skipping it.
+pub fn root_or_skip(test: &str) -> bool {
+    if unsafe { libc::geteuid() } == 0 {
+        return true;
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{test} needs root and CI=true: run the suite as root");
+    }
+    eprintln!("skipping {test}: needs root (network namespaces)");
+    false
+}
+
+fn sh(args: &[&str]) {
+    let st = Command::new(args[0])
+        .args(&args[1..])
+        .status()
+        .expect("command runs");
+    assert!(st.success(), "{args:?} failed");
+}
+
+/// Two network namespaces joined by a veth pair: `a` 10.77.0.1/24, `b` 10.77.0.2/24.
+/// Deleted on drop, also when the test fails.
+pub struct NetnsPair {
+    pub a: String,
+    pub b: String,
+    pub veth_a: String,
+    pub veth_b: String,
+}
+
+pub const ADDR_A: &str = "10.77.0.1";
+pub const ADDR_B: &str = "10.77.0.2";
+
+impl NetnsPair {
+    pub fn new() -> NetnsPair {
+        let id = format!("{}{}", std::process::id() % 100_000, unique());
+        let pair = NetnsPair {
+            a: format!("pmt-a{id}"),
+            b: format!("pmt-b{id}"),
+            veth_a: format!("pva{id}"),
+            veth_b: format!("pvb{id}"),
+        };
+        sh(&["ip", "netns", "add", &pair.a]);
+        sh(&["ip", "netns", "add", &pair.b]);
+        // IPv6 neighbour discovery on a new link drops a few packets (no route yet): quiet
+        // namespaces should be quiet.
+        for ns in [&pair.a, &pair.b] {
+            for scope in ["all", "default"] {
+                sh(&[
+                    "ip",
+                    "netns",
+                    "exec",
+                    ns,
+                    "sysctl",
+                    "-qw",
+                    &format!("net.ipv6.conf.{scope}.disable_ipv6=1"),
+                ]);
+            }
+        }
+        sh(&[
+            "ip",
+            "link",
+            "add",
+            &pair.veth_a,
+            "netns",
+            &pair.a,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &pair.veth_b,
+            "netns",
+            &pair.b,
+        ]);
+        for (ns, dev, addr) in [
+            (&pair.a, &pair.veth_a, ADDR_A),
+            (&pair.b, &pair.veth_b, ADDR_B),
+        ] {
+            sh(&[
+                "ip",
+                "-n",
+                ns,
+                "addr",
+                "add",
+                &format!("{addr}/24"),
+                "dev",
+                dev,
+            ]);
+            sh(&["ip", "-n", ns, "link", "set", dev, "up"]);
+            sh(&["ip", "-n", ns, "link", "set", "lo", "up"]);
+        }
+        pair
+    }
+
+    /// Runs `f` on a thread that has entered namespace `ns`; sockets it creates live there.
+    pub fn within<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+        let path = format!("/run/netns/{ns}");
+        std::thread::spawn(move || {
+            let file = std::fs::File::open(&path).expect("netns file");
+            let rc =
+                unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&file), libc::CLONE_NEWNET) };
+            assert_eq!(rc, 0, "setns {path}: {}", std::io::Error::last_os_error());
+            f()
+        })
+        .join()
+        .expect("namespace thread")
+    }
+
+    /// `pktmap ARGS` run inside namespace `ns`, as `ip netns exec` runs it (sysfs remounted).
+    pub fn pktmap_in(ns: &str, args: &[&str]) -> Output {
+        Command::new("ip")
+            .args(["netns", "exec", ns, env!("CARGO_BIN_EXE_pktmap")])
+            .args(args)
+            .env_remove("NO_COLOR")
+            .output()
+            .expect("ip netns exec runs")
+    }
+}
+
+impl Drop for NetnsPair {
+    fn drop(&mut self) {
+        for ns in [&self.a, &self.b] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+    }
+}
