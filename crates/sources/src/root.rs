@@ -64,7 +64,10 @@ impl Root {
     /// The whole file in one read, so a value is never half from one moment and half from
     /// the next.
     pub fn read(&self, path: &Path) -> Result<String, SourceError> {
-        let bytes = std::fs::read(path).map_err(|e| SourceError::io(path, e))?;
+        // Not fs::read: procfs and sysfs report sizes of 0 or 4096 whatever they hold, so the
+        // stat it makes to size its buffer is a wasted system call on every file.
+        // File::read_to_end asks for the size too, so read in plain chunks.
+        let bytes = read_plain(path).map_err(|e| SourceError::io(path, e))?;
         self.record(path, |rec, rel| {
             rec.files.insert(rel, bytes.clone());
         });
@@ -176,6 +179,21 @@ impl Root {
             }
         }
         Ok(rec.files.len())
+    }
+}
+
+fn read_plain(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut bytes = Vec::new();
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        match f.read(&mut chunk) {
+            Ok(0) => return Ok(bytes),
+            Ok(n) => bytes.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
     }
 }
 

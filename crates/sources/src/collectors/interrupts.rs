@@ -1,7 +1,7 @@
 //! `/proc/interrupts`, with each network queue's IRQ named after its device and queue across
 //! the drivers' naming schemes, plus `/proc/irq/N/smp_affinity_list`.
 
-use super::softirqs::parse_cpu_header;
+use super::softirqs::split_cpu_table;
 use crate::collector::{Collector, Sink};
 use crate::error::{ParseError, SourceError, dec};
 use crate::root::Root;
@@ -33,20 +33,9 @@ impl IrqRow {
 
 /// Parses `/proc/interrupts` (any kernel): a `CPUn` header, then one row per IRQ.
 pub fn parse_interrupts(text: &str) -> Result<Vec<IrqRow>, ParseError> {
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty());
-    let Some((_, header)) = lines.next() else {
-        return Ok(Vec::new());
-    };
-    let cpus = parse_cpu_header(header, 1)?;
+    let (cpus, lines) = split_cpu_table(text)?;
     let mut rows = Vec::new();
-    for (i, line) in lines {
-        let n = i + 1;
-        let (irq, rest) = line
-            .split_once(':')
-            .ok_or_else(|| ParseError::new(n, "irq", format!("no \"N:\" in {line:?}")))?;
+    for (n, irq, rest) in lines {
         let irq = irq.trim().to_string();
         let mut counts = Vec::new();
         let mut rest = rest;

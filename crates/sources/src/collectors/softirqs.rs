@@ -6,7 +6,7 @@ use crate::root::Root;
 use pktmap_model::snapshot::{Kind, labels};
 
 /// A `CPU0 CPU1 ...` header: the CPU ids of the columns (offline CPUs are absent).
-pub fn parse_cpu_header(line: &str, n: usize) -> Result<Vec<u32>, ParseError> {
+fn parse_cpu_header(line: &str, n: usize) -> Result<Vec<u32>, ParseError> {
     line.split_whitespace()
         .map(|w| {
             w.strip_prefix("CPU")
@@ -16,29 +16,42 @@ pub fn parse_cpu_header(line: &str, n: usize) -> Result<Vec<u32>, ParseError> {
         .collect()
 }
 
-/// One softirq's runs: `(cpu, count)` per CPU column.
-pub type SoftirqRow = (String, Vec<(u32, u64)>);
+/// A per-CPU table (`/proc/softirqs`, `/proc/interrupts`): the header's CPU ids, then each
+/// row as `(line number, name before the colon, the rest)`.
+pub type CpuTable<'a> = (Vec<u32>, Vec<(usize, &'a str, &'a str)>);
 
-/// Parses `/proc/softirqs` into `(name, [(cpu, count)])`.
-pub fn parse_softirqs(text: &str) -> Result<Vec<SoftirqRow>, ParseError> {
+pub fn split_cpu_table(text: &str) -> Result<CpuTable<'_>, ParseError> {
     let mut lines = text
         .lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty());
     let Some((_, header)) = lines.next() else {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     };
     let cpus = parse_cpu_header(header, 1)?;
+    let rows = lines
+        .map(|(i, line)| {
+            let (name, rest) = line.split_once(':').ok_or_else(|| {
+                ParseError::new(i + 1, "name", format!("no \"NAME:\" in {line:?}"))
+            })?;
+            Ok((i + 1, name.trim(), rest))
+        })
+        .collect::<Result<Vec<_>, ParseError>>()?;
+    Ok((cpus, rows))
+}
+
+/// One softirq's runs: `(cpu, count)` per CPU column.
+pub type SoftirqRow = (String, Vec<(u32, u64)>);
+
+/// Parses `/proc/softirqs` into `(name, [(cpu, count)])`.
+pub fn parse_softirqs(text: &str) -> Result<Vec<SoftirqRow>, ParseError> {
+    let (cpus, rows) = split_cpu_table(text)?;
     let mut out = Vec::new();
-    for (i, line) in lines {
-        let (name, rest) = line
-            .split_once(':')
-            .ok_or_else(|| ParseError::new(i + 1, "name", format!("no \"NAME:\" in {line:?}")))?;
-        let name = name.trim();
+    for (n, name, rest) in rows {
         let counts: Vec<&str> = rest.split_whitespace().collect();
         if counts.len() != cpus.len() {
             return Err(ParseError::new(
-                i + 1,
+                n,
                 name,
                 format!("{} values for {} CPUs", counts.len(), cpus.len()),
             ));
@@ -46,7 +59,7 @@ pub fn parse_softirqs(text: &str) -> Result<Vec<SoftirqRow>, ParseError> {
         let row = cpus
             .iter()
             .zip(counts)
-            .map(|(cpu, c)| Ok((*cpu, dec(c, i + 1, &format!("{name} CPU{cpu}"))?)))
+            .map(|(cpu, c)| Ok((*cpu, dec(c, n, &format!("{name} CPU{cpu}"))?)))
             .collect::<Result<Vec<_>, ParseError>>()?;
         out.push((name.to_string(), row));
     }
