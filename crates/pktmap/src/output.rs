@@ -33,8 +33,16 @@ pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
 }
 
 /// Writes beside the target and renames over it, so a crash leaves the old file or the new
-/// one, never half of either.
+/// one, never half of either. A target that exists and is not a regular file (`/dev/null`, a
+/// pipe, a terminal) is written in place: renaming over it would replace the device.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)?
+            .write_all(bytes)?;
+        return Ok(());
+    }
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())

@@ -232,3 +232,40 @@ fn non_root_walks_and_says_what_it_could_not_read() {
         );
     }
 }
+
+/// Regression: `snapshot -o /dev/null` once renamed a regular file over the device.
+#[test]
+fn snapshot_to_a_device_writes_into_it_and_leaves_it_a_device() {
+    if !root_or_skip("snapshot_to_a_device_writes_into_it_and_leaves_it_a_device") {
+        return;
+    }
+    use std::os::unix::fs::FileTypeExt;
+    let dir = TempDir::new("devnull");
+    let null = dir.path("null");
+    let st = std::process::Command::new("mknod")
+        .args(["-m", "666", &null, "c", "1", "3"])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let out = run(&[
+        "--root",
+        &repo()
+            .join("fixtures/hosts/vm-udp-flood/t0")
+            .to_string_lossy(),
+        "snapshot",
+        "-o",
+        &null,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        std::fs::metadata(&null)
+            .unwrap()
+            .file_type()
+            .is_char_device()
+    );
+    assert_eq!(
+        std::fs::read_dir(&dir.0).unwrap().count(),
+        1,
+        "no temporary file left"
+    );
+}
