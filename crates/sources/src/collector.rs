@@ -22,6 +22,7 @@ pub trait Collector: Sync {
 
 /// Every collector, in the order they run.
 pub static COLLECTORS: &[&dyn Collector] = &[
+    &link::LinkCollector,
     &netdev::NetDev,
     &netclass::NetClass,
     &queues::Queues,
@@ -79,6 +80,22 @@ impl Sink<'_> {
     /// A source that could not be read, named as the kernel names it.
     pub fn error(&mut self, e: SourceError) {
         self.notes.push(e.relative_to(self.base).to_string());
+    }
+
+    /// Whether an earlier collector already recorded this metric (netlink before sysfs).
+    pub fn has_metric(&self, name: &str, labels: &Labels) -> bool {
+        self.snapshot
+            .metrics
+            .iter()
+            .any(|m| m.name == name && &m.labels == labels)
+    }
+
+    /// Whether an earlier collector already recorded this setting.
+    pub fn has_setting(&self, name: &str, labels: &Labels) -> bool {
+        self.snapshot
+            .settings
+            .iter()
+            .any(|s| s.name == name && &s.labels == labels)
     }
 
     /// Other collectors' findings this one may build on (interrupts names queues after the

@@ -5,6 +5,7 @@ pub mod collector;
 pub mod collectors;
 pub mod error;
 pub mod meta;
+pub mod netlink;
 pub mod root;
 
 pub use collector::{COLLECTORS, Collector, Sink, take_snapshot};

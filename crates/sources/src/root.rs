@@ -1,6 +1,7 @@
 //! Where every read goes: a live `/` or a captured tree holding `proc/` and `sys/`.
 
 use crate::error::SourceError;
+use crate::netlink::{Dump, dump_live};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Marks a directory a capture had to create empty, so that git keeps it; never listed.
@@ -76,6 +77,22 @@ impl Root {
             Ok(s) => s,
             Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
         })
+    }
+
+    /// The reply bytes of an rtnetlink dump: asked of the kernel on the live root, read from
+    /// `netlink/` in a capture.
+    pub fn netlink(&self, dump: Dump) -> Result<Vec<u8>, SourceError> {
+        let file = self.base.join("netlink").join(dump.file());
+        let bytes = if self.base == Path::new("/") {
+            dump_live(dump)
+                .map_err(|e| SourceError::io(Path::new(&format!("rtnetlink {dump:?} dump")), e))?
+        } else {
+            read_plain(&file).map_err(|e| SourceError::io(&file, e))?
+        };
+        self.record(&file, |rec, rel| {
+            rec.files.insert(rel, bytes.clone());
+        });
+        Ok(bytes)
     }
 
     /// Like [`read`](Self::read), trimmed; for one-value sysfs and sysctl files.

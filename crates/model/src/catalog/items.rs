@@ -188,8 +188,12 @@ pub static ITEMS: &[Item] = &[
     item("link.tx_queue_len", ItemKind::Sysfs, "tx.3", "/sys/class/net/DEV/tx_queue_len")
         .about("Default queue length given to the device's qdiscs, in packets.")
         .cmds(&["ip link show dev DEV"]),
+    item("link.qdisc", ItemKind::Link, "tx.3", "rtnetlink link dump")
+        .about("The root qdisc the device transmits through.")
+        .cmds(&["tc qdisc show dev DEV"]),
     item("link.iflink", ItemKind::Sysfs, "ct.veth", "/sys/class/net/DEV/iflink")
-        .about("Index of the device this one is linked to: a veth's peer, a VLAN's parent.")
+        .about("The device this one is linked to: a veth's peer (by index when it lives in \
+                another namespace), a VLAN's parent.")
         .cmds(&["ip -d link show dev DEV"]),
     item("link.master", ItemKind::Sysfs, "ct.bridge", "/sys/class/net/DEV/master")
         .about("The bridge or bond this device is a port of.")

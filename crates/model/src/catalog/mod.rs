@@ -6,6 +6,8 @@ mod items;
 mod stages;
 
 use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::LazyLock;
 
 pub use items::{GROUPS, ITEMS};
 pub use stages::STAGES;
@@ -121,11 +123,20 @@ pub fn stage(id: &str) -> Option<&'static Stage> {
     STAGES.iter().find(|s| s.id == id)
 }
 
-/// The item whose key, or one of whose value names, is `name`.
+/// The item whose key, or one of whose value names, is `name`. Indexed once: collectors and
+/// the walk look up every metric of a snapshot.
 pub fn item(name: &str) -> Option<&'static Item> {
-    ITEMS
-        .iter()
-        .find(|i| i.key == name || i.values.contains(&name))
+    static INDEX: LazyLock<HashMap<&'static str, &'static Item>> = LazyLock::new(|| {
+        ITEMS
+            .iter()
+            .flat_map(|i| {
+                std::iter::once(i.key)
+                    .chain(i.values.iter().copied())
+                    .map(move |k| (k, i))
+            })
+            .collect()
+    });
+    INDEX.get(name).copied()
 }
 
 /// Case-insensitive lookup for `explain`, which users type by hand.

@@ -296,3 +296,27 @@ fn no_colour_when_piped() {
         "a line is wider than 100 columns"
     );
 }
+
+/// Without rtnetlink (a capture that lacks it), link counters come from sysfs.
+#[test]
+fn sysfs_statistics_stand_in_for_rtnetlink() {
+    let dir = TempDir::new("sysfs");
+    let dev = dir.0.join("root/sys/class/net/eth9");
+    std::fs::create_dir_all(dev.join("statistics")).unwrap();
+    std::fs::write(dev.join("ifindex"), "4\n").unwrap();
+    std::fs::write(dev.join("statistics/rx_packets"), "123\n").unwrap();
+    std::fs::write(dev.join("statistics/rx_missed_errors"), "7\n").unwrap();
+    let out = run(&["--root", &dir.path("root"), "snapshot"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let metric = |name: &str| {
+        v["metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["name"] == name && m["labels"]["dev"] == "eth9")
+            .map(|m| m["value"].as_u64().unwrap())
+    };
+    assert_eq!(metric("rx_packets"), Some(123));
+    assert_eq!(metric("rx_missed_errors"), Some(7));
+    assert_eq!(v["identities"]["dev=eth9"], "4");
+}

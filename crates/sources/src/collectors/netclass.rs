@@ -1,5 +1,6 @@
-//! `/sys/class/net/*`: every link counter under `statistics/` (64-bit, the full set), and the
-//! device attributes the walk shows (kind, driver, state, MTU, speed, NUMA node, queues).
+//! `/sys/class/net/*`: what only sysfs tells (driver, speed, NUMA node), and, where rtnetlink
+//! was not available (a capture without it), every link counter under `statistics/` and the
+//! device attributes the link collector would have given.
 
 use crate::collector::{Collector, Sink};
 use crate::error::SourceError;
@@ -24,6 +25,27 @@ impl Collector for NetClass {
                 continue;
             };
             let l = labels([("dev", &dev)]);
+            let from_netlink = sink.has_metric("rx_packets", &l);
+            let set = |sink: &mut Sink, name: &str, v: String| {
+                if !sink.has_setting(name, &l) {
+                    sink.setting(name, l.clone(), v);
+                }
+            };
+            if let Some(speed) =
+                read_value(root, &dir, "speed").filter(|s| s.parse::<i64>().is_ok_and(|v| v > 0))
+            {
+                // speed reads as -1 or fails with EINVAL on virtual and down links.
+                set(sink, "link.speed", speed);
+            }
+            if let Some(node) = read_value(root, &dir, "device/numa_node").filter(|n| n != "-1") {
+                set(sink, "link.numa_node", node);
+            }
+            if let Ok(driver) = root.link_name(&dir.join("device/driver")) {
+                set(sink, "link.driver", driver);
+            }
+            if from_netlink {
+                continue;
+            }
             sink.identity("dev", &dev, ifindex.clone());
             let stats = dir.join("statistics");
             match root.list(&stats) {
@@ -76,8 +98,8 @@ impl Collector for NetClass {
             } else if has("device") {
                 "physical"
             } else if iflink.is_some_and(|i| i != ifindex) {
-                // A virtual device linked to another: veth (and, rarer, vlan or macvlan; the
-                // netlink collector tells them apart by link kind).
+                // A virtual device linked to another: veth (and, rarer, vlan or macvlan; only
+                // rtnetlink's link kind tells them apart, and this is its fallback).
                 "veth"
             } else {
                 "virtual"
@@ -97,4 +119,8 @@ impl Collector for NetClass {
         }
         Ok(())
     }
+}
+
+fn read_value(root: &Root, dir: &std::path::Path, file: &str) -> Option<String> {
+    root.read_value(&dir.join(file)).ok()
 }
