@@ -145,6 +145,10 @@ pub fn build(delta: &Delta, iface: Option<&str>) -> Walk {
         .iter()
         .filter_map(|c| c.delta.map(|d| ((c.name.as_str(), &c.labels), d)))
         .collect();
+    let mut totals: HashMap<&str, u64> = HashMap::new();
+    for ((name, _), d) in &deltas {
+        *totals.entry(name).or_default() += d;
+    }
     let mut per_stage: Vec<Vec<CounterView>> = vec![Vec::new(); STAGES.len()];
     let mut unmapped = Vec::new();
     for c in delta.changes.iter().filter(|c| keep(&c.labels)) {
@@ -162,12 +166,20 @@ pub fn build(delta: &Delta, iface: Option<&str>) -> Walk {
             .iter()
             .position(|s| s.id == place.stage)
             .expect("catalog is checked");
+        // A host-wide counter includes its parts on every device (Ip.OutDiscards counts the
+        // qdisc drops of all of them); a per-device one only its own device's.
         let included: u64 = place
             .item
             .map(|i| {
                 i.includes
                     .iter()
-                    .filter_map(|n| deltas.get(&(*n, &c.labels)))
+                    .map(|n| {
+                        if c.labels.is_empty() {
+                            totals.get(n).copied().unwrap_or(0)
+                        } else {
+                            deltas.get(&(*n, &c.labels)).copied().unwrap_or(0)
+                        }
+                    })
                     .sum()
             })
             .unwrap_or(0);

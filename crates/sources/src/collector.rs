@@ -26,6 +26,7 @@ pub static COLLECTORS: &[&dyn Collector] = &[
     &netdev::NetDev,
     &netclass::NetClass,
     &queues::Queues,
+    &qdisc::QdiscCollector,
     &softnet::Softnet,
     &snmp::Snmp,
     &snmp::Netstat,

@@ -413,6 +413,7 @@ pub static ITEMS: &[Item] = &[
                 offload (on the card) or generic (after the skb is built, little gain).")
         .cmds(&["ip link show dev DEV", "bpftool net list"]),
     item("tc.ingress", ItemKind::Qdisc, "rx.7", RTNL_QDISC)
+        .values(&["qdisc.ingress.packets", "qdisc.ingress.bytes", "qdisc.ingress.overlimits", "qdisc.ingress.requeues", "qdisc.ingress.backlog", "qdisc.ingress.qlen"])
         .about("The ingress or clsact qdisc: where tc filters see received packets.")
         .cmds(&["tc qdisc show dev DEV ingress", "tc -s filter show dev DEV ingress"]),
     // ---- IP ----
@@ -434,6 +435,7 @@ pub static ITEMS: &[Item] = &[
     counter("Ip.ReasmFails", "rx.8", Error, SNMP).about("Fragmented packets that could not be reassembled.").cmds(&["nstat -az Ip.ReasmFails"]),
     counter("Ip.OutRequests", "tx.2", Traffic, SNMP).about("IP packets local protocols asked to send.").cmds(&["nstat -az Ip.OutRequests"]),
     counter("Ip.OutDiscards", "tx.2", Drop, SNMP)
+        .includes(&["qdisc.drops"])
         .about("IP output packets discarded; on veth a drop on the receiving side is also \
                 charged here.")
         .cmds(&["nstat -az Ip.OutDiscards"]),
@@ -450,7 +452,8 @@ pub static ITEMS: &[Item] = &[
     counter("Ip6InAddrErrors", "rx.8", Error, SNMP6).about("IPv6 input packets with a destination not accepted here.").cmds(&["nstat -az Ip6InAddrErrors"]),
     counter("Ip6InNoRoutes", "rx.8", Drop, SNMP6).about("IPv6 input packets with no route.").cmds(&["nstat -az Ip6InNoRoutes"]),
     counter("Ip6OutRequests", "tx.2", Traffic, SNMP6).about("IPv6 packets local protocols asked to send.").cmds(&["nstat -az Ip6OutRequests"]),
-    counter("Ip6OutDiscards", "tx.2", Drop, SNMP6).about("IPv6 output packets discarded.").cmds(&["nstat -az Ip6OutDiscards"]),
+    counter("Ip6OutDiscards", "tx.2", Drop, SNMP6)
+        .includes(&["qdisc.drops"]).about("IPv6 output packets discarded.").cmds(&["nstat -az Ip6OutDiscards"]),
     // ---- conntrack per-CPU statistics ----
     counter("nf_conntrack.drop", "rx.8", Drop, CT_STAT)
         .about("Packets dropped because a new conntrack entry could not be made: the table is full.")
@@ -499,8 +502,9 @@ pub static ITEMS: &[Item] = &[
                 is too slow or the buffer too small.")
         .cmds(&["nstat -az Udp.RcvbufErrors", "ss -uamp"]),
     counter("Udp.SndbufErrors", "tx.1", Drop, SNMP)
-        .about("UDP datagrams dropped on send for lack of buffer; on veth a receive-side backlog \
-                drop is charged here too.")
+        .includes(&["qdisc.drops"])
+        .about("UDP datagrams dropped on send for lack of buffer; a qdisc drop below, and on \
+                veth a receive-side backlog drop, are charged here too.")
         .cmds(&["nstat -az Udp.SndbufErrors"]),
     counter("Udp.InCsumErrors", "rx.9", Error, SNMP).about("UDP datagrams with a bad checksum.").cmds(&["nstat -az Udp.InCsumErrors"]),
     counter("Udp.MemErrors", "rx.10", Drop, SNMP)
@@ -512,7 +516,8 @@ pub static ITEMS: &[Item] = &[
     counter("Udp6InErrors", "rx.9", Error, SNMP6)
         .includes(&["Udp6RcvbufErrors"]).about("UDP over IPv6 datagrams not delivered.").cmds(&["nstat -az Udp6InErrors"]),
     counter("Udp6RcvbufErrors", "rx.10", Drop, SNMP6).about("UDP over IPv6 datagrams dropped: receive buffer full.").cmds(&["nstat -az Udp6RcvbufErrors"]),
-    counter("Udp6SndbufErrors", "tx.1", Drop, SNMP6).about("UDP over IPv6 datagrams dropped on send.").cmds(&["nstat -az Udp6SndbufErrors"]),
+    counter("Udp6SndbufErrors", "tx.1", Drop, SNMP6)
+        .includes(&["qdisc.drops"]).about("UDP over IPv6 datagrams dropped on send.").cmds(&["nstat -az Udp6SndbufErrors"]),
     counter("TcpExt.ListenOverflows", "rx.10", Drop, NETSTAT)
         .about("Connections dropped because a listener's accept queue was full: the application \
                 accepts too slowly or the backlog is too small.")
@@ -609,12 +614,23 @@ pub static ITEMS: &[Item] = &[
                 receive autotuning for that socket.")
         .cmds(&["ss -tm"]),
     // ---- qdisc (rtnetlink) ----
+    item("qdisc.packets", ItemKind::Qdisc, "tx.3", RTNL_QDISC)
+        .class(Traffic)
+        .about("Packets a device's root qdisc sent on.")
+        .cmds(&["tc -s qdisc show dev DEV"]),
+    item("qdisc.bytes", ItemKind::Qdisc, "tx.3", RTNL_QDISC)
+        .about("Bytes a device's root qdisc sent on.")
+        .cmds(&["tc -s qdisc show dev DEV"]),
     item("qdisc.drops", ItemKind::Qdisc, "tx.3", RTNL_QDISC)
         .class(Drop)
+        .includes(&["qdisc.fq_codel.drop_overlimit", "qdisc.fq_codel.drop_overmemory", "qdisc.fq.flows_plimit", "qdisc.fq.horizon_drops"])
         .about("Packets the qdisc dropped: full queue, over its limit, or its AQM chose to.")
         .cmds(&["tc -s qdisc show dev DEV"]),
     item("qdisc.backlog", ItemKind::Qdisc, "tx.3", RTNL_QDISC)
-        .about("Bytes and packets waiting in the qdisc: queueing delay on transmit.")
+        .about("Bytes waiting in the qdisc now: queueing delay on transmit.")
+        .cmds(&["tc -s qdisc show dev DEV"]),
+    item("qdisc.qlen", ItemKind::Qdisc, "tx.3", RTNL_QDISC)
+        .about("Packets waiting in the qdisc now.")
         .cmds(&["tc -s qdisc show dev DEV"]),
     item("qdisc.overlimits", ItemKind::Qdisc, "tx.3", RTNL_QDISC)
         .class(Strain)
@@ -624,6 +640,39 @@ pub static ITEMS: &[Item] = &[
         .class(Strain)
         .about("Packets the driver refused (ring full) and the qdisc queued again.")
         .cmds(&["tc -s qdisc show dev DEV"]),
+    item("qdisc.child.packets", ItemKind::Qdisc, "tx.3", RTNL_QDISC)
+        .values(&["qdisc.child.bytes", "qdisc.child.drops", "qdisc.child.overlimits", "qdisc.child.requeues", "qdisc.child.backlog", "qdisc.child.qlen"])
+        .about("Statistics of a qdisc below the root (an mq queue, an htb leaf): already counted \
+                by the root, shown for the detail.")
+        .cmds(&["tc -s qdisc show dev DEV"]),
+    item("qdisc.fq_codel.drop_overlimit", ItemKind::Qdisc, "tx.3", RTNL_QDISC)
+        .class(Drop)
+        .about("Packets fq_codel dropped because the qdisc hit its packet limit (not CoDel's choice).")
+        .cmds(&["tc -s qdisc show dev DEV"]),
+    item("qdisc.fq_codel.drop_overmemory", ItemKind::Qdisc, "tx.3", RTNL_QDISC)
+        .class(Drop)
+        .about("Packets fq_codel dropped because it hit its memory limit.")
+        .cmds(&["tc -s qdisc show dev DEV"]),
+    item("qdisc.fq_codel.ecn_mark", ItemKind::Qdisc, "tx.3", RTNL_QDISC)
+        .class(Strain)
+        .about("Packets CoDel marked with ECN instead of dropping: queueing delay above target.")
+        .cmds(&["tc -s qdisc show dev DEV"]),
+    item("qdisc.fq.flows_plimit", ItemKind::Qdisc, "tx.3", RTNL_QDISC)
+        .class(Drop)
+        .about("Packets fq dropped because one flow exceeded its per-flow limit.")
+        .cmds(&["tc -s qdisc show dev DEV"]),
+    item("qdisc.fq.horizon_drops", ItemKind::Qdisc, "tx.3", RTNL_QDISC)
+        .class(Drop)
+        .about("Packets fq dropped for a departure time beyond its horizon.")
+        .cmds(&["tc -s qdisc show dev DEV"]),
+    item("qdisc.fq.throttled", ItemKind::Qdisc, "tx.3", RTNL_QDISC)
+        .class(Strain)
+        .about("Times fq held a flow back to pace it.")
+        .cmds(&["tc -s qdisc show dev DEV"]),
+    item("qdisc.ingress.drops", ItemKind::Qdisc, "rx.7", RTNL_QDISC)
+        .class(Drop)
+        .about("Received packets a tc ingress or clsact filter dropped.")
+        .cmds(&["tc -s filter show dev DEV ingress"]),
     // ---- drop reasons ----
     item("NETFILTER_DROP", ItemKind::DropReason, "rx.8", KFREE)
         .class(Drop)

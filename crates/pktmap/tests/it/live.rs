@@ -269,3 +269,57 @@ fn snapshot_to_a_device_writes_into_it_and_leaves_it_a_device() {
         "no temporary file left"
     );
 }
+
+#[test]
+fn a_tbf_qdisc_that_drops_shows_at_tx3_in_the_senders_namespace() {
+    if !root_or_skip("a_tbf_qdisc_that_drops_shows_at_tx3_in_the_senders_namespace") {
+        return;
+    }
+    let pair = NetnsPair::new();
+    let st = std::process::Command::new("tc")
+        .args([
+            "-n",
+            &pair.a,
+            "qdisc",
+            "add",
+            "dev",
+            &pair.veth_a,
+            "root",
+            "tbf",
+            "rate",
+            "1mbit",
+            "burst",
+            "4kb",
+            "limit",
+            "8kb",
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let _rx = deaf_receiver(&pair.b, 9001);
+    let sender = udp_flood(&pair.a, 9001, 20_000, 3.0);
+    std::thread::sleep(Duration::from_millis(500));
+    let out = NetnsPair::pktmap_in(&pair.a, &["walk", "--json", "--interval", "1s"]);
+    let text = stdout(&NetnsPair::pktmap_in(
+        &pair.a,
+        &["walk", "--interval", "300ms"],
+    ));
+    sender.join().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(text.contains("qdisc.drops"), "{text}");
+    let w: WalkDoc = serde_json::from_slice(&out.stdout).unwrap();
+    let drops = w
+        .stage("tx.3")
+        .counters
+        .iter()
+        .find(|c| c.name == "qdisc.drops" && c.labels.get("dev") == Some(&pair.veth_a))
+        .expect("the tbf qdisc's drops");
+    assert_eq!(drops.labels["kind"], "tbf");
+    // 1 mbit/s of 92-byte frames is ~1.4k pps; the rest of 20k pps is dropped.
+    assert!(drops.rate.unwrap() > 10_000.0, "{drops:?}");
+    assert_eq!(
+        w.first_loss.as_deref(),
+        Some("tx.3"),
+        "Ip.OutDiscards at tx.2 is the same loss"
+    );
+}

@@ -8,6 +8,7 @@ pub mod netclass;
 pub mod netdev;
 pub mod pressure;
 pub mod procs;
+pub mod qdisc;
 pub mod queues;
 pub mod snmp;
 pub mod snmp6;
