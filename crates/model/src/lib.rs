@@ -8,4 +8,6 @@ pub mod walk;
 
 pub use catalog::{Class, Item, ItemKind, Path, Stage};
 pub use delta::{Change, ChangeStatus, Delta};
-pub use snapshot::{CollectorRun, CollectorStatus, Kind, Labels, Meta, Metric, Setting, Snapshot};
+pub use snapshot::{
+    CollectorRun, CollectorStatus, Kind, Labels, Meta, Metric, Setting, Snapshot, SocketInfo,
+};

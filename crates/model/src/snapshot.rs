@@ -27,6 +27,37 @@ pub struct Snapshot {
     /// counter carrying that label restarted from zero, whatever its value says.
     #[serde(default)]
     pub identities: BTreeMap<String, String>,
+    /// The sockets worth a look (listeners, queues building, drops, retransmits), not all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sockets: Vec<SocketInfo>,
+}
+
+/// One socket from sock_diag, with why pktmap kept it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+pub struct SocketInfo {
+    /// `tcp`, `udp` (v6 sockets say so in their addresses).
+    pub proto: String,
+    /// `LISTEN`, `ESTABLISHED`...
+    pub state: String,
+    pub local: String,
+    pub remote: String,
+    /// Bytes unread (for a listener: connections waiting to be accepted).
+    pub recv_q: u64,
+    /// Bytes unacknowledged (for a listener: the accept queue's limit).
+    pub send_q: u64,
+    pub inode: u64,
+    /// skmeminfo (`ss -m`): rmem_alloc, rcvbuf, wmem_alloc, sndbuf, fwd_alloc, wmem_queued,
+    /// optmem, backlog, drops.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub skmem: BTreeMap<String, u64>,
+    /// tcp_info fields by their kernel names (`rtt` and `rttvar` in µs, rates in bytes/s).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tcp_info: BTreeMap<String, u64>,
+    pub congestion: Option<String>,
+    pub pid: Option<u32>,
+    pub command: Option<String>,
+    /// Why it is in the snapshot: `listener`, `recvq`, `drops`, `retrans`, `slow`.
+    pub why: Vec<String>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
@@ -147,6 +178,7 @@ impl Snapshot {
             metrics: Vec::new(),
             settings: Vec::new(),
             identities: BTreeMap::new(),
+            sockets: Vec::new(),
         }
     }
 

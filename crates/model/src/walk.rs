@@ -2,7 +2,7 @@
 
 use crate::catalog::{self, Class, Path, STAGES};
 use crate::delta::{Change, ChangeStatus, Delta};
-use crate::snapshot::{CollectorRun, Labels, Metric, Setting, Snapshot};
+use crate::snapshot::{CollectorRun, Labels, Metric, Setting, Snapshot, SocketInfo};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 
@@ -48,6 +48,9 @@ pub struct StageView {
     pub errors_per_s: f64,
     pub counters: Vec<CounterView>,
     pub settings: Vec<Setting>,
+    /// Sockets showing this stage's trouble (a listener at its cap, a queue building).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sockets: Vec<SocketInfo>,
 }
 
 #[derive(Serialize, Debug, Clone)]
@@ -223,6 +226,7 @@ pub fn build(delta: &Delta, iface: Option<&str>) -> Walk {
                 drops_per_s: sum(Class::Drop),
                 errors_per_s: sum(Class::Error),
                 settings: stage_settings(to, stage.id, &keep),
+                sockets: stage_sockets(to, stage.id),
                 counters,
             }
         })
@@ -246,6 +250,21 @@ pub fn build(delta: &Delta, iface: Option<&str>) -> Walk {
         gone: delta.gone.clone(),
         collectors: to.collectors.clone(),
     }
+}
+
+/// Which kept sockets tell about a stage: rx.10 the ones losing (a full accept queue,
+/// drops), rx.11 the ones whose reader lags (Recv-Q), rx.9 the ones retransmitting.
+fn stage_sockets(to: &Snapshot, stage: &str) -> Vec<SocketInfo> {
+    let show = |s: &SocketInfo| match stage {
+        "rx.10" => {
+            (s.state == "LISTEN" && s.send_q > 0 && s.recv_q >= s.send_q)
+                || s.skmem.get("drops").is_some_and(|d| *d > 0)
+        }
+        "rx.11" => s.state != "LISTEN" && s.recv_q > 0,
+        "rx.9" => s.why.iter().any(|w| w == "retrans"),
+        _ => false,
+    };
+    to.sockets.iter().filter(|s| show(s)).cloned().collect()
 }
 
 fn stage_settings(to: &Snapshot, stage: &str, keep: &dyn Fn(&Labels) -> bool) -> Vec<Setting> {

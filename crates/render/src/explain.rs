@@ -46,7 +46,7 @@ pub fn json(key: &str, snap: &Snapshot) -> Option<Value> {
         "group": group,
         "stage": catalog::stage(stage_id),
         "values": values,
-        "not_collected": item.and_then(|i| not_collected(i.kind)),
+        "not_collected": item.filter(|_| values.is_empty()).and_then(|i| not_collected(i.kind)),
     }))
 }
 
@@ -54,13 +54,10 @@ pub fn json(key: &str, snap: &Snapshot) -> Option<Value> {
 fn not_collected(kind: ItemKind) -> Option<&'static str> {
     match kind {
         ItemKind::Ethtool => Some(
-            "read through ethtool netlink and ioctl, which this version does not collect yet; run the commands below",
+            "read through ethtool, which this version does not collect yet; run the commands below",
         ),
         ItemKind::Socket => Some(
-            "a per-socket value from sock_diag, which this version does not collect yet; run the commands below",
-        ),
-        ItemKind::Qdisc | ItemKind::Link => Some(
-            "read through rtnetlink, which this version does not collect yet; run the commands below",
+            "kept per socket: the sockets worth a look are in `pktmap snapshot` (\"sockets\") and on the walk's socket lines",
         ),
         ItemKind::DropReason => Some(
             "counted by tracing skb:kfree_skb, which this version does not do yet; run the commands below",

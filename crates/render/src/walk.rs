@@ -146,7 +146,47 @@ fn stage(s: &StageView, style: Style) -> Vec<String> {
     }
     out.extend(reset_lines(&resets, style));
     out.extend(spread(s));
+    out.extend(sockets(s, style));
     out.extend(settings(&s.settings));
+    out
+}
+
+/// Sockets showing the stage's trouble, worst first, folded after a few.
+fn sockets(s: &StageView, style: Style) -> Vec<String> {
+    const SHOWN: usize = 5;
+    let mut out: Vec<String> = s
+        .sockets
+        .iter()
+        .take(SHOWN)
+        .map(|k| {
+            let owner = match (&k.command, k.pid) {
+                (Some(c), Some(p)) => format!(" {c}[{p}]"),
+                _ => String::new(),
+            };
+            let what = if k.state == "LISTEN" {
+                format!("accept queue {}/{}", k.recv_q, k.send_q)
+            } else {
+                let mut w = format!("Recv-Q {}", grouped(k.recv_q));
+                if let Some(d) = k.skmem.get("drops").filter(|d| **d > 0) {
+                    w.push_str(&format!(" drops {}", grouped(*d)));
+                }
+                if let Some(r) = k.tcp_info.get("total_retrans").filter(|r| **r > 0) {
+                    w.push_str(&format!(" retrans {}", grouped(*r)));
+                }
+                w
+            };
+            style.yellow(&format!(
+                "         @ {} {} {}{owner}: {what}",
+                k.proto, k.state, k.local
+            ))
+        })
+        .collect();
+    if s.sockets.len() > SHOWN {
+        out.push(format!(
+            "           ... and {} more sockets (see --json)",
+            s.sockets.len() - SHOWN
+        ));
+    }
     out
 }
 

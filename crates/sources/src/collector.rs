@@ -6,7 +6,7 @@ use crate::error::SourceError;
 use crate::meta;
 use crate::root::Root;
 use pktmap_model::snapshot::{
-    CollectorRun, CollectorStatus, Kind, Labels, Metric, Setting, Snapshot,
+    CollectorRun, CollectorStatus, Kind, Labels, Metric, Setting, Snapshot, SocketInfo,
 };
 use std::time::Instant;
 
@@ -38,6 +38,7 @@ pub static COLLECTORS: &[&dyn Collector] = &[
     &softirqs::Softirqs,
     &pressure::Pressure,
     &cpuidle::CpuIdle,
+    &sockets::Sockets,
     &procs::Procs,
 ];
 
@@ -81,6 +82,11 @@ impl Sink<'_> {
     /// A source that could not be read, named as the kernel names it.
     pub fn error(&mut self, e: SourceError) {
         self.notes.push(e.relative_to(self.base).to_string());
+    }
+
+    /// The sockets worth a look, with why.
+    pub fn sockets(&mut self, sockets: Vec<SocketInfo>) {
+        self.snapshot.sockets.extend(sockets);
     }
 
     /// Whether an earlier collector already recorded this metric (netlink before sysfs).

@@ -1,5 +1,6 @@
-//! rtnetlink dumps. A live root asks the kernel; a captured root replays the reply bytes that
-//! `capture` saved under `netlink/`, so the same parser serves both and fixtures test it.
+//! Netlink dumps (rtnetlink, sock_diag). A live root asks the kernel; a captured root replays
+//! the reply bytes that `capture` saved under `netlink/`, so the same parser serves both and
+//! fixtures test it.
 
 use crate::error::ParseError;
 use netlink_packet_core::{
@@ -8,50 +9,77 @@ use netlink_packet_core::{
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_packet_route::link::LinkMessage;
 use netlink_packet_route::tc::TcMessage;
-use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
+use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE, protocols::NETLINK_SOCK_DIAG};
 
-/// A dump pktmap asks rtnetlink for.
+/// A netlink dump pktmap asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dump {
     /// RTM_GETLINK: every link with its 64-bit statistics, kind, XDP and qdisc name.
     Links,
     /// RTM_GETQDISC: every qdisc with its statistics.
     Qdiscs,
+    /// SOCK_DIAG_BY_FAMILY for inet sockets of one family and protocol.
+    Sockets { family: u8, protocol: u8 },
 }
+
+/// inet_diag attributes asked for: tcp_info (2), congestion control (4), skmeminfo (7).
+const INET_DIAG_EXT: u8 = (1 << (2 - 1)) | (1 << (4 - 1)) | (1 << (7 - 1));
+const SOCK_DIAG_BY_FAMILY: u16 = 20;
 
 impl Dump {
     /// File name of the replies in a capture.
-    pub fn file(self) -> &'static str {
+    pub fn file(self) -> String {
         match self {
-            Dump::Links => "rtnl-links.bin",
-            Dump::Qdiscs => "rtnl-qdiscs.bin",
+            Dump::Links => "rtnl-links.bin".into(),
+            Dump::Qdiscs => "rtnl-qdiscs.bin".into(),
+            Dump::Sockets { family, protocol } => format!("sockdiag-{family}-{protocol}.bin"),
         }
     }
 
-    fn request(self) -> RouteNetlinkMessage {
+    fn protocol(self) -> isize {
         match self {
-            Dump::Links => RouteNetlinkMessage::GetLink(LinkMessage::default()),
-            Dump::Qdiscs => RouteNetlinkMessage::GetQueueDiscipline(TcMessage::default()),
+            Dump::Sockets { .. } => NETLINK_SOCK_DIAG,
+            _ => NETLINK_ROUTE,
         }
     }
+
+    fn request(self) -> Vec<u8> {
+        let route = match self {
+            Dump::Links => RouteNetlinkMessage::GetLink(LinkMessage::default()),
+            Dump::Qdiscs => RouteNetlinkMessage::GetQueueDiscipline(TcMessage::default()),
+            Dump::Sockets { family, protocol } => return inet_diag_request(family, protocol),
+        };
+        let mut req = NetlinkMessage::new(NetlinkHeader::default(), NetlinkPayload::from(route));
+        req.header.flags = NLM_F_DUMP | NLM_F_REQUEST;
+        req.header.sequence_number = 1;
+        req.finalize();
+        let mut buf = vec![0; req.buffer_len()];
+        req.serialize(&mut buf);
+        buf
+    }
+}
+
+/// nlmsghdr + struct inet_diag_req_v2 asking for every socket in every state.
+fn inet_diag_request(family: u8, protocol: u8) -> Vec<u8> {
+    let mut b = Vec::with_capacity(16 + 56);
+    b.extend_from_slice(&(16u32 + 56).to_ne_bytes());
+    b.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
+    b.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
+    b.extend_from_slice(&1u32.to_ne_bytes());
+    b.extend_from_slice(&0u32.to_ne_bytes());
+    b.extend_from_slice(&[family, protocol, INET_DIAG_EXT, 0]);
+    b.extend_from_slice(&u32::MAX.to_ne_bytes());
+    b.extend_from_slice(&[0u8; 48]);
+    b
 }
 
 /// Sends the dump request on a socket of the calling thread's network namespace and returns
 /// the reply messages' bytes, up to and without the final DONE.
 pub fn dump_live(dump: Dump) -> std::io::Result<Vec<u8>> {
-    let mut socket = Socket::new(NETLINK_ROUTE)?;
+    let mut socket = Socket::new(dump.protocol())?;
     socket.bind_auto()?;
     socket.connect(&SocketAddr::new(0, 0))?;
-    let mut req = NetlinkMessage::new(
-        NetlinkHeader::default(),
-        NetlinkPayload::from(dump.request()),
-    );
-    req.header.flags = NLM_F_DUMP | NLM_F_REQUEST;
-    req.header.sequence_number = 1;
-    req.finalize();
-    let mut buf = vec![0; req.buffer_len()];
-    req.serialize(&mut buf);
-    socket.send(&buf, 0)?;
+    socket.send(&dump.request(), 0)?;
 
     let mut out = Vec::new();
     let mut chunk = vec![0u8; 64 * 1024];
@@ -82,8 +110,9 @@ pub fn dump_live(dump: Dump) -> std::io::Result<Vec<u8>> {
     }
 }
 
-/// Splits reply bytes into route messages. Message `n` (1-based) is the "line" of an error.
-pub fn parse_messages(bytes: &[u8]) -> Result<Vec<RouteNetlinkMessage>, ParseError> {
+/// Splits reply bytes into `(type, payload)` per message. Message `n` (1-based) is the
+/// "line" of an error.
+pub fn split_messages(bytes: &[u8]) -> Result<Vec<(u16, &[u8])>, ParseError> {
     let mut out = Vec::new();
     let mut off = 0;
     while off < bytes.len() {
@@ -104,12 +133,22 @@ pub fn parse_messages(bytes: &[u8]) -> Result<Vec<RouteNetlinkMessage>, ParseErr
                 format!("length {len} with {} bytes left", rest.len()),
             ));
         }
-        let msg = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&rest[..len])
-            .map_err(|e| ParseError::new(n, "netlink message", e.to_string()))?;
+        let kind = u16::from_ne_bytes(rest[4..6].try_into().expect("2 bytes"));
+        out.push((kind, &rest[..len]));
+        off += (len + 3) & !3;
+    }
+    Ok(out)
+}
+
+/// Decodes reply bytes into route messages.
+pub fn parse_messages(bytes: &[u8]) -> Result<Vec<RouteNetlinkMessage>, ParseError> {
+    let mut out = Vec::new();
+    for (i, (_, msg)) in split_messages(bytes)?.into_iter().enumerate() {
+        let msg = NetlinkMessage::<RouteNetlinkMessage>::deserialize(msg)
+            .map_err(|e| ParseError::new(i + 1, "netlink message", e.to_string()))?;
         if let NetlinkPayload::InnerMessage(m) = msg.payload {
             out.push(m);
         }
-        off += (len + 3) & !3;
     }
     Ok(out)
 }

@@ -599,20 +599,32 @@ pub static ITEMS: &[Item] = &[
         .about("The rate the stack paces a connection's packets at (honoured by fq or TCP itself).")
         .cmds(&["ss -ti"]),
     item("skmem", ItemKind::Socket, "rx.10", SOCK_DIAG)
+        .values(&["sockets.tcp.drops", "sockets.udp.drops"])
         .about("A socket's memory: bytes queued for receive against its receive buffer, bytes \
                 queued for send against its send buffer, and packets it dropped.")
         .cmds(&["ss -tinm", "ss -uamp"]),
     item("Recv-Q", ItemKind::Socket, "rx.11", SOCK_DIAG)
+        .values(&["sockets.tcp.recvq_bytes", "sockets.udp.recvq_bytes", "sockets.tcp.recvq_nonzero", "sockets.udp.recvq_nonzero"])
         .about("Bytes delivered to a socket that the application has not read; for a listener, \
                 connections waiting to be accepted.")
         .cmds(&["ss -tn", "ss -lnt"]),
     item("Send-Q", ItemKind::Socket, "tx.1", SOCK_DIAG)
+        .values(&["sockets.tcp.sendq_bytes", "sockets.udp.sendq_bytes"])
         .about("Bytes sent but not yet acknowledged; for a listener, the accept queue's limit.")
         .cmds(&["ss -tn", "ss -lnt"]),
     item("SO_RCVBUF", ItemKind::Socket, "rx.10", SOCK_DIAG)
         .about("A receive buffer set by the application: capped at rmem_max, and it turns off \
                 receive autotuning for that socket.")
         .cmds(&["ss -tm"]),
+    item("sockets.tcp.listeners_at_cap", ItemKind::Socket, "rx.10", SOCK_DIAG)
+        .values(&["sockets.tcp.listeners"])
+        .about("Listeners whose accept queue (Recv-Q) has reached its limit (Send-Q, the listen \
+                backlog capped by somaxconn): new connections are being dropped.")
+        .cmds(&["ss -lnt", "sysctl net.core.somaxconn"]),
+    item("sockets.tcp.state", ItemKind::Socket, "rx.9", SOCK_DIAG)
+        .values(&["sockets.udp.state"])
+        .about("Sockets per state (ESTABLISHED, TIME_WAIT, LISTEN...).")
+        .cmds(&["ss -s", "ss -tan state time-wait | wc -l"]),
     // ---- qdisc (rtnetlink) ----
     item("qdisc.packets", ItemKind::Qdisc, "tx.3", RTNL_QDISC)
         .class(Traffic)

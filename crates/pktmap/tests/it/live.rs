@@ -323,3 +323,121 @@ fn a_tbf_qdisc_that_drops_shows_at_tx3_in_the_senders_namespace() {
         "Ip.OutDiscards at tx.2 is the same loss"
     );
 }
+
+/// A TCP listener with the given backlog that never accepts, in namespace `ns`.
+fn stubborn_listener(ns: &str, port: u16, backlog: i32) -> std::os::fd::OwnedFd {
+    NetnsPair::within(ns, move || unsafe {
+        use std::os::fd::FromRawFd;
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+        assert!(fd >= 0);
+        let addr = libc::sockaddr_in {
+            sin_family: libc::AF_INET as u16,
+            sin_port: port.to_be(),
+            sin_addr: libc::in_addr {
+                s_addr: u32::from_ne_bytes(ADDR_B.parse::<std::net::Ipv4Addr>().unwrap().octets()),
+            },
+            sin_zero: [0; 8],
+        };
+        let rc = libc::bind(
+            fd,
+            (&addr as *const libc::sockaddr_in).cast(),
+            std::mem::size_of::<libc::sockaddr_in>() as u32,
+        );
+        assert_eq!(rc, 0, "bind: {}", std::io::Error::last_os_error());
+        assert_eq!(libc::listen(fd, backlog), 0);
+        std::os::fd::OwnedFd::from_raw_fd(fd)
+    })
+}
+
+#[test]
+fn a_listener_that_never_accepts_is_shown_at_its_cap() {
+    if !root_or_skip("a_listener_that_never_accepts_is_shown_at_its_cap") {
+        return;
+    }
+    let pair = NetnsPair::new();
+    let _listener = stubborn_listener(&pair.b, 8080, 1);
+    let clients: Vec<_> = (0..6)
+        .map(|_| {
+            NetnsPair::within(&pair.a, || {
+                std::net::TcpStream::connect_timeout(
+                    &format!("{ADDR_B}:8080").parse().unwrap(),
+                    Duration::from_millis(300),
+                )
+                .ok()
+            })
+        })
+        .collect();
+    assert!(clients.iter().filter(|c| c.is_some()).count() >= 1);
+    let out = NetnsPair::pktmap_in(&pair.b, &["snapshot"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let listener = v["sockets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["state"] == "LISTEN" && s["local"] == format!("{ADDR_B}:8080"))
+        .expect("the listener is kept");
+    assert_eq!(listener["send_q"], 1, "backlog 1");
+    assert!(listener["recv_q"].as_u64().unwrap() >= 1);
+    let metric = |name: &str| {
+        v["metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["name"] == name)
+            .unwrap()["value"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(metric("sockets.tcp.listeners_at_cap"), 1);
+    assert!(
+        metric("TcpExt.ListenOverflows") > 0,
+        "the SYNs beyond the cap were dropped"
+    );
+    // The walk shows it at the socket queue stage, with the process that owns it.
+    let w: WalkDoc = serde_json::from_slice(
+        &NetnsPair::pktmap_in(&pair.b, &["walk", "--json", "--interval", "200ms"]).stdout,
+    )
+    .unwrap();
+    let _ = w.stage("rx.10");
+    let text = stdout(&NetnsPair::pktmap_in(
+        &pair.b,
+        &["walk", "--interval", "200ms"],
+    ));
+    let line = text
+        .lines()
+        .find(|l| l.contains("accept queue"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        line.contains(&format!("{ADDR_B}:8080")) && line.contains("["),
+        "{line}"
+    );
+}
+
+#[test]
+fn a_thousand_sockets_are_counted_as_ss_counts_them() {
+    if !root_or_skip("a_thousand_sockets_are_counted_as_ss_counts_them") {
+        return;
+    }
+    let pair = NetnsPair::new();
+    let _socks: Vec<UdpSocket> = NetnsPair::within(&pair.b, || {
+        (0..1000)
+            .map(|_| UdpSocket::bind((ADDR_B, 0)).unwrap())
+            .collect()
+    });
+    let ss = std::process::Command::new("ip")
+        .args(["netns", "exec", &pair.b, "ss", "-Huan"])
+        .output()
+        .unwrap();
+    let ss_count = stdout(&ss).lines().count() as u64;
+    assert!(ss_count >= 1000);
+    let out = NetnsPair::pktmap_in(&pair.b, &["snapshot"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ours: u64 = v["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["name"] == "sockets.udp.state")
+        .map(|m| m["value"].as_u64().unwrap())
+        .sum();
+    assert_eq!(ours, ss_count);
+}

@@ -12,6 +12,7 @@ pub mod qdisc;
 pub mod queues;
 pub mod snmp;
 pub mod snmp6;
+pub mod sockets;
 pub mod sockstat;
 pub mod softirqs;
 pub mod softnet;

@@ -1,0 +1,436 @@
+//! Sockets over sock_diag (inet_diag), not /proc/net/tcp: TCP with tcp_info, skmeminfo and
+//! congestion control; listeners with their accept queue against its limit; UDP with drops.
+//! Aggregates go into metrics; the sockets worth a look (with their owning process) into
+//! the snapshot's `sockets`.
+
+use crate::collector::{Collector, Sink};
+use crate::error::{ParseError, SourceError};
+use crate::netlink::{Dump, split_messages};
+use crate::root::Root;
+use pktmap_model::snapshot::{Kind, Labels, SocketInfo, labels};
+use std::collections::{BTreeMap, HashMap};
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+const AF_INET: u8 = 2;
+const AF_INET6: u8 = 10;
+const IPPROTO_TCP: u8 = 6;
+const IPPROTO_UDP: u8 = 17;
+const SOCK_DIAG_BY_FAMILY: u16 = 20;
+const INET_DIAG_INFO: u16 = 2;
+const INET_DIAG_CONG: u16 = 4;
+const INET_DIAG_SKMEMINFO: u16 = 7;
+/// Sockets kept in the snapshot per reason, so a host with 100k sockets stays a small file.
+const KEEP_PER_REASON: usize = 30;
+const KEEP_LISTENERS: usize = 64;
+
+const TCP_STATES: [&str; 13] = [
+    "UNKNOWN",
+    "ESTABLISHED",
+    "SYN_SENT",
+    "SYN_RECV",
+    "FIN_WAIT1",
+    "FIN_WAIT2",
+    "TIME_WAIT",
+    "CLOSE",
+    "CLOSE_WAIT",
+    "LAST_ACK",
+    "LISTEN",
+    "CLOSING",
+    "NEW_SYN_RECV",
+];
+const SKMEM: [&str; 9] = [
+    "rmem_alloc",
+    "rcvbuf",
+    "wmem_alloc",
+    "sndbuf",
+    "fwd_alloc",
+    "wmem_queued",
+    "optmem",
+    "backlog",
+    "drops",
+];
+
+/// `struct tcp_info` fields by offset and width (include/uapi/linux/tcp.h). A kernel sends
+/// the struct as long as it knows it: fields past the end of the reply are left out.
+const TCP_INFO: &[(&str, usize, usize)] = &[
+    ("retransmits", 2, 1),
+    ("probes", 3, 1),
+    ("backoff", 4, 1),
+    ("rto", 8, 4),
+    ("ato", 12, 4),
+    ("snd_mss", 16, 4),
+    ("rcv_mss", 20, 4),
+    ("unacked", 24, 4),
+    ("sacked", 28, 4),
+    ("lost", 32, 4),
+    ("retrans", 36, 4),
+    ("pmtu", 60, 4),
+    ("rcv_ssthresh", 64, 4),
+    ("rtt", 68, 4),
+    ("rttvar", 72, 4),
+    ("snd_ssthresh", 76, 4),
+    ("snd_cwnd", 80, 4),
+    ("advmss", 84, 4),
+    ("reordering", 88, 4),
+    ("rcv_rtt", 92, 4),
+    ("rcv_space", 96, 4),
+    ("total_retrans", 100, 4),
+    ("pacing_rate", 104, 8),
+    ("max_pacing_rate", 112, 8),
+    ("bytes_acked", 120, 8),
+    ("bytes_received", 128, 8),
+    ("segs_out", 136, 4),
+    ("segs_in", 140, 4),
+    ("notsent_bytes", 144, 4),
+    ("min_rtt", 148, 4),
+    ("data_segs_in", 152, 4),
+    ("data_segs_out", 156, 4),
+    ("delivery_rate", 160, 8),
+    ("busy_time", 168, 8),
+    ("rwnd_limited", 176, 8),
+    ("sndbuf_limited", 184, 8),
+    ("delivered", 192, 4),
+    ("delivered_ce", 196, 4),
+    ("bytes_sent", 200, 8),
+    ("bytes_retrans", 208, 8),
+    ("dsack_dups", 216, 4),
+    ("reord_seen", 220, 4),
+    ("rcv_ooopack", 224, 4),
+    ("snd_wnd", 228, 4),
+    ("rcv_wnd", 232, 4),
+];
+
+/// Decodes a SOCK_DIAG_BY_FAMILY reply (`struct inet_diag_msg` and its attributes).
+pub fn parse_inet_diag(bytes: &[u8], proto: &str) -> Result<Vec<SocketInfo>, ParseError> {
+    let mut out = Vec::new();
+    for (n, (kind, msg)) in split_messages(bytes)?.into_iter().enumerate() {
+        let p = &msg[16..];
+        if kind != SOCK_DIAG_BY_FAMILY {
+            continue;
+        }
+        if p.len() < 72 {
+            return Err(ParseError::new(
+                n + 1,
+                "inet_diag_msg",
+                format!("{} bytes, need 72", p.len()),
+            ));
+        }
+        let u32_at = |o: usize| u32::from_ne_bytes(p[o..o + 4].try_into().expect("4 bytes"));
+        let (family, state) = (p[0], p[1]);
+        let addr = |at: usize, port_at: usize| {
+            let port = u16::from_be_bytes([p[port_at], p[port_at + 1]]);
+            match family {
+                AF_INET6 => format!(
+                    "[{}]:{port}",
+                    Ipv6Addr::from(<[u8; 16]>::try_from(&p[at..at + 16]).expect("16 bytes"))
+                ),
+                _ => format!(
+                    "{}:{port}",
+                    Ipv4Addr::new(p[at], p[at + 1], p[at + 2], p[at + 3])
+                ),
+            }
+        };
+        let mut s = SocketInfo {
+            proto: if family == AF_INET6 {
+                format!("{proto}6")
+            } else {
+                proto.to_string()
+            },
+            // UDP reuses TCP's state numbers; ss calls an unconnected one UNCONN.
+            state: match (proto, state) {
+                ("udp", 7) => "UNCONN".to_string(),
+                _ => TCP_STATES
+                    .get(state as usize)
+                    .unwrap_or(&"UNKNOWN")
+                    .to_string(),
+            },
+            local: addr(8, 4),
+            remote: addr(24, 6),
+            recv_q: u32_at(56).into(),
+            send_q: u32_at(60).into(),
+            inode: u32_at(68).into(),
+            ..SocketInfo::default()
+        };
+        let mut off = 72;
+        while off + 4 <= p.len() {
+            let len = u16::from_ne_bytes([p[off], p[off + 1]]) as usize;
+            let ty = u16::from_ne_bytes([p[off + 2], p[off + 3]]) & 0x3fff;
+            if len < 4 || off + len > p.len() {
+                return Err(ParseError::new(
+                    n + 1,
+                    "inet_diag attribute",
+                    format!("length {len} at offset {off}"),
+                ));
+            }
+            let v = &p[off + 4..off + len];
+            match ty {
+                // A listener's tcp_info describes no connection.
+                INET_DIAG_INFO if state != 10 => s.tcp_info = tcp_info(v),
+                INET_DIAG_CONG => {
+                    s.congestion = Some(
+                        String::from_utf8_lossy(v)
+                            .trim_end_matches('\0')
+                            .to_string(),
+                    )
+                }
+                INET_DIAG_SKMEMINFO => {
+                    for (i, chunk) in v.chunks_exact(4).enumerate().take(SKMEM.len()) {
+                        s.skmem.insert(
+                            SKMEM[i].into(),
+                            u32::from_ne_bytes(chunk.try_into().expect("4")).into(),
+                        );
+                    }
+                }
+                _ => {}
+            }
+            off += (len + 3) & !3;
+        }
+        out.push(s);
+    }
+    Ok(out)
+}
+
+fn tcp_info(v: &[u8]) -> BTreeMap<String, u64> {
+    TCP_INFO
+        .iter()
+        .filter_map(|&(name, at, width)| {
+            let b = v.get(at..at + width)?;
+            let value = match width {
+                1 => u64::from(b[0]),
+                4 => u64::from(u32::from_ne_bytes(b.try_into().ok()?)),
+                _ => u64::from_ne_bytes(b.try_into().ok()?),
+            };
+            Some((name.to_string(), value))
+        })
+        .collect()
+}
+
+/// What the sockets add up to, for the stages.
+#[derive(Debug, Default, PartialEq)]
+pub struct Summary {
+    pub states: BTreeMap<String, u64>,
+    pub listeners: u64,
+    pub listeners_at_cap: u64,
+    pub recvq_nonzero: u64,
+    pub recvq_bytes: u64,
+    pub sendq_bytes: u64,
+    pub drops: u64,
+}
+
+pub fn summarize(sockets: &[SocketInfo]) -> Summary {
+    let mut s = Summary::default();
+    for k in sockets {
+        *s.states.entry(k.state.clone()).or_default() += 1;
+        s.drops += k.skmem.get("drops").copied().unwrap_or(0);
+        if k.state == "LISTEN" {
+            s.listeners += 1;
+            if k.send_q > 0 && k.recv_q >= k.send_q {
+                s.listeners_at_cap += 1;
+            }
+        } else {
+            s.recvq_bytes += k.recv_q;
+            s.sendq_bytes += k.send_q;
+            s.recvq_nonzero += u64::from(k.recv_q > 0);
+        }
+    }
+    s
+}
+
+/// A reason to keep a socket: its name, its score (0 = not this reason), how many to keep.
+type Reason<'a> = (&'a str, &'a dyn Fn(&SocketInfo) -> f64, usize);
+
+/// The sockets a reader should see: every listener (busiest first), and the worst few by
+/// receive queue fill, drops and retransmissions. Each is tagged with why.
+pub fn select(mut all: Vec<SocketInfo>) -> Vec<SocketInfo> {
+    let fill = |s: &SocketInfo| {
+        s.recv_q as f64 / s.skmem.get("rcvbuf").copied().unwrap_or(1).max(1) as f64
+    };
+    let reasons: [Reason; 4] = [
+        (
+            "listener",
+            &|s| {
+                if s.state == "LISTEN" {
+                    1.0 + s.recv_q as f64
+                } else {
+                    0.0
+                }
+            },
+            KEEP_LISTENERS,
+        ),
+        (
+            "recvq",
+            &|s| {
+                if s.state != "LISTEN" && s.recv_q > 0 {
+                    fill(s)
+                } else {
+                    0.0
+                }
+            },
+            KEEP_PER_REASON,
+        ),
+        (
+            "drops",
+            &|s| s.skmem.get("drops").copied().unwrap_or(0) as f64,
+            KEEP_PER_REASON,
+        ),
+        (
+            "retrans",
+            &|s| s.tcp_info.get("total_retrans").copied().unwrap_or(0) as f64,
+            KEEP_PER_REASON,
+        ),
+    ];
+    let mut keep: Vec<usize> = Vec::new();
+    for (why, score, n) in reasons {
+        let mut idx: Vec<usize> = (0..all.len()).filter(|&i| score(&all[i]) > 0.0).collect();
+        idx.sort_by(|&a, &b| score(&all[b]).total_cmp(&score(&all[a])));
+        for i in idx.into_iter().take(n) {
+            all[i].why.push(why.to_string());
+            keep.push(i);
+        }
+    }
+    keep.sort_unstable();
+    keep.dedup();
+    let mut keep = keep.into_iter().peekable();
+    all.into_iter()
+        .enumerate()
+        .filter(|(i, _)| keep.next_if_eq(i).is_some())
+        .map(|(_, s)| s)
+        .collect()
+}
+
+/// Whether a kept socket shows a problem (not merely a listener), worth naming its process.
+fn troubled(s: &SocketInfo) -> bool {
+    s.why.iter().any(|w| w != "listener") || (s.send_q > 0 && s.recv_q >= s.send_q)
+}
+
+/// Finds the process behind each troubled socket through `/proc/PID/fd` links
+/// `socket:[INODE]`, stopping once all are found. Scanning every descriptor of every process
+/// is what `ss -p` does and costs milliseconds, so a quiet host does not pay it.
+fn owners(root: &Root, sockets: &mut [SocketInfo]) {
+    let mut want: HashMap<u64, Vec<usize>> = HashMap::new();
+    for (i, s) in sockets
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.inode != 0 && troubled(s))
+    {
+        want.entry(s.inode).or_default().push(i);
+    }
+    if want.is_empty() {
+        return;
+    }
+    let Ok(pids) = root.list_where(&root.proc(""), |p| p.bytes().all(|b| b.is_ascii_digit()))
+    else {
+        return;
+    };
+    for pid in pids {
+        if want.is_empty() {
+            return;
+        }
+        let dir = root.proc(&format!("{pid}/fd"));
+        let Ok(fds) = root.list(&dir) else { continue };
+        for fd in fds {
+            let Ok(target) = root.link_name(&dir.join(&fd)) else {
+                continue;
+            };
+            let Some(inode) = target
+                .strip_prefix("socket:[")
+                .and_then(|t| t.strip_suffix(']'))
+                .and_then(|t| t.parse::<u64>().ok())
+            else {
+                continue;
+            };
+            if let Some(found) = want.remove(&inode) {
+                let comm = root.read_value(&root.proc(&format!("{pid}/comm"))).ok();
+                for i in found {
+                    sockets[i].pid = pid.parse().ok();
+                    sockets[i].command = comm.clone();
+                }
+            }
+        }
+    }
+}
+
+pub struct Sockets;
+
+impl Collector for Sockets {
+    fn id(&self) -> &'static str {
+        "sockets"
+    }
+    fn sources(&self) -> &'static [&'static str] {
+        &[
+            "sock_diag SOCK_DIAG_BY_FAMILY (tcp, udp; IPv4 and IPv6)",
+            "proc/PID/fd",
+        ]
+    }
+    fn collect(&self, root: &Root, sink: &mut Sink) -> Result<(), SourceError> {
+        let mut kept = Vec::new();
+        let mut read = 0;
+        for (proto, protocol) in [("tcp", IPPROTO_TCP), ("udp", IPPROTO_UDP)] {
+            let mut all = Vec::new();
+            for family in [AF_INET, AF_INET6] {
+                let dump = Dump::Sockets { family, protocol };
+                let file = root.base().join("netlink").join(dump.file());
+                match root.netlink(dump) {
+                    Ok(bytes) => {
+                        read += 1;
+                        all.extend(parse_inet_diag(&bytes, proto).map_err(|e| e.at(&file))?);
+                    }
+                    // No IPv6 in this kernel: not an error.
+                    Err(e) if family == AF_INET6 => sink.error(e),
+                    Err(e) => return Err(e),
+                }
+            }
+            let sum = summarize(&all);
+            let l = |k: &str, v: &str| labels([(k, v)]);
+            for (state, n) in &sum.states {
+                sink.metric(
+                    format!("sockets.{proto}.state"),
+                    l("state", state),
+                    *n,
+                    Kind::Gauge,
+                );
+            }
+            let none = Labels::new;
+            sink.metric(
+                format!("sockets.{proto}.recvq_nonzero"),
+                none(),
+                sum.recvq_nonzero,
+                Kind::Gauge,
+            );
+            sink.metric(
+                format!("sockets.{proto}.recvq_bytes"),
+                none(),
+                sum.recvq_bytes,
+                Kind::Gauge,
+            );
+            sink.metric(
+                format!("sockets.{proto}.sendq_bytes"),
+                none(),
+                sum.sendq_bytes,
+                Kind::Gauge,
+            );
+            sink.metric(
+                format!("sockets.{proto}.drops"),
+                none(),
+                sum.drops,
+                Kind::Gauge,
+            );
+            if proto == "tcp" {
+                sink.metric("sockets.tcp.listeners", none(), sum.listeners, Kind::Gauge);
+                sink.metric(
+                    "sockets.tcp.listeners_at_cap",
+                    none(),
+                    sum.listeners_at_cap,
+                    Kind::Gauge,
+                );
+            }
+            kept.extend(select(all));
+        }
+        if read == 0 {
+            return Ok(());
+        }
+        owners(root, &mut kept);
+        sink.sockets(kept);
+        Ok(())
+    }
+}
