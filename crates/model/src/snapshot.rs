@@ -75,6 +75,41 @@ pub struct Meta {
     pub numa_nodes: Vec<u32>,
     /// The root the values were read from (`/` on a live host).
     pub root: String,
+    /// The network namespace read, when pktmap was told which (`--netns`, `--pid`,
+    /// `--all-netns`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub netns: Option<NetnsLabel>,
+}
+
+/// How a network namespace is known: by inode always, by name and container when it has them.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+pub struct NetnsLabel {
+    pub inode: u64,
+    /// Its name under /run/netns (`ip netns`).
+    pub name: Option<String>,
+    /// A container or pod found from the cgroup of a process inside.
+    pub container: Option<String>,
+    /// A process inside it.
+    pub pid: Option<u32>,
+    /// The namespace pktmap itself runs in.
+    pub own: bool,
+}
+
+impl NetnsLabel {
+    /// `name`, the container, or `netns:[INODE]`, for headings.
+    pub fn display(&self) -> String {
+        let mut s = match (&self.name, &self.container) {
+            (Some(n), _) => n.clone(),
+            (None, Some(c)) => c.clone(),
+            (None, None) if self.own => "pktmap's own".into(),
+            (None, None) => match self.pid {
+                Some(p) => format!("pid {p}"),
+                None => "unnamed".into(),
+            },
+        };
+        s.push_str(&format!(" (net:[{}])", self.inode));
+        s
+    }
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
@@ -214,6 +249,102 @@ impl Snapshot {
 
     pub fn collector(&self, id: &str) -> Option<&CollectorRun> {
         self.collectors.iter().find(|c| c.id == id)
+    }
+}
+
+/// The `format` of a file holding one snapshot per namespace (`--all-netns`).
+pub const SNAPSHOT_SET_FORMAT: &str = "pktmap-snapshots";
+
+/// One snapshot per network namespace, taken together.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct SnapshotSet {
+    pub format: String,
+    pub version: u32,
+    pub snapshots: Vec<Snapshot>,
+}
+
+impl SnapshotSet {
+    pub fn new(snapshots: Vec<Snapshot>) -> SnapshotSet {
+        SnapshotSet {
+            format: SNAPSHOT_SET_FORMAT.into(),
+            version: SNAPSHOT_VERSION,
+            snapshots,
+        }
+    }
+}
+
+/// Reads a snapshot file of either kind: one snapshot, or a set of them.
+pub fn load_snapshots(text: &str) -> Result<Vec<Snapshot>, LoadError> {
+    #[derive(Deserialize)]
+    struct Head {
+        format: Option<String>,
+        version: Option<u32>,
+    }
+    let head: Head = serde_json::from_str(text).map_err(LoadError::Json)?;
+    if head.format.as_deref() == Some(SNAPSHOT_SET_FORMAT) {
+        let found = head.version.unwrap_or(0);
+        if found != SNAPSHOT_VERSION {
+            return Err(LoadError::Version {
+                found,
+                written_by: "unknown".into(),
+            });
+        }
+        let set: SnapshotSet = serde_json::from_str(text).map_err(LoadError::Json)?;
+        return Ok(set.snapshots);
+    }
+    Ok(vec![Snapshot::from_json(text)?])
+}
+
+/// Names each veth's far end across namespaces. A veth says its peer's ifindex and the id
+/// its namespace gives the peer's namespace; the snapshot's identities map those ids to
+/// namespace inodes (`netnsid=ID`). Adds the setting `link.peer` = `DEVICE in NAMESPACE`.
+pub fn link_veth_peers(snaps: &mut [Snapshot]) {
+    let mut found = Vec::new();
+    for (n, s) in snaps.iter().enumerate() {
+        for set in s.settings.iter().filter(|x| x.name == "link.peer_index") {
+            let Some(dev) = set.labels.get("dev") else {
+                continue;
+            };
+            let nsid = s
+                .settings
+                .iter()
+                .find(|x| x.name == "link.peer_netnsid" && x.labels == set.labels)
+                .and_then(|x| s.identities.get(&format!("netnsid={}", x.value)));
+            // Without a peer namespace id the peer is in the same namespace.
+            let far_inode = match nsid {
+                Some(inode) => inode.parse::<u64>().ok(),
+                None => s.meta.netns.as_ref().map(|l| l.inode),
+            };
+            let Some(m) = snaps
+                .iter()
+                .position(|o| o.meta.netns.as_ref().map(|l| l.inode) == far_inode)
+            else {
+                continue;
+            };
+            let far = &snaps[m];
+            let Some(far_dev) = far
+                .identities
+                .iter()
+                .find(|(k, v)| k.starts_with("dev=") && **v == set.value)
+                .map(|(k, _)| k.trim_start_matches("dev=").to_string())
+            else {
+                continue;
+            };
+            let ns = far
+                .meta
+                .netns
+                .as_ref()
+                .map(NetnsLabel::display)
+                .unwrap_or_default();
+            found.push((n, dev.clone(), format!("{far_dev} in {ns}")));
+        }
+    }
+    for (n, dev, value) in found {
+        snaps[n].settings.push(Setting {
+            name: "link.peer".into(),
+            labels: labels([("dev", &dev)]),
+            value,
+        });
     }
 }
 

@@ -2,7 +2,7 @@
 
 use crate::catalog::{self, Class, Path, STAGES};
 use crate::delta::{Change, ChangeStatus, Delta};
-use crate::snapshot::{CollectorRun, Labels, Metric, Setting, Snapshot, SocketInfo};
+use crate::snapshot::{CollectorRun, Labels, Metric, NetnsLabel, Setting, Snapshot, SocketInfo};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 
@@ -30,6 +30,8 @@ pub struct Walk {
 #[derive(Serialize, Debug)]
 pub struct Host {
     pub hostname: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub netns: Option<NetnsLabel>,
     pub kernel: Option<String>,
     pub cpus: usize,
     pub time_from_unix_ms: u64,
@@ -74,20 +76,33 @@ impl CounterView {
         self.change.delta.is_some_and(|d| d > 0) || self.change.status == ChangeStatus::Reset
     }
 
+    /// What only this counter counts. Collectors read one after another, so a counter read a
+    /// millisecond later than its parts may be ahead of them by a few packets: a remainder
+    /// within that skew (2% and 5 packets) is not its own.
+    fn own_delta(&self) -> Option<u64> {
+        let d = self.change.delta?;
+        let rest = d.saturating_sub(self.included);
+        let skew = self.included / 50 + 5;
+        Some(if self.included > 0 && rest <= skew {
+            0
+        } else {
+            rest
+        })
+    }
+
     /// Its whole movement is counted by more specific counters shown beside it.
     pub fn explained(&self) -> bool {
-        self.change
-            .delta
-            .is_some_and(|d| d > 0 && d <= self.included)
+        self.change.delta.is_some_and(|d| d > 0) && self.own_delta() == Some(0)
     }
 
     /// Per-second rate of what only this counter counts.
     pub fn own_rate(&self) -> Option<f64> {
         let (d, r) = (self.change.delta?, self.change.rate?);
+        let own = self.own_delta()?;
         Some(if d == 0 {
             0.0
         } else {
-            r * d.saturating_sub(self.included) as f64 / d as f64
+            r * own as f64 / d as f64
         })
     }
 }
@@ -236,6 +251,7 @@ pub fn build(delta: &Delta, iface: Option<&str>) -> Walk {
         schema: WALK_SCHEMA,
         host: Host {
             hostname: to.meta.hostname.clone(),
+            netns: to.meta.netns.clone(),
             kernel: to.meta.kernel.clone(),
             cpus: to.meta.cpus_online.len(),
             time_from_unix_ms: delta.from.meta.time_unix_ms,

@@ -14,6 +14,15 @@ pub struct Cli {
     /// Read a captured tree (DIR/proc, DIR/sys) instead of the running host.
     #[arg(long, global = true, value_name = "DIR")]
     pub root: Option<String>,
+    /// Read the network namespace NAME (as `ip netns` names it, under /run/netns).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub netns: Option<String>,
+    /// Read the network namespace of process PID (a container's).
+    #[arg(long, global = true, value_name = "PID")]
+    pub pid: Option<u32>,
+    /// Read every network namespace on the host, one map each.
+    #[arg(long, global = true)]
+    pub all_netns: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -55,6 +64,9 @@ pub struct SnapshotArgs {
     /// Output file, written atomically; `-` or nothing for standard output.
     #[arg(long, short)]
     pub output: Option<String>,
+    /// Run only this collector (repeatable); `pktmap snapshot` lists their ids.
+    #[arg(long, value_name = "ID")]
+    pub collector: Vec<String>,
 }
 
 #[derive(Args)]

@@ -2,16 +2,18 @@
 
 mod cli;
 mod output;
+mod target;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::Parser;
 use cli::{Cli, Command};
 use pktmap_model::delta::Delta;
-use pktmap_model::snapshot::Snapshot;
-use pktmap_model::walk;
+use pktmap_model::snapshot::{Snapshot, SnapshotSet, load_snapshots};
+use pktmap_model::walk::{self, Walk};
 use pktmap_render::{catalog as catalog_render, explain, walk as walk_render};
-use pktmap_sources::{Root, take_snapshot};
+use pktmap_sources::{Options, Root};
 use std::process::ExitCode;
+use target::Target;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -27,29 +29,48 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     let root = cli.root.as_ref().map(Root::at).unwrap_or_else(Root::live);
+    let target = Target::from_flags(
+        cli.netns.as_deref(),
+        cli.pid,
+        cli.all_netns,
+        cli.root.as_deref(),
+    )?;
     let style = output::style();
     match cli.command {
         Command::Walk(args) => {
             let (from, to) = match (&args.from, &args.to) {
                 (Some(a), Some(b)) => (load(a)?, load(b)?),
                 (None, None) => {
-                    let a = take_snapshot(&root);
+                    let a = target.snapshots(&root, &Options::default())?;
                     std::thread::sleep(args.interval.0);
-                    (a, take_snapshot(&root))
+                    (a, target.snapshots(&root, &Options::default())?)
                 }
-                _ => anyhow::bail!("--from and --to go together"),
+                _ => bail!("--from and --to go together"),
             };
-            let delta = Delta::between(&from, &to)?;
-            let w = walk::build(&delta, args.iface.as_deref());
-            if args.json {
-                output::json(&w)?;
-            } else {
-                output::text(&walk_render::text(&w, style))?;
+            let walks = walks(&from, &to, args.iface.as_deref())?;
+            match (args.json, walks.as_slice()) {
+                (true, [one]) => output::json(one)?,
+                (true, many) => {
+                    output::json(&serde_json::json!({ "schema": "pktmap.walks/1", "walks": many }))?
+                }
+                (false, many) => {
+                    let texts: Vec<String> =
+                        many.iter().map(|w| walk_render::text(w, style)).collect();
+                    output::text(&texts.join("\n"))?
+                }
             }
         }
         Command::Snapshot(args) => {
-            let snap = take_snapshot(&root);
-            let body = serde_json::to_string_pretty(&snap)? + "\n";
+            let opts = Options {
+                only: args.collector.clone(),
+                ..Options::default()
+            };
+            let mut snaps = target.snapshots(&root, &opts)?;
+            let body = if matches!(target, Target::All) {
+                serde_json::to_string_pretty(&SnapshotSet::new(snaps))?
+            } else {
+                serde_json::to_string_pretty(&snaps.remove(0))?
+            } + "\n";
             match args.output.as_deref() {
                 None | Some("-") => output::text(&body)?,
                 Some(path) => output::write_atomically(path.as_ref(), body.as_bytes())
@@ -57,8 +78,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Capture(args) => {
+            if matches!(target, Target::All) {
+                bail!("capture records one namespace: use --netns or --pid, once per namespace");
+            }
             let recording = root.clone().recording();
-            let snap = take_snapshot(&recording);
+            let snap = target.snapshots(&recording, &Options::default())?.remove(0);
             let out = std::path::Path::new(&args.out);
             let files = recording
                 .write_recording(out)
@@ -78,9 +102,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Explain(args) => {
-            let snap = take_snapshot(&root);
+            if matches!(target, Target::All) {
+                bail!("explain reads one namespace: use --netns or --pid");
+            }
+            let snap = target.snapshots(&root, &Options::default())?.remove(0);
             let Some(v) = explain::json(&args.key, &snap) else {
-                anyhow::bail!(
+                bail!(
                     "{:?} is not a stage id or a key pktmap knows; `pktmap stages` lists them",
                     args.key
                 );
@@ -95,7 +122,23 @@ fn run(cli: Cli) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn load(path: &str) -> Result<Snapshot> {
+/// One walk per namespace present in both lists, matched by namespace inode.
+fn walks(from: &[Snapshot], to: &[Snapshot], iface: Option<&str>) -> Result<Vec<Walk>> {
+    let key = |s: &Snapshot| s.meta.netns.as_ref().map(|n| n.inode);
+    let mut out = Vec::new();
+    for b in to {
+        let Some(a) = from.iter().find(|a| key(a) == key(b)) else {
+            continue;
+        };
+        out.push(walk::build(&Delta::between(a, b)?, iface));
+    }
+    if out.is_empty() {
+        bail!("the two snapshots share no network namespace");
+    }
+    Ok(out)
+}
+
+fn load(path: &str) -> Result<Vec<Snapshot>> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
-    Snapshot::from_json(&text).with_context(|| format!("loading {path}"))
+    load_snapshots(&text).with_context(|| format!("loading {path}"))
 }

@@ -26,6 +26,12 @@ pub fn text(w: &Walk, style: Style) -> String {
     if let Some(i) = &w.iface {
         head.push_str(&format!("  iface {i}"));
     }
+    if let Some(ns) = &w.host.netns {
+        head.push_str(&format!("\nnamespace {}", ns.display()));
+        if let (Some(c), Some(_)) = (&ns.container, &ns.name) {
+            head.push_str(&format!("  {c}"));
+        }
+    }
     out.push(style.bold(&head));
     if !w.same_boot {
         out.push(
@@ -263,11 +269,18 @@ fn spread(s: &StageView) -> Vec<String> {
     wrap("         by ", &words, WIDTH)
 }
 
+/// Raw identifiers the JSON keeps for tools; the text shows what they resolve to
+/// (`link.peer`, `link.iflink`).
+const JSON_ONLY: &[&str] = &["link.peer_index", "link.peer_netnsid"];
+
 /// Settings folded: one word per global setting, per-device settings grouped by value.
 fn settings(settings: &[Setting]) -> Vec<String> {
     let mut words = Vec::new();
     let mut by_name: BTreeMap<&str, BTreeMap<&str, Vec<String>>> = BTreeMap::new();
-    for s in settings {
+    for s in settings
+        .iter()
+        .filter(|s| !JSON_ONLY.contains(&s.name.as_str()))
+    {
         if s.labels.is_empty() {
             words.push(format!("{}={}", short_setting(&s.name), s.value));
         } else {

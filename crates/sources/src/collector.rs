@@ -18,6 +18,20 @@ pub trait Collector: Sync {
     fn sources(&self) -> &'static [&'static str];
     /// Reads everything. An error means nothing usable was read; a partial read records notes.
     fn collect(&self, root: &Root, sink: &mut Sink) -> Result<(), SourceError>;
+    /// Reads host-wide state (per-CPU tables, IRQs, processes) that every namespace shows the
+    /// same: read once, in pktmap's own namespace, when walking all of them.
+    fn host_wide(&self) -> bool {
+        false
+    }
+}
+
+/// Which collectors a snapshot runs.
+#[derive(Debug, Default, Clone)]
+pub struct Options {
+    /// Leave out host-wide collectors (a second namespace of an --all-netns walk).
+    pub skip_host_wide: bool,
+    /// Run only these collector ids (`snapshot --collector`); empty means all.
+    pub only: Vec<String>,
 }
 
 /// Every collector, in the order they run.
@@ -115,8 +129,16 @@ impl Sink<'_> {
 /// Runs every collector against `root`. One that fails is recorded as unavailable with its
 /// reason and the others go on.
 pub fn take_snapshot(root: &Root) -> Snapshot {
+    take_snapshot_with(root, &Options::default())
+}
+
+pub fn take_snapshot_with(root: &Root, opts: &Options) -> Snapshot {
     let mut snapshot = Snapshot::new(meta::read(root));
-    for c in COLLECTORS {
+    let chosen = COLLECTORS
+        .iter()
+        .filter(|c| !(opts.skip_host_wide && c.host_wide()))
+        .filter(|c| opts.only.is_empty() || opts.only.iter().any(|o| o == c.id()));
+    for c in chosen {
         let started = Instant::now();
         let mut sink = Sink {
             snapshot: &mut snapshot,

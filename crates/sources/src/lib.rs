@@ -6,8 +6,9 @@ pub mod collectors;
 pub mod error;
 pub mod meta;
 pub mod netlink;
+pub mod netns;
 pub mod root;
 
-pub use collector::{COLLECTORS, Collector, Sink, take_snapshot};
+pub use collector::{COLLECTORS, Collector, Options, Sink, take_snapshot, take_snapshot_with};
 pub use error::SourceError;
 pub use root::Root;

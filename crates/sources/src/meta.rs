@@ -26,6 +26,7 @@ pub fn read(root: &Root) -> Meta {
             .and_then(|l| parse_cpu_list(&l))
             .unwrap_or_default(),
         root: root.base().display().to_string(),
+        netns: None,
     }
 }
 

@@ -12,6 +12,8 @@ use std::sync::{Arc, Mutex};
 #[derive(Debug, Clone)]
 pub struct Root {
     base: PathBuf,
+    /// Inside a namespace's thread: where this thread's `/proc/net` and its own sysfs are.
+    netns_dirs: Option<(PathBuf, PathBuf)>,
     /// When set, every successful read is kept so `capture` can write it out as a tree that
     /// `--root` replays.
     recording: Option<Arc<Mutex<Recording>>>,
@@ -36,7 +38,17 @@ impl Root {
     pub fn at(dir: impl Into<PathBuf>) -> Root {
         Root {
             base: dir.into(),
+            netns_dirs: None,
             recording: None,
+        }
+    }
+
+    /// The live root as seen from a thread that entered a network namespace: `/proc/net` is
+    /// the thread's own (`/proc/thread-self/net`), sysfs the one mounted at `sys`.
+    pub fn in_netns(self, sys: PathBuf) -> Root {
+        Root {
+            netns_dirs: Some((PathBuf::from("/proc/thread-self/net"), sys)),
+            ..self
         }
     }
 
@@ -54,12 +66,18 @@ impl Root {
 
     /// `proc/REL` under the root.
     pub fn proc(&self, rel: &str) -> PathBuf {
-        self.base.join("proc").join(rel)
+        match (&self.netns_dirs, rel.strip_prefix("net/")) {
+            (Some((net, _)), Some(rest)) => net.join(rest),
+            _ => self.base.join("proc").join(rel),
+        }
     }
 
     /// `sys/REL` under the root.
     pub fn sys(&self, rel: &str) -> PathBuf {
-        self.base.join("sys").join(rel)
+        match &self.netns_dirs {
+            Some((_, sys)) => sys.join(rel),
+            None => self.base.join("sys").join(rel),
+        }
     }
 
     /// The whole file in one read, so a value is never half from one moment and half from
@@ -152,13 +170,20 @@ impl Root {
 
     fn record(&self, path: &Path, f: impl FnOnce(&mut Recording, PathBuf)) {
         let Some(rec) = &self.recording else { return };
-        let Ok(rel) = path.strip_prefix(&self.base) else {
-            return;
+        // Inside a namespace, its /proc/net and sysfs are recorded where a replay reads them.
+        let rel = match &self.netns_dirs {
+            Some((net, _)) if path.starts_with(net) => {
+                Path::new("proc/net").join(path.strip_prefix(net).expect("checked"))
+            }
+            Some((_, sys)) if path.starts_with(sys) => {
+                Path::new("sys").join(path.strip_prefix(sys).expect("checked"))
+            }
+            _ => match path.strip_prefix(&self.base) {
+                Ok(rel) => rel.to_path_buf(),
+                Err(_) => return,
+            },
         };
-        f(
-            &mut rec.lock().unwrap_or_else(|e| e.into_inner()),
-            rel.to_path_buf(),
-        );
+        f(&mut rec.lock().unwrap_or_else(|e| e.into_inner()), rel);
     }
 
     /// Writes everything read so far under `out` as a tree `--root` replays. Symbolic links

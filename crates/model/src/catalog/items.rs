@@ -195,6 +195,11 @@ pub static ITEMS: &[Item] = &[
         .about("The device this one is linked to: a veth's peer (by index when it lives in \
                 another namespace), a VLAN's parent.")
         .cmds(&["ip -d link show dev DEV"]),
+    item("link.peer_index", ItemKind::Link, "ct.veth", "rtnetlink link dump")
+        .values(&["link.peer", "link.peer_netnsid"])
+        .about("A veth's other end: its interface index, and with --all-netns the namespace and \
+                name it has there, so the container leg reads as one path.")
+        .cmds(&["ip -d link show type veth", "ethtool -S DEV | grep peer_ifindex"]),
     item("link.master", ItemKind::Sysfs, "ct.bridge", "/sys/class/net/DEV/master")
         .about("The bridge or bond this device is a port of.")
         .cmds(&["bridge link show"]),

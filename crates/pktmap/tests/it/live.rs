@@ -441,3 +441,111 @@ fn a_thousand_sockets_are_counted_as_ss_counts_them() {
         .sum();
     assert_eq!(ours, ss_count);
 }
+
+fn setting<'a>(snap: &'a serde_json::Value, name: &str, dev: &str) -> Option<&'a str> {
+    snap["settings"]
+        .as_array()?
+        .iter()
+        .find(|s| s["name"] == name && s["labels"]["dev"] == dev)?["value"]
+        .as_str()
+}
+
+#[test]
+fn all_netns_finds_the_test_namespaces_by_name_and_links_their_veth() {
+    if !root_or_skip("all_netns_finds_the_test_namespaces_by_name_and_links_their_veth") {
+        return;
+    }
+    let pair = NetnsPair::new();
+    let out = run(&["--all-netns", "snapshot"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let set: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(set["format"], "pktmap-snapshots");
+    let snaps = set["snapshots"].as_array().unwrap();
+    let find = |name: &str| {
+        snaps
+            .iter()
+            .find(|s| s["meta"]["netns"]["name"] == name)
+            .unwrap_or_else(|| panic!("{name} not found"))
+    };
+    let (a, b) = (find(&pair.a), find(&pair.b));
+    assert_ne!(a["meta"]["netns"]["inode"], b["meta"]["netns"]["inode"]);
+    assert_eq!(setting(b, "link.kind", &pair.veth_b), Some("veth"));
+    let peer = setting(b, "link.peer", &pair.veth_b).expect("the veth's far end is named");
+    assert!(
+        peer.starts_with(&pair.veth_a) && peer.contains(&pair.a),
+        "{peer}"
+    );
+    // Host-wide tables are read once, in pktmap's own namespace.
+    assert!(
+        b["collectors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["id"] != "procs")
+    );
+    assert!(snaps.iter().any(|s| s["meta"]["netns"]["own"] == true));
+    // The walk shows one map per namespace.
+    let text = stdout(&run(&["--all-netns", "walk", "--interval", "100ms"]));
+    assert!(text.contains(&format!("namespace {}", pair.b)), "{text}");
+}
+
+#[test]
+fn netns_and_pid_read_the_chosen_namespace() {
+    if !root_or_skip("netns_and_pid_read_the_chosen_namespace") {
+        return;
+    }
+    let pair = NetnsPair::new();
+    let by_name: serde_json::Value =
+        serde_json::from_slice(&run(&["--netns", &pair.b, "snapshot"]).stdout).unwrap();
+    assert_eq!(setting(&by_name, "link.kind", &pair.veth_b), Some("veth"));
+    assert!(
+        setting(&by_name, "link.kind", &pair.veth_a).is_none(),
+        "the other end lives elsewhere"
+    );
+    let mut sleeper = std::process::Command::new("ip")
+        .args(["netns", "exec", &pair.b, "sleep", "10"])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let out = run(&["--pid", &sleeper.id().to_string(), "snapshot"]);
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let by_pid: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        by_pid["meta"]["netns"]["inode"],
+        by_name["meta"]["netns"]["inode"]
+    );
+    // sysfs as the namespace sees it: its veth's queues.
+    assert!(
+        by_pid["settings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["name"] == "rps_cpus" && s["labels"]["dev"] == pair.veth_b.as_str())
+    );
+    let bad = run(&["--netns", "no-such-namespace-here", "walk"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("no-such-namespace-here"));
+}
+
+#[test]
+fn capture_of_a_namespace_replays() {
+    if !root_or_skip("capture_of_a_namespace_replays") {
+        return;
+    }
+    let pair = NetnsPair::new();
+    let dir = TempDir::new("nscap");
+    let out = run(&["--netns", &pair.b, "capture", "--out", &dir.path("cap")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let replay: serde_json::Value =
+        serde_json::from_slice(&run(&["--root", &dir.path("cap"), "snapshot"]).stdout).unwrap();
+    assert_eq!(setting(&replay, "link.kind", &pair.veth_b), Some("veth"));
+    assert!(
+        replay["metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["name"] == "Ip.InReceives")
+    );
+}

@@ -12,6 +12,9 @@ impl Collector for CpuIdle {
     fn id(&self) -> &'static str {
         "cpuidle"
     }
+    fn host_wide(&self) -> bool {
+        true
+    }
     fn sources(&self) -> &'static [&'static str] {
         &["sys/devices/system/cpu/cpu0/cpuidle"]
     }

@@ -198,6 +198,9 @@ impl Collector for Interrupts {
     fn id(&self) -> &'static str {
         "interrupts"
     }
+    fn host_wide(&self) -> bool {
+        true
+    }
     fn sources(&self) -> &'static [&'static str] {
         &[
             "proc/interrupts",

@@ -187,6 +187,10 @@ impl Collector for LinkCollector {
                 }
             });
             set("link.iflink", peer);
+            if l.kind == "veth" {
+                set("link.peer_index", l.link.map(|i| i.to_string()));
+                set("link.peer_netnsid", l.link_netnsid.map(|i| i.to_string()));
+            }
             set("xdp", l.xdp.map(|(mode, id)| format!("{mode} prog {id}")));
         }
         Ok(())

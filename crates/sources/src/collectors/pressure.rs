@@ -32,6 +32,9 @@ impl Collector for Pressure {
     fn id(&self) -> &'static str {
         "pressure"
     }
+    fn host_wide(&self) -> bool {
+        true
+    }
     fn sources(&self) -> &'static [&'static str] {
         &["proc/pressure/cpu"]
     }

@@ -30,6 +30,9 @@ impl Collector for Procs {
     fn id(&self) -> &'static str {
         "procs"
     }
+    fn host_wide(&self) -> bool {
+        true
+    }
     fn sources(&self) -> &'static [&'static str] {
         &["proc/PID/comm", "proc/PID/stat"]
     }

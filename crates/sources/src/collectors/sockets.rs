@@ -440,14 +440,20 @@ mod tests {
     use super::*;
 
     fn capture(file: &str) -> Vec<u8> {
-        let p = format!("{}/../../fixtures/hosts/vm-udp-flood/t1/netlink/{file}", env!("CARGO_MANIFEST_DIR"));
+        let p = format!(
+            "{}/../../fixtures/hosts/vm-udp-flood/t1/netlink/{file}",
+            env!("CARGO_MANIFEST_DIR")
+        );
         std::fs::read(p).unwrap()
     }
 
     #[test]
     fn decodes_the_flooded_udp_socket() {
         let socks = parse_inet_diag(&capture("sockdiag-2-17.bin"), "udp").unwrap();
-        let s = socks.iter().find(|s| s.local == "10.203.0.2:9000").expect("the receiver");
+        let s = socks
+            .iter()
+            .find(|s| s.local == "10.203.0.2:9000")
+            .expect("the receiver");
         assert_eq!(s.state, "UNCONN");
         assert!(s.skmem["drops"] > 1000);
         assert!(s.recv_q > 0 && s.recv_q <= s.skmem["rcvbuf"] * 2);
@@ -455,18 +461,29 @@ mod tests {
 
     #[test]
     fn selection_keeps_the_troubled_and_says_why() {
-        let mut quiet = SocketInfo { state: "ESTABLISHED".into(), ..SocketInfo::default() };
+        let mut quiet = SocketInfo {
+            state: "ESTABLISHED".into(),
+            ..SocketInfo::default()
+        };
         quiet.skmem.insert("rcvbuf".into(), 1000);
         let mut full = quiet.clone();
         full.recv_q = 900;
-        let mut listener = SocketInfo { state: "LISTEN".into(), recv_q: 2, send_q: 1, ..SocketInfo::default() };
+        let mut listener = SocketInfo {
+            state: "LISTEN".into(),
+            recv_q: 2,
+            send_q: 1,
+            ..SocketInfo::default()
+        };
         listener.inode = 7;
         let kept = select(vec![quiet, full, listener]);
         assert_eq!(kept.len(), 2);
         assert_eq!(kept[0].why, ["recvq"]);
         assert_eq!(kept[1].why, ["listener"]);
         let sum = summarize(&kept);
-        assert_eq!((sum.listeners, sum.listeners_at_cap, sum.recvq_nonzero), (1, 1, 1));
+        assert_eq!(
+            (sum.listeners, sum.listeners_at_cap, sum.recvq_nonzero),
+            (1, 1, 1)
+        );
     }
 
     #[test]
@@ -479,6 +496,9 @@ mod tests {
         let mut short = vec![0u8; 16 + 8];
         short[..4].copy_from_slice(&24u32.to_ne_bytes());
         short[4..6].copy_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
-        assert_eq!(parse_inet_diag(&short, "udp").unwrap_err().field, "inet_diag_msg");
+        assert_eq!(
+            parse_inet_diag(&short, "udp").unwrap_err().field,
+            "inet_diag_msg"
+        );
     }
 }

@@ -72,6 +72,9 @@ impl Collector for Softirqs {
     fn id(&self) -> &'static str {
         "softirqs"
     }
+    fn host_wide(&self) -> bool {
+        true
+    }
     fn sources(&self) -> &'static [&'static str] {
         &["proc/softirqs"]
     }

@@ -76,6 +76,9 @@ impl Collector for Softnet {
     fn id(&self) -> &'static str {
         "softnet"
     }
+    fn host_wide(&self) -> bool {
+        true
+    }
     fn sources(&self) -> &'static [&'static str] {
         &["proc/net/softnet_stat"]
     }
