@@ -64,6 +64,9 @@ pub struct CounterView {
     /// (`Udp.InErrors` counts `Udp.RcvbufErrors`).
     #[serde(skip_serializing_if = "is_zero")]
     pub included: u64,
+    /// A driver's own counter repeating what the stage's counters count: evidence, not added.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub detail: bool,
 }
 
 fn is_zero(v: &u64) -> bool {
@@ -205,6 +208,7 @@ pub fn build(delta: &Delta, iface: Option<&str>) -> Walk {
             change: c.clone(),
             class: place.class,
             included,
+            detail: place.detail,
         });
     }
     for (idx, stage) in STAGES.iter().enumerate() {
@@ -217,12 +221,20 @@ pub fn build(delta: &Delta, iface: Option<&str>) -> Walk {
         .iter()
         .zip(per_stage)
         .map(|(stage, counters)| {
+            // Driver counters repeat what the kernel's count: the stage loses at least the
+            // largest of them, and the kernel's own counters are summed.
             let sum = |class: Class| -> f64 {
-                counters
+                let own: f64 = counters
                     .iter()
-                    .filter(|c| c.class == class)
+                    .filter(|c| c.class == class && !c.detail)
                     .filter_map(CounterView::own_rate)
-                    .sum()
+                    .sum();
+                let detail = counters
+                    .iter()
+                    .filter(|c| c.class == class && c.detail)
+                    .filter_map(|c| c.change.rate)
+                    .fold(0.0, f64::max);
+                own.max(detail)
             };
             let also: f64 = counters
                 .iter()

@@ -53,9 +53,9 @@ pub fn json(key: &str, snap: &Snapshot) -> Option<Value> {
 /// Sources this version of pktmap does not read yet, said plainly instead of an empty value.
 fn not_collected(kind: ItemKind) -> Option<&'static str> {
     match kind {
-        ItemKind::Ethtool => Some(
-            "read through ethtool, which this version does not collect yet; run the commands below",
-        ),
+        ItemKind::Ethtool => {
+            Some("no device here answered this through ethtool (virtual devices offer little)")
+        }
         ItemKind::Socket => Some(
             "kept per socket: the sockets worth a look are in `pktmap snapshot` (\"sockets\") and on the walk's socket lines",
         ),

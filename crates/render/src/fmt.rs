@@ -59,10 +59,17 @@ pub fn labels(l: &Labels) -> String {
 
 /// Sysctl names without the prefixes every one of them shares.
 pub fn short_setting(name: &str) -> &str {
-    ["net.core.", "net.ipv4.", "net.netfilter.", "link."]
-        .iter()
-        .find_map(|p| name.strip_prefix(p))
-        .unwrap_or(name)
+    [
+        "net.core.",
+        "net.ipv4.",
+        "net.netfilter.",
+        "link.",
+        "ethtool.features.",
+        "ethtool.",
+    ]
+    .iter()
+    .find_map(|p| name.strip_prefix(p))
+    .unwrap_or(name)
 }
 
 /// Greedy word wrap of `words` joined by two spaces: the first line starts with `first`,

@@ -41,6 +41,7 @@ pub static COLLECTORS: &[&dyn Collector] = &[
     &netclass::NetClass,
     &queues::Queues,
     &qdisc::QdiscCollector,
+    &ethtool::Ethtool,
     &softnet::Softnet,
     &snmp::Snmp,
     &snmp::Netstat,

@@ -4,6 +4,7 @@
 pub mod collector;
 pub mod collectors;
 pub mod error;
+pub mod ethtool;
 pub mod meta;
 pub mod netlink;
 pub mod netns;

@@ -1,6 +1,7 @@
 //! Where every read goes: a live `/` or a captured tree holding `proc/` and `sys/`.
 
 use crate::error::SourceError;
+use crate::ethtool::{Query, query_live};
 use crate::netlink::{Dump, dump_live};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -111,6 +112,23 @@ impl Root {
             rec.files.insert(rel, bytes.clone());
         });
         Ok(bytes)
+    }
+
+    /// An ethtool answer for `dev`, in `ethtool`'s own layout: asked of the kernel on the live
+    /// root, read from `ethtool/DEV/` in a capture.
+    pub fn ethtool(&self, dev: &str, q: Query) -> Result<String, SourceError> {
+        let file = self.base.join("ethtool").join(dev).join(q.file());
+        let text = if self.base == Path::new("/") {
+            query_live(dev, q)
+                .map_err(|e| SourceError::io(Path::new(&format!("ethtool {q:?} of {dev}")), e))?
+        } else {
+            String::from_utf8_lossy(&read_plain(&file).map_err(|e| SourceError::io(&file, e))?)
+                .into_owned()
+        };
+        self.record(&file, |rec, rel| {
+            rec.files.insert(rel, text.clone().into_bytes());
+        });
+        Ok(text)
     }
 
     /// Like [`read`](Self::read), trimmed; for one-value sysfs and sysctl files.

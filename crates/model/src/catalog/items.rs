@@ -243,6 +243,27 @@ pub static ITEMS: &[Item] = &[
     item("ethtool.features.tcp-segmentation-offload", ItemKind::Ethtool, "tx.5", ETHTOOL)
         .about("TSO: the card cuts large TCP buffers into segments itself.")
         .cmds(&["ethtool -k DEV", "ethtool -K DEV tso on"]),
+    item("ethtool.driver", ItemKind::Ethtool, "rx.1", ETHTOOL)
+        .values(&["ethtool.bus"])
+        .about("The driver and bus address ethtool reports for the device.")
+        .cmds(&["ethtool -i DEV"]),
+    item("ethtool.channels.rx", ItemKind::Ethtool, "rx.2", ETHTOOL)
+        .values(&["ethtool.channels.tx", "ethtool.channels.other"])
+        .about("Separate RX-only and TX-only queues, for cards that do not pair them.")
+        .cmds(&["ethtool -l DEV"]),
+    item("ethtool.features.receive-hashing", ItemKind::Ethtool, "rx.2", ETHTOOL)
+        .values(&["ethtool.features.ntuple-filters"])
+        .about("Whether the card hashes flows to spread them over queues (RSS), and whether \
+                n-tuple filters can steer chosen flows to chosen queues.")
+        .cmds(&["ethtool -k DEV", "ethtool -n DEV"]),
+    item("ethtool.features.large-receive-offload", ItemKind::Ethtool, "rx.6", ETHTOOL)
+        .about("LRO: the card merges segments itself; unlike GRO it loses headers, so it must be \
+                off on a host that forwards.")
+        .cmds(&["ethtool -k DEV", "ethtool -K DEV lro off"]),
+    item("ethtool.coalesce.tx-usecs", ItemKind::Ethtool, "tx.4", ETHTOOL)
+        .values(&["ethtool.coalesce.adaptive-tx"])
+        .about("Transmit completion coalescing: how long the card waits before reporting sent packets.")
+        .cmds(&["ethtool -c DEV"]),
     // ---- interrupts ----
     item("/proc/interrupts", ItemKind::Irq, "rx.4", "/proc/interrupts")
         .class(Traffic)
@@ -747,90 +768,126 @@ pub static GROUPS: &[Group] = &[
         prefix: "Ip.",
         stage: "rx.8",
         about: "IPv4 (RFC 4293) counters",
+        class: None,
+        detail: false,
     },
     Group {
         prefix: "IpExt.",
         stage: "rx.8",
         about: "Linux IPv4 extension counters",
+        class: None,
+        detail: false,
     },
     Group {
         prefix: "Icmp.",
         stage: "rx.8",
         about: "ICMP counters",
+        class: None,
+        detail: false,
     },
     Group {
         prefix: "IcmpMsg.",
         stage: "rx.8",
         about: "ICMP counters per message type",
+        class: None,
+        detail: false,
     },
     Group {
         prefix: "Ip6",
         stage: "rx.8",
         about: "IPv6 counters",
+        class: None,
+        detail: false,
     },
     Group {
         prefix: "Icmp6",
         stage: "rx.8",
         about: "ICMPv6 counters",
+        class: None,
+        detail: false,
     },
     Group {
         prefix: "Tcp.",
         stage: "rx.9",
         about: "TCP (RFC 4022) counters",
+        class: None,
+        detail: false,
     },
     Group {
         prefix: "TcpExt.",
         stage: "rx.9",
         about: "Linux TCP extension counters",
+        class: None,
+        detail: false,
     },
     Group {
         prefix: "MPTcpExt.",
         stage: "rx.9",
         about: "Multipath TCP counters",
+        class: None,
+        detail: false,
     },
     Group {
         prefix: "TlsExt.",
         stage: "rx.9",
         about: "kernel TLS counters",
+        class: None,
+        detail: false,
     },
     Group {
         prefix: "Udp.",
         stage: "rx.9",
         about: "UDP counters",
+        class: None,
+        detail: false,
     },
     Group {
         prefix: "UdpLite.",
         stage: "rx.9",
         about: "UDP-Lite counters",
+        class: None,
+        detail: false,
     },
     Group {
         prefix: "Udp6",
         stage: "rx.9",
         about: "UDP over IPv6 counters",
+        class: None,
+        detail: false,
     },
     Group {
         prefix: "UdpLite6",
         stage: "rx.9",
         about: "UDP-Lite over IPv6 counters",
+        class: None,
+        detail: false,
     },
     Group {
         prefix: "sockstat.",
         stage: "rx.10",
         about: "socket counts and memory (/proc/net/sockstat)",
+        class: None,
+        detail: false,
     },
     Group {
         prefix: "sockstat6.",
         stage: "rx.10",
         about: "IPv6 socket counts (/proc/net/sockstat6)",
+        class: None,
+        detail: false,
     },
     Group {
         prefix: "nf_conntrack.",
         stage: "rx.8",
         about: "conntrack per-CPU statistics",
+        class: None,
+        detail: false,
     },
     Group {
         prefix: "softnet.",
         stage: "rx.5",
         about: "softnet_stat columns",
+        class: None,
+        detail: false,
     },
 ];

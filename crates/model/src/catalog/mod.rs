@@ -117,6 +117,11 @@ pub struct Group {
     pub prefix: &'static str,
     pub stage: &'static str,
     pub about: &'static str,
+    /// The class of every counter in the family; `None`: judged by each counter's name.
+    pub class: Option<Class>,
+    /// Counters that repeat, in a driver's own words, losses another counter of the stage
+    /// already counts: shown as evidence, not added to the stage's totals.
+    pub detail: bool,
 }
 
 pub fn stage(id: &str) -> Option<&'static Stage> {
@@ -162,6 +167,7 @@ pub struct Placement {
     pub stage: &'static str,
     pub class: Class,
     pub item: Option<&'static Item>,
+    pub detail: bool,
 }
 
 pub fn place(name: &str) -> Option<Placement> {
@@ -170,12 +176,14 @@ pub fn place(name: &str) -> Option<Placement> {
             stage: item.stage,
             class: item.class,
             item: Some(item),
+            detail: false,
         });
     }
     group(name).map(|g| Placement {
         stage: g.stage,
-        class: class_by_name(name),
+        class: g.class.unwrap_or_else(|| class_by_name(name)),
         item: None,
+        detail: g.detail,
     })
 }
 

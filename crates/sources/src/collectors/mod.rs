@@ -2,6 +2,7 @@
 
 pub mod conntrack;
 pub mod cpuidle;
+pub mod ethtool;
 pub mod interrupts;
 pub mod link;
 pub mod netclass;
