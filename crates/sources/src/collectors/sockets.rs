@@ -100,26 +100,91 @@ const TCP_INFO: &[(&str, usize, usize)] = &[
     ("rcv_wnd", 232, 4),
 ];
 
-/// Decodes a SOCK_DIAG_BY_FAMILY reply (`struct inet_diag_msg` and its attributes).
-pub fn parse_inet_diag(bytes: &[u8], proto: &str) -> Result<Vec<SocketInfo>, ParseError> {
-    let mut out = Vec::new();
-    for (n, (kind, msg)) in split_messages(bytes)?.into_iter().enumerate() {
-        let p = &msg[16..];
-        if kind != SOCK_DIAG_BY_FAMILY {
-            continue;
+/// One socket as the kernel sent it, decoded only as far as counting and choosing need;
+/// the rest (addresses, tcp_info fields) is decoded for the few sockets kept.
+#[derive(Debug, Clone)]
+pub struct RawSocket<'a> {
+    family: u8,
+    state: u8,
+    /// `struct inet_diag_sockid`.
+    id: &'a [u8],
+    recv_q: u32,
+    send_q: u32,
+    inode: u32,
+    info: Option<&'a [u8]>,
+    cong: Option<&'a [u8]>,
+    skmem: Option<[u32; 9]>,
+    udp: bool,
+}
+
+/// What selection and summaries ask of a socket, raw or decoded.
+pub trait Facts {
+    fn state_name(&self) -> &str;
+    fn recv_q(&self) -> u64;
+    fn send_q(&self) -> u64;
+    fn rcvbuf(&self) -> u64;
+    fn drops(&self) -> u64;
+    fn total_retrans(&self) -> u64;
+    fn listening(&self) -> bool {
+        self.state_name() == "LISTEN"
+    }
+}
+
+impl Facts for RawSocket<'_> {
+    fn state_name(&self) -> &str {
+        // UDP reuses TCP's state numbers; ss calls an unconnected one UNCONN.
+        if self.udp && self.state == 7 {
+            return "UNCONN";
         }
-        if p.len() < 72 {
-            return Err(ParseError::new(
-                n + 1,
-                "inet_diag_msg",
-                format!("{} bytes, need 72", p.len()),
-            ));
-        }
-        let u32_at = |o: usize| u32::from_ne_bytes(p[o..o + 4].try_into().expect("4 bytes"));
-        let (family, state) = (p[0], p[1]);
+        TCP_STATES.get(self.state as usize).unwrap_or(&"UNKNOWN")
+    }
+    fn recv_q(&self) -> u64 {
+        self.recv_q.into()
+    }
+    fn send_q(&self) -> u64 {
+        self.send_q.into()
+    }
+    fn rcvbuf(&self) -> u64 {
+        self.skmem.map_or(0, |m| m[1].into())
+    }
+    fn drops(&self) -> u64 {
+        self.skmem.map_or(0, |m| m[8].into())
+    }
+    fn total_retrans(&self) -> u64 {
+        self.info
+            .and_then(|i| i.get(100..104))
+            .map_or(0, |b| u32::from_ne_bytes(b.try_into().expect("4")).into())
+    }
+}
+
+impl Facts for SocketInfo {
+    fn state_name(&self) -> &str {
+        &self.state
+    }
+    fn recv_q(&self) -> u64 {
+        self.recv_q
+    }
+    fn send_q(&self) -> u64 {
+        self.send_q
+    }
+    fn rcvbuf(&self) -> u64 {
+        self.skmem.get("rcvbuf").copied().unwrap_or(0)
+    }
+    fn drops(&self) -> u64 {
+        self.skmem.get("drops").copied().unwrap_or(0)
+    }
+    fn total_retrans(&self) -> u64 {
+        self.tcp_info.get("total_retrans").copied().unwrap_or(0)
+    }
+}
+
+impl RawSocket<'_> {
+    /// The full decoding, for a socket that is kept.
+    pub fn decode(&self, proto: &str) -> SocketInfo {
+        let p = self.id;
         let addr = |at: usize, port_at: usize| {
             let port = u16::from_be_bytes([p[port_at], p[port_at + 1]]);
-            match family {
+            match self.family {
                 AF_INET6 => format!(
                     "[{}]:{port}",
                     Ipv6Addr::from(<[u8; 16]>::try_from(&p[at..at + 16]).expect("16 bytes"))
@@ -130,26 +195,72 @@ pub fn parse_inet_diag(bytes: &[u8], proto: &str) -> Result<Vec<SocketInfo>, Par
                 ),
             }
         };
-        let mut s = SocketInfo {
-            proto: if family == AF_INET6 {
+        SocketInfo {
+            proto: if self.family == AF_INET6 {
                 format!("{proto}6")
             } else {
                 proto.to_string()
             },
-            // UDP reuses TCP's state numbers; ss calls an unconnected one UNCONN.
-            state: match (proto, state) {
-                ("udp", 7) => "UNCONN".to_string(),
-                _ => TCP_STATES
-                    .get(state as usize)
-                    .unwrap_or(&"UNKNOWN")
-                    .to_string(),
-            },
-            local: addr(8, 4),
-            remote: addr(24, 6),
-            recv_q: u32_at(56).into(),
-            send_q: u32_at(60).into(),
-            inode: u32_at(68).into(),
+            state: self.state_name().to_string(),
+            local: addr(4, 0),
+            remote: addr(20, 2),
+            recv_q: self.recv_q.into(),
+            send_q: self.send_q.into(),
+            inode: self.inode.into(),
+            skmem: self
+                .skmem
+                .map(|m| {
+                    SKMEM
+                        .iter()
+                        .zip(m)
+                        .map(|(k, v)| (k.to_string(), u64::from(v)))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            // A listener's tcp_info describes no connection.
+            tcp_info: self
+                .info
+                .filter(|_| !self.listening())
+                .map(tcp_info)
+                .unwrap_or_default(),
+            congestion: self.cong.map(|c| {
+                String::from_utf8_lossy(c)
+                    .trim_end_matches('\0')
+                    .to_string()
+            }),
             ..SocketInfo::default()
+        }
+    }
+}
+
+/// Splits a SOCK_DIAG_BY_FAMILY reply into sockets (`struct inet_diag_msg` and its
+/// attributes), without copying.
+pub fn parse_raw<'a>(bytes: &'a [u8], udp: bool) -> Result<Vec<RawSocket<'a>>, ParseError> {
+    let mut out = Vec::new();
+    for (n, (kind, msg)) in split_messages(bytes)?.into_iter().enumerate() {
+        if kind != SOCK_DIAG_BY_FAMILY {
+            continue;
+        }
+        let p = &msg[16..];
+        if p.len() < 72 {
+            return Err(ParseError::new(
+                n + 1,
+                "inet_diag_msg",
+                format!("{} bytes, need 72", p.len()),
+            ));
+        }
+        let u32_at = |o: usize| u32::from_ne_bytes(p[o..o + 4].try_into().expect("4 bytes"));
+        let mut s = RawSocket {
+            family: p[0],
+            state: p[1],
+            id: &p[4..52],
+            recv_q: u32_at(56),
+            send_q: u32_at(60),
+            inode: u32_at(68),
+            info: None,
+            cong: None,
+            skmem: None,
+            udp,
         };
         let mut off = 72;
         while off + 4 <= p.len() {
@@ -164,22 +275,14 @@ pub fn parse_inet_diag(bytes: &[u8], proto: &str) -> Result<Vec<SocketInfo>, Par
             }
             let v = &p[off + 4..off + len];
             match ty {
-                // A listener's tcp_info describes no connection.
-                INET_DIAG_INFO if state != 10 => s.tcp_info = tcp_info(v),
-                INET_DIAG_CONG => {
-                    s.congestion = Some(
-                        String::from_utf8_lossy(v)
-                            .trim_end_matches('\0')
-                            .to_string(),
-                    )
-                }
+                INET_DIAG_INFO => s.info = Some(v),
+                INET_DIAG_CONG => s.cong = Some(v),
                 INET_DIAG_SKMEMINFO => {
-                    for (i, chunk) in v.chunks_exact(4).enumerate().take(SKMEM.len()) {
-                        s.skmem.insert(
-                            SKMEM[i].into(),
-                            u32::from_ne_bytes(chunk.try_into().expect("4")).into(),
-                        );
+                    let mut m = [0u32; 9];
+                    for (slot, chunk) in m.iter_mut().zip(v.chunks_exact(4)) {
+                        *slot = u32::from_ne_bytes(chunk.try_into().expect("4"));
                     }
+                    s.skmem = Some(m);
                 }
                 _ => {}
             }
@@ -188,6 +291,14 @@ pub fn parse_inet_diag(bytes: &[u8], proto: &str) -> Result<Vec<SocketInfo>, Par
         out.push(s);
     }
     Ok(out)
+}
+
+/// Decodes every socket of a reply; for tests and small dumps.
+pub fn parse_inet_diag(bytes: &[u8], proto: &str) -> Result<Vec<SocketInfo>, ParseError> {
+    Ok(parse_raw(bytes, proto == "udp")?
+        .iter()
+        .map(|r| r.decode(proto))
+        .collect())
 }
 
 fn tcp_info(v: &[u8]) -> BTreeMap<String, u64> {
@@ -217,40 +328,38 @@ pub struct Summary {
     pub drops: u64,
 }
 
-pub fn summarize(sockets: &[SocketInfo]) -> Summary {
+pub fn summarize<T: Facts>(sockets: &[T]) -> Summary {
     let mut s = Summary::default();
     for k in sockets {
-        *s.states.entry(k.state.clone()).or_default() += 1;
-        s.drops += k.skmem.get("drops").copied().unwrap_or(0);
-        if k.state == "LISTEN" {
+        *s.states.entry(k.state_name().to_string()).or_default() += 1;
+        s.drops += k.drops();
+        if k.listening() {
             s.listeners += 1;
-            if k.send_q > 0 && k.recv_q >= k.send_q {
+            if k.send_q() > 0 && k.recv_q() >= k.send_q() {
                 s.listeners_at_cap += 1;
             }
         } else {
-            s.recvq_bytes += k.recv_q;
-            s.sendq_bytes += k.send_q;
-            s.recvq_nonzero += u64::from(k.recv_q > 0);
+            s.recvq_bytes += k.recv_q();
+            s.sendq_bytes += k.send_q();
+            s.recvq_nonzero += u64::from(k.recv_q() > 0);
         }
     }
     s
 }
 
 /// A reason to keep a socket: its name, its score (0 = not this reason), how many to keep.
-type Reason<'a> = (&'a str, &'a dyn Fn(&SocketInfo) -> f64, usize);
+type Reason<'a, T> = (&'a str, &'a dyn Fn(&T) -> f64, usize);
 
 /// The sockets a reader should see: every listener (busiest first), and the worst few by
-/// receive queue fill, drops and retransmissions. Each is tagged with why.
-pub fn select(mut all: Vec<SocketInfo>) -> Vec<SocketInfo> {
-    let fill = |s: &SocketInfo| {
-        s.recv_q as f64 / s.skmem.get("rcvbuf").copied().unwrap_or(1).max(1) as f64
-    };
-    let reasons: [Reason; 4] = [
+/// receive queue fill, drops and retransmissions, each with why it was kept.
+pub fn select<T: Facts>(all: Vec<T>) -> Vec<(T, Vec<String>)> {
+    let fill = |s: &T| s.recv_q() as f64 / s.rcvbuf().max(1) as f64;
+    let reasons: [Reason<T>; 4] = [
         (
             "listener",
             &|s| {
-                if s.state == "LISTEN" {
-                    1.0 + s.recv_q as f64
+                if s.listening() {
+                    1.0 + s.recv_q() as f64
                 } else {
                     0.0
                 }
@@ -260,7 +369,7 @@ pub fn select(mut all: Vec<SocketInfo>) -> Vec<SocketInfo> {
         (
             "recvq",
             &|s| {
-                if s.state != "LISTEN" && s.recv_q > 0 {
+                if !s.listening() && s.recv_q() > 0 {
                     fill(s)
                 } else {
                     0.0
@@ -268,33 +377,25 @@ pub fn select(mut all: Vec<SocketInfo>) -> Vec<SocketInfo> {
             },
             KEEP_PER_REASON,
         ),
-        (
-            "drops",
-            &|s| s.skmem.get("drops").copied().unwrap_or(0) as f64,
-            KEEP_PER_REASON,
-        ),
-        (
-            "retrans",
-            &|s| s.tcp_info.get("total_retrans").copied().unwrap_or(0) as f64,
-            KEEP_PER_REASON,
-        ),
+        ("drops", &|s| s.drops() as f64, KEEP_PER_REASON),
+        ("retrans", &|s| s.total_retrans() as f64, KEEP_PER_REASON),
     ];
-    let mut keep: Vec<usize> = Vec::new();
-    for (why, score, n) in reasons {
-        let mut idx: Vec<usize> = (0..all.len()).filter(|&i| score(&all[i]) > 0.0).collect();
-        idx.sort_by(|&a, &b| score(&all[b]).total_cmp(&score(&all[a])));
-        for i in idx.into_iter().take(n) {
-            all[i].why.push(why.to_string());
-            keep.push(i);
+    let mut why: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    for (name, score, n) in reasons {
+        let mut idx: Vec<(usize, f64)> = all
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (i, score(s)))
+            .filter(|(_, v)| *v > 0.0)
+            .collect();
+        idx.sort_by(|a, b| b.1.total_cmp(&a.1));
+        for (i, _) in idx.into_iter().take(n) {
+            why.entry(i).or_default().push(name.to_string());
         }
     }
-    keep.sort_unstable();
-    keep.dedup();
-    let mut keep = keep.into_iter().peekable();
     all.into_iter()
         .enumerate()
-        .filter(|(i, _)| keep.next_if_eq(i).is_some())
-        .map(|(_, s)| s)
+        .filter_map(|(i, s)| why.remove(&i).map(|w| (s, w)))
         .collect()
 }
 
@@ -366,19 +467,23 @@ impl Collector for Sockets {
         let mut kept = Vec::new();
         let mut read = 0;
         for (proto, protocol) in [("tcp", IPPROTO_TCP), ("udp", IPPROTO_UDP)] {
-            let mut all = Vec::new();
+            let mut replies = Vec::new();
             for family in [AF_INET, AF_INET6] {
                 let dump = Dump::Sockets { family, protocol };
                 let file = root.base().join("netlink").join(dump.file());
                 match root.netlink(dump) {
                     Ok(bytes) => {
                         read += 1;
-                        all.extend(parse_inet_diag(&bytes, proto).map_err(|e| e.at(&file))?);
+                        replies.push((bytes, file));
                     }
                     // No IPv6 in this kernel: not an error.
                     Err(e) if family == AF_INET6 => sink.error(e),
                     Err(e) => return Err(e),
                 }
+            }
+            let mut all = Vec::new();
+            for (bytes, file) in &replies {
+                all.extend(parse_raw(bytes, proto == "udp").map_err(|e| e.at(file))?);
             }
             let sum = summarize(&all);
             let l = |k: &str, v: &str| labels([(k, v)]);
@@ -424,7 +529,10 @@ impl Collector for Sockets {
                     Kind::Gauge,
                 );
             }
-            kept.extend(select(all));
+            kept.extend(select(all).into_iter().map(|(raw, why)| SocketInfo {
+                why,
+                ..raw.decode(proto)
+            }));
         }
         if read == 0 {
             return Ok(());
@@ -477,8 +585,9 @@ mod tests {
         listener.inode = 7;
         let kept = select(vec![quiet, full, listener]);
         assert_eq!(kept.len(), 2);
-        assert_eq!(kept[0].why, ["recvq"]);
-        assert_eq!(kept[1].why, ["listener"]);
+        assert_eq!(kept[0].1, ["recvq"]);
+        assert_eq!(kept[1].1, ["listener"]);
+        let kept: Vec<SocketInfo> = kept.into_iter().map(|(s, _)| s).collect();
         let sum = summarize(&kept);
         assert_eq!(
             (sum.listeners, sum.listeners_at_cap, sum.recvq_nonzero),
