@@ -3,6 +3,8 @@
 
 pub mod catalog;
 pub mod delta;
+pub mod diagnose;
+pub mod findings;
 pub mod snapshot;
 pub mod walk;
 

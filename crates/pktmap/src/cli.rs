@@ -33,6 +33,9 @@ pub enum Command {
     Walk(WalkArgs),
     /// Write every collected value, with metadata, as one JSON document.
     Snapshot(SnapshotArgs),
+    /// Find where packets are lost or delayed, why, and what to change (exit 0 nothing, 1
+    /// warnings, 2 critical, 3 pktmap failed).
+    Diagnose(DiagnoseArgs),
     /// Record every file the collectors read into DIR, replayable with `--root DIR`.
     Capture(CaptureArgs),
     /// List the stages and everything pktmap knows about each.
@@ -49,6 +52,24 @@ pub struct WalkArgs {
     /// Only this interface's counters (per-CPU and global counters stay).
     #[arg(long)]
     pub iface: Option<String>,
+    /// Work offline: the earlier snapshot file.
+    #[arg(long, value_name = "FILE")]
+    pub from: Option<String>,
+    /// Work offline: the later snapshot file.
+    #[arg(long, value_name = "FILE")]
+    pub to: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct DiagnoseArgs {
+    /// How long to measure.
+    #[arg(long, short, default_value = "5s", value_parser = parse_duration)]
+    pub interval: Interval,
+    /// Judge the counters accumulated since boot instead of measuring an interval.
+    #[arg(long, conflicts_with_all = ["from", "to"])]
+    pub since_boot: bool,
     /// Work offline: the earlier snapshot file.
     #[arg(long, value_name = "FILE")]
     pub from: Option<String>,

@@ -10,7 +10,10 @@ use cli::{Cli, Command};
 use pktmap_model::delta::Delta;
 use pktmap_model::snapshot::{Snapshot, SnapshotSet, load_snapshots};
 use pktmap_model::walk::{self, Walk};
-use pktmap_render::{catalog as catalog_render, explain, walk as walk_render};
+use pktmap_model::{diagnose, findings};
+use pktmap_render::{
+    catalog as catalog_render, explain, findings as findings_render, walk as walk_render,
+};
 use pktmap_sources::{Options, Root};
 use std::process::ExitCode;
 use target::Target;
@@ -22,7 +25,7 @@ fn main() -> ExitCode {
         Err(e) if output::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("pktmap: {e:#}");
-            ExitCode::from(2)
+            ExitCode::from(3)
         }
     }
 }
@@ -59,6 +62,71 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     output::text(&texts.join("\n"))?
                 }
             }
+        }
+        Command::Diagnose(args) => {
+            let (from, to) = match (&args.from, &args.to) {
+                (Some(a), Some(b)) => (load(a)?, load(b)?),
+                (None, None) if args.since_boot => {
+                    let now = target.snapshots(&root, &Options::default())?;
+                    (now.iter().map(at_boot).collect(), now)
+                }
+                (None, None) => {
+                    let a = target.snapshots(&root, &Options::default())?;
+                    std::thread::sleep(args.interval.0);
+                    (a, target.snapshots(&root, &Options::default())?)
+                }
+                _ => bail!("--from and --to go together"),
+            };
+            let mut worst = 0;
+            let mut reports = Vec::new();
+            for (a, b) in pairs(&from, &to) {
+                let delta = Delta::between(a, b)?;
+                let found = diagnose::diagnose(&delta);
+                worst = worst.max(findings::exit_code(&found));
+                let mut title = format!(
+                    "pktmap diagnose  {}  Linux {}  {}",
+                    b.meta.hostname.as_deref().unwrap_or("?"),
+                    b.meta.kernel.as_deref().unwrap_or("?"),
+                    if args.since_boot {
+                        format!(
+                            "since boot ({:.1} days of counters)",
+                            delta.interval_s / 86400.0
+                        )
+                    } else {
+                        format!("interval {:.2} s", delta.interval_s)
+                    }
+                );
+                if let Some(ns) = &b.meta.netns {
+                    title.push_str(&format!("\nnamespace {}", ns.display()));
+                }
+                reports.push((title, b.meta.netns.clone(), delta.interval_s, found));
+            }
+            if args.json {
+                let docs: Vec<_> = reports
+                    .iter()
+                    .map(|(_, ns, interval, found)| {
+                        serde_json::json!({
+                            "schema": "pktmap.diagnose/1",
+                            "netns": ns,
+                            "interval_s": interval,
+                            "since_boot": args.since_boot,
+                            "exit_code": findings::exit_code(found),
+                            "findings": found,
+                        })
+                    })
+                    .collect();
+                match docs.as_slice() {
+                    [one] => output::json(one)?,
+                    many => output::json(&many)?,
+                }
+            } else {
+                let texts: Vec<String> = reports
+                    .iter()
+                    .map(|(title, _, _, found)| findings_render::text(title, found, style))
+                    .collect();
+                output::text(&texts.join("\n"))?;
+            }
+            return Ok(ExitCode::from(worst));
         }
         Command::Snapshot(args) => {
             let opts = Options {
@@ -122,20 +190,38 @@ fn run(cli: Cli) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// One walk per namespace present in both lists, matched by namespace inode.
-fn walks(from: &[Snapshot], to: &[Snapshot], iface: Option<&str>) -> Result<Vec<Walk>> {
+/// Snapshots of the same namespace from both lists, matched by namespace inode.
+fn pairs<'a>(from: &'a [Snapshot], to: &'a [Snapshot]) -> Vec<(&'a Snapshot, &'a Snapshot)> {
     let key = |s: &Snapshot| s.meta.netns.as_ref().map(|n| n.inode);
-    let mut out = Vec::new();
-    for b in to {
-        let Some(a) = from.iter().find(|a| key(a) == key(b)) else {
-            continue;
-        };
-        out.push(walk::build(&Delta::between(a, b)?, iface));
-    }
+    to.iter()
+        .filter_map(|b| from.iter().find(|a| key(a) == key(b)).map(|a| (a, b)))
+        .collect()
+}
+
+/// One walk per namespace present in both lists.
+fn walks(from: &[Snapshot], to: &[Snapshot], iface: Option<&str>) -> Result<Vec<Walk>> {
+    let out = pairs(from, to)
+        .into_iter()
+        .map(|(a, b)| Ok(walk::build(&Delta::between(a, b)?, iface)))
+        .collect::<Result<Vec<_>>>()?;
     if out.is_empty() {
         bail!("the two snapshots share no network namespace");
     }
     Ok(out)
+}
+
+/// The same host at boot: every counter zero, the clock at zero, so a delta to now gives
+/// the averages since boot.
+fn at_boot(now: &Snapshot) -> Snapshot {
+    let mut s = now.clone();
+    s.meta.uptime_s = Some(0.0);
+    s.sockets.clear();
+    for m in &mut s.metrics {
+        if m.kind.width_bits().is_some() {
+            m.value = 0;
+        }
+    }
+    s
 }
 
 fn load(path: &str) -> Result<Vec<Snapshot>> {

@@ -2,6 +2,7 @@
 
 pub mod catalog;
 pub mod explain;
+pub mod findings;
 pub mod fmt;
 pub mod walk;
 

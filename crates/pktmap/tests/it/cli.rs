@@ -177,7 +177,7 @@ fn a_snapshot_from_another_version_is_refused_by_name() {
     v["pktmap_version"] = "0.9.0".into();
     std::fs::write(&b, v.to_string()).unwrap();
     let o = run(&["walk", "--from", &a, "--to", &b]);
-    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(o.status.code(), Some(3));
     let err = stderr(&o);
     assert!(err.contains("version 2") && err.contains("0.9.0"), "{err}");
 }
@@ -187,7 +187,7 @@ fn snapshots_in_the_wrong_order_are_refused() {
     let dir = TempDir::new("order");
     let (a, b) = fixture_snapshots("vm-udp-flood", &dir);
     let o = run(&["walk", "--from", &b, "--to", &a]);
-    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(o.status.code(), Some(3));
     assert!(stderr(&o).contains("not later"), "{}", stderr(&o));
 }
 
@@ -281,7 +281,7 @@ fn explain_gives_meaning_stage_and_value_here() {
         "{reason}"
     );
     let o = run(&["explain", "no.such.thing"]);
-    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(o.status.code(), Some(3));
     assert!(stderr(&o).contains("pktmap stages"));
 }
 

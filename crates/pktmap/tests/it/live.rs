@@ -6,7 +6,7 @@ use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
 /// Sends UDP from namespace `a` to `b` at about `pps` for `secs`; returns packets sent.
-fn udp_flood(ns: &str, port: u16, pps: u64, secs: f64) -> std::thread::JoinHandle<u64> {
+pub fn udp_flood(ns: &str, port: u16, pps: u64, secs: f64) -> std::thread::JoinHandle<u64> {
     let sock = NetnsPair::within(ns, || UdpSocket::bind((ADDR_A, 0)).unwrap());
     std::thread::spawn(move || {
         let start = Instant::now();
@@ -26,7 +26,7 @@ fn udp_flood(ns: &str, port: u16, pps: u64, secs: f64) -> std::thread::JoinHandl
 }
 
 /// A receiver with the smallest buffer the kernel allows, never read.
-fn deaf_receiver(ns: &str, port: u16) -> UdpSocket {
+pub fn deaf_receiver(ns: &str, port: u16) -> UdpSocket {
     NetnsPair::within(ns, move || {
         let s = UdpSocket::bind((ADDR_B, port)).unwrap();
         let fd = std::os::fd::AsRawFd::as_raw_fd(&s);
@@ -50,6 +50,7 @@ fn walk_in_the_receiving_namespace_sees_the_flood_at_each_stage() {
     if !root_or_skip("walk_in_the_receiving_namespace_sees_the_flood_at_each_stage") {
         return;
     }
+    let _g = shared();
     let pair = NetnsPair::new();
     let _rx = deaf_receiver(&pair.b, 9000);
     let pps = 20_000;
@@ -107,6 +108,7 @@ fn a_quiet_namespace_reports_no_loss() {
     if !root_or_skip("a_quiet_namespace_reports_no_loss") {
         return;
     }
+    let _g = shared();
     let pair = NetnsPair::new();
     let out = NetnsPair::pktmap_in(&pair.b, &["walk", "--json", "--interval", "300ms"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -130,6 +132,7 @@ fn capture_replays_the_same_values() {
     if !root_or_skip("capture_replays_the_same_values") {
         return;
     }
+    let _g = shared();
     let pair = NetnsPair::new();
     let dir = TempDir::new("capture");
     let out = NetnsPair::pktmap_in(&pair.b, &["capture", "--out", &dir.path("cap")]);
@@ -152,6 +155,7 @@ fn a_recreated_interface_reads_as_a_reset() {
     if !root_or_skip("a_recreated_interface_reads_as_a_reset") {
         return;
     }
+    let _g = shared();
     let pair = NetnsPair::new();
     let dir = TempDir::new("reset");
     let a = NetnsPair::pktmap_in(&pair.b, &["snapshot", "-o", &dir.path("a.json")]);
@@ -275,6 +279,7 @@ fn a_tbf_qdisc_that_drops_shows_at_tx3_in_the_senders_namespace() {
     if !root_or_skip("a_tbf_qdisc_that_drops_shows_at_tx3_in_the_senders_namespace") {
         return;
     }
+    let _g = shared();
     let pair = NetnsPair::new();
     let st = std::process::Command::new("tc")
         .args([
@@ -325,7 +330,7 @@ fn a_tbf_qdisc_that_drops_shows_at_tx3_in_the_senders_namespace() {
 }
 
 /// A TCP listener with the given backlog that never accepts, in namespace `ns`.
-fn stubborn_listener(ns: &str, port: u16, backlog: i32) -> std::os::fd::OwnedFd {
+pub fn stubborn_listener(ns: &str, port: u16, backlog: i32) -> std::os::fd::OwnedFd {
     NetnsPair::within(ns, move || unsafe {
         use std::os::fd::FromRawFd;
         let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
@@ -354,6 +359,7 @@ fn a_listener_that_never_accepts_is_shown_at_its_cap() {
     if !root_or_skip("a_listener_that_never_accepts_is_shown_at_its_cap") {
         return;
     }
+    let _g = shared();
     let pair = NetnsPair::new();
     let _listener = stubborn_listener(&pair.b, 8080, 1);
     let clients: Vec<_> = (0..6)
@@ -418,6 +424,7 @@ fn a_thousand_sockets_are_counted_as_ss_counts_them() {
     if !root_or_skip("a_thousand_sockets_are_counted_as_ss_counts_them") {
         return;
     }
+    let _g = shared();
     let pair = NetnsPair::new();
     let _socks: Vec<UdpSocket> = NetnsPair::within(&pair.b, || {
         (0..1000)
@@ -455,6 +462,7 @@ fn all_netns_finds_the_test_namespaces_by_name_and_links_their_veth() {
     if !root_or_skip("all_netns_finds_the_test_namespaces_by_name_and_links_their_veth") {
         return;
     }
+    let _g = shared();
     let pair = NetnsPair::new();
     let out = run(&["--all-netns", "snapshot"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -494,6 +502,7 @@ fn netns_and_pid_read_the_chosen_namespace() {
     if !root_or_skip("netns_and_pid_read_the_chosen_namespace") {
         return;
     }
+    let _g = shared();
     let pair = NetnsPair::new();
     let by_name: serde_json::Value =
         serde_json::from_slice(&run(&["--netns", &pair.b, "snapshot"]).stdout).unwrap();
@@ -525,7 +534,7 @@ fn netns_and_pid_read_the_chosen_namespace() {
             .any(|s| s["name"] == "rps_cpus" && s["labels"]["dev"] == pair.veth_b.as_str())
     );
     let bad = run(&["--netns", "no-such-namespace-here", "walk"]);
-    assert_eq!(bad.status.code(), Some(2));
+    assert_eq!(bad.status.code(), Some(3));
     assert!(stderr(&bad).contains("no-such-namespace-here"));
 }
 
@@ -534,6 +543,7 @@ fn capture_of_a_namespace_replays() {
     if !root_or_skip("capture_of_a_namespace_replays") {
         return;
     }
+    let _g = shared();
     let pair = NetnsPair::new();
     let dir = TempDir::new("nscap");
     let out = run(&["--netns", &pair.b, "capture", "--out", &dir.path("cap")]);

@@ -53,6 +53,39 @@ pub fn unique() -> u32 {
     N.fetch_add(1, Ordering::Relaxed)
 }
 
+/// Root tests that send traffic hold this shared; a test that changes a global setting (the
+/// backlog length, the conntrack table size) holds it exclusively, so it runs alone.
+static GLOBAL: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+pub fn shared() -> std::sync::RwLockReadGuard<'static, ()> {
+    GLOBAL.read().unwrap_or_else(|e| e.into_inner())
+}
+
+pub fn exclusive() -> std::sync::RwLockWriteGuard<'static, ()> {
+    GLOBAL.write().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Sets a global sysctl and puts the old value back on drop, also when the test panics.
+pub struct SysctlGuard {
+    path: String,
+    old: String,
+}
+
+impl SysctlGuard {
+    pub fn set(key: &str, value: &str) -> SysctlGuard {
+        let path = format!("/proc/sys/{}", key.replace('.', "/"));
+        let old = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, value).unwrap();
+        SysctlGuard { path, old }
+    }
+}
+
+impl Drop for SysctlGuard {
+    fn drop(&mut self) {
+        let _ = std::fs::write(&self.path, self.old.trim());
+    }
+}
+
 /// True when root tests can run. In CI (`CI=true`) they must: not being root fails the test
 /// rather than skipping it.
 pub fn root_or_skip(test: &str) -> bool {

@@ -125,6 +125,8 @@ pub trait Facts {
     fn rcvbuf(&self) -> u64;
     fn drops(&self) -> u64;
     fn total_retrans(&self) -> u64;
+    /// Share of its busy time the connection waited for the peer's receive window.
+    fn rwnd_share(&self) -> f64;
     fn listening(&self) -> bool {
         self.state_name() == "LISTEN"
     }
@@ -155,6 +157,19 @@ impl Facts for RawSocket<'_> {
             .and_then(|i| i.get(100..104))
             .map_or(0, |b| u32::from_ne_bytes(b.try_into().expect("4")).into())
     }
+    fn rwnd_share(&self) -> f64 {
+        let at = |o: usize| {
+            self.info
+                .and_then(|i| i.get(o..o + 8))
+                .map_or(0, |b| u64::from_ne_bytes(b.try_into().expect("8")))
+        };
+        let busy = at(168);
+        if busy == 0 {
+            0.0
+        } else {
+            at(176) as f64 / busy as f64
+        }
+    }
 }
 
 impl Facts for SocketInfo {
@@ -175,6 +190,14 @@ impl Facts for SocketInfo {
     }
     fn total_retrans(&self) -> u64 {
         self.tcp_info.get("total_retrans").copied().unwrap_or(0)
+    }
+    fn rwnd_share(&self) -> f64 {
+        let busy = self.tcp_info.get("busy_time").copied().unwrap_or(0);
+        if busy == 0 {
+            0.0
+        } else {
+            self.tcp_info.get("rwnd_limited").copied().unwrap_or(0) as f64 / busy as f64
+        }
     }
 }
 
@@ -354,7 +377,7 @@ type Reason<'a, T> = (&'a str, &'a dyn Fn(&T) -> f64, usize);
 /// receive queue fill, drops and retransmissions, each with why it was kept.
 pub fn select<T: Facts>(all: Vec<T>) -> Vec<(T, Vec<String>)> {
     let fill = |s: &T| s.recv_q() as f64 / s.rcvbuf().max(1) as f64;
-    let reasons: [Reason<T>; 4] = [
+    let reasons: [Reason<T>; 5] = [
         (
             "listener",
             &|s| {
@@ -379,6 +402,17 @@ pub fn select<T: Facts>(all: Vec<T>) -> Vec<(T, Vec<String>)> {
         ),
         ("drops", &|s| s.drops() as f64, KEEP_PER_REASON),
         ("retrans", &|s| s.total_retrans() as f64, KEEP_PER_REASON),
+        (
+            "rwnd",
+            &|s| {
+                if s.rwnd_share() >= 0.5 {
+                    s.rwnd_share()
+                } else {
+                    0.0
+                }
+            },
+            KEEP_PER_REASON,
+        ),
     ];
     let mut why: BTreeMap<usize, Vec<String>> = BTreeMap::new();
     for (name, score, n) in reasons {

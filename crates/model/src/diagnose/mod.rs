@@ -1,0 +1,112 @@
+//! `pktmap diagnose`: the article's two scenarios as rules over a delta. Scenario 1 walks the
+//! drops outside-in (NIC, softirq, IP/netfilter, transport, socket, transmit); scenario 2 cuts
+//! latency into network, host and application. Each rule is a small function in `RULES`.
+
+mod rules;
+
+use crate::delta::{Change, Delta};
+use crate::findings::{Finding, Severity, order};
+use crate::snapshot::{Labels, Snapshot};
+
+pub use rules::RULES;
+
+/// The least count that is more than background noise: ordinary teardown, a retransmit, the
+/// VM's own chatter (kernel-notes: every interval has a few).
+pub const MIN_EVENTS: u64 = 10;
+/// A loss below this share of the traffic it belongs to is noise.
+pub const MIN_RATIO: f64 = 0.001;
+
+/// A rule: an id (stable, for tests and suppression) and its check.
+pub struct Rule {
+    pub id: &'static str,
+    pub check: fn(&Ctx) -> Vec<Finding>,
+}
+
+/// What rules read: the delta and both snapshots.
+pub struct Ctx<'a> {
+    pub delta: &'a Delta<'a>,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn to(&self) -> &'a Snapshot {
+        self.delta.to
+    }
+
+    /// Every change of a counter, one per label set, that has a delta.
+    pub fn changes(&self, name: &str) -> impl Iterator<Item = &'a Change> + '_ {
+        let name = name.to_string();
+        self.delta
+            .changes
+            .iter()
+            .filter(move |c| c.name == name && c.delta.is_some())
+    }
+
+    /// (delta, rate) of a counter summed over its label sets.
+    pub fn sum(&self, name: &str) -> (u64, f64) {
+        self.changes(name).fold((0, 0.0), |(d, r), c| {
+            (d + c.delta.unwrap_or(0), r + c.rate.unwrap_or(0.0))
+        })
+    }
+
+    pub fn rate(&self, name: &str) -> f64 {
+        self.sum(name).1
+    }
+
+    /// The current value of a gauge or counter without labels.
+    pub fn value(&self, name: &str) -> Option<u64> {
+        self.to()
+            .metrics
+            .iter()
+            .find(|m| m.name == name && m.labels.is_empty())
+            .map(|m| m.value)
+    }
+
+    pub fn setting(&self, name: &str) -> Option<&'a str> {
+        self.to().setting(name)
+    }
+
+    pub fn setting_for(&self, name: &str, labels: &Labels) -> Option<&'a str> {
+        self.to()
+            .settings
+            .iter()
+            .find(|s| s.name == name && &s.labels == labels)
+            .map(|s| s.value.as_str())
+    }
+
+    /// Whether `delta` losses at `rate` matter against `traffic` per second.
+    pub fn significant(delta: u64, rate: f64, traffic: f64) -> bool {
+        delta >= MIN_EVENTS && (traffic <= 0.0 || rate / traffic >= MIN_RATIO)
+    }
+
+    /// Critical above 1% of the traffic or 100 per second, a warning below.
+    pub fn severity(rate: f64, traffic: f64) -> Severity {
+        if rate >= 100.0 || (traffic > 0.0 && rate / traffic >= 0.01) {
+            Severity::Critical
+        } else {
+            Severity::Warning
+        }
+    }
+
+    /// Packets per second entering the receive path (links' rx_packets, or IP's).
+    pub fn rx_traffic(&self) -> f64 {
+        self.rate("rx_packets").max(self.rate("Ip.InReceives"))
+    }
+}
+
+/// Runs every rule and orders what they found.
+pub fn diagnose(delta: &Delta) -> Vec<Finding> {
+    let ctx = Ctx { delta };
+    let mut found: Vec<Finding> = RULES.iter().flat_map(|r| (r.check)(&ctx)).collect();
+    order(&mut found);
+    found
+}
+
+/// A short label text for evidence scopes: `dev=eth0 cpu=3`.
+pub fn scope(labels: &Labels) -> String {
+    labels
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "kind" | "handle" | "parent" | "dir"))
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}

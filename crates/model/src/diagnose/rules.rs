@@ -1,0 +1,1134 @@
+//! The rules, in path order. Each reads counters that moved in the interval, judges them
+//! against the traffic they belong to, and says where, why and what to run.
+
+use super::{Ctx, Rule, scope};
+use crate::findings::{Action, Confidence, Evidence, Finding, Severity};
+use crate::snapshot::labels;
+
+pub static RULES: &[Rule] = &[
+    Rule {
+        id: "nic-ring",
+        check: nic_ring,
+    },
+    Rule {
+        id: "nic-errors",
+        check: nic_errors,
+    },
+    Rule {
+        id: "softirq-backlog",
+        check: softirq_backlog,
+    },
+    Rule {
+        id: "softirq-squeeze",
+        check: softirq_squeeze,
+    },
+    Rule {
+        id: "ip-discards",
+        check: ip_discards,
+    },
+    Rule {
+        id: "netfilter-gap",
+        check: netfilter_gap,
+    },
+    Rule {
+        id: "conntrack",
+        check: conntrack,
+    },
+    Rule {
+        id: "closed-port",
+        check: closed_port,
+    },
+    Rule {
+        id: "listen-overflow",
+        check: listen_overflow,
+    },
+    Rule {
+        id: "tcp-receive-pressure",
+        check: tcp_receive_pressure,
+    },
+    Rule {
+        id: "udp-receive-buffer",
+        check: udp_receive_buffer,
+    },
+    Rule {
+        id: "qdisc-drops",
+        check: qdisc_drops,
+    },
+    Rule {
+        id: "tx-ring",
+        check: tx_ring,
+    },
+    Rule {
+        id: "retransmits",
+        check: retransmits,
+    },
+    Rule {
+        id: "slow-reader",
+        check: slow_reader,
+    },
+    Rule {
+        id: "receive-window",
+        check: receive_window,
+    },
+    Rule {
+        id: "qdisc-backlog",
+        check: qdisc_backlog,
+    },
+    Rule {
+        id: "cpu-pressure",
+        check: cpu_pressure,
+    },
+];
+
+fn finding(rule: &'static str, stage: &'static str, severity: Severity, title: String) -> Finding {
+    Finding {
+        rule,
+        stage,
+        severity,
+        title,
+        evidence: Vec::new(),
+        cause: String::new(),
+        actions: Vec::new(),
+        confidence: Confidence::Medium,
+        loss: true,
+    }
+}
+
+/// rx.3: the card had nowhere to put frames (missed, fifo, over, driver no-buffer counters).
+fn nic_ring(ctx: &Ctx) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let traffic = ctx.rate("rx_packets");
+    let mut by_dev: std::collections::BTreeMap<String, Vec<Evidence>> = Default::default();
+    let mut lost: std::collections::BTreeMap<String, (u64, f64)> = Default::default();
+    for c in ctx
+        .delta
+        .changes
+        .iter()
+        .filter(|c| c.delta.is_some_and(|d| d > 0))
+    {
+        let ring = matches!(
+            c.name.as_str(),
+            "rx_missed_errors" | "rx_fifo_errors" | "rx_over_errors"
+        ) || ["ethtool.miss.", "ethtool.nobuf.", "ethtool.fifo."]
+            .iter()
+            .any(|p| c.name.starts_with(p));
+        let Some(dev) = c.labels.get("dev").filter(|_| ring) else {
+            continue;
+        };
+        by_dev.entry(dev.clone()).or_default().push(Evidence::moved(
+            &c.name,
+            scope(&c.labels),
+            c.delta.unwrap_or(0),
+            c.rate.unwrap_or(0.0),
+        ));
+        let e = lost.entry(dev.clone()).or_default();
+        if !c.name.starts_with("ethtool.") || e.0 == 0 {
+            *e = (
+                e.0.max(c.delta.unwrap_or(0)),
+                e.1.max(c.rate.unwrap_or(0.0)),
+            );
+        }
+    }
+    for (dev, evidence) in by_dev {
+        let (d, r) = lost[&dev];
+        if !Ctx::significant(d, r, traffic) {
+            continue;
+        }
+        let l = labels([("dev", dev.as_str())]);
+        let mut f = finding(
+            "nic-ring",
+            "rx.3",
+            Ctx::severity(r, traffic),
+            format!("{dev}: the RX ring overflows ({r:.0} frames/s lost)"),
+        );
+        f.evidence = evidence;
+        f.cause =
+            "frames arrive faster than the driver hands descriptors back: the ring is too small \
+                   for the bursts, or the CPU serving the queue's interrupt is busy"
+                .into();
+        f.actions.push(Action::inspect(format!(
+            "ethtool -S {dev} | grep -iE 'drop|miss|fifo|no_buf'"
+        )));
+        if let Some(ring) = ctx.setting_for("ethtool.ring.rx", &l) {
+            f.evidence.push(Evidence::value(
+                "ethtool.ring.rx",
+                format!("dev={dev}"),
+                ring,
+            ));
+            if let Some((cur, max)) = parse_ring(ring).filter(|(c, m)| c < m) {
+                f.actions.push(Action::change(
+                    format!("ethtool -G {dev} rx {max}"),
+                    cur,
+                    max,
+                    "a bigger ring absorbs longer bursts",
+                ));
+            }
+        }
+        f.actions
+            .push(Action::inspect(format!("grep {dev} /proc/interrupts")));
+        f.confidence = Confidence::High;
+        out.push(f);
+    }
+    out
+}
+
+/// `2048 (max 4096)` -> (2048, 4096).
+pub fn parse_ring(v: &str) -> Option<(u64, u64)> {
+    let (cur, rest) = v.split_once(" (max ")?;
+    Some((
+        cur.trim().parse().ok()?,
+        rest.trim_end_matches(')').parse().ok()?,
+    ))
+}
+
+/// rx.1: frames rejected by the card (CRC, frame, length errors).
+fn nic_errors(ctx: &Ctx) -> Vec<Finding> {
+    let traffic = ctx.rate("rx_packets");
+    let mut out = Vec::new();
+    for name in ["rx_crc_errors", "rx_frame_errors", "rx_length_errors"] {
+        for c in ctx.changes(name) {
+            let (d, r) = (c.delta.unwrap_or(0), c.rate.unwrap_or(0.0));
+            if !Ctx::significant(d, r, traffic) {
+                continue;
+            }
+            let dev = c.labels.get("dev").cloned().unwrap_or_default();
+            let mut f = finding(
+                "nic-errors",
+                "rx.1",
+                Ctx::severity(r, traffic),
+                format!("{dev}: the card rejects damaged frames ({name})"),
+            );
+            f.evidence
+                .push(Evidence::moved(name, scope(&c.labels), d, r));
+            f.cause =
+                "frames arrive corrupted: a cable, optic, transceiver or switch port problem, \
+                       or a duplex/speed mismatch; no setting on this host fixes it"
+                    .into();
+            f.actions.push(Action::inspect(format!("ethtool {dev}")));
+            f.actions.push(Action::inspect(format!(
+                "ethtool -S {dev} | grep -iE 'crc|err'"
+            )));
+            out.push(f);
+        }
+    }
+    out
+}
+
+/// rx.5: the per-CPU backlog overflowed (softnet dropped, CPU_BACKLOG).
+fn softirq_backlog(ctx: &Ctx) -> Vec<Finding> {
+    let traffic = ctx.rate("softnet.processed").max(ctx.rx_traffic());
+    let (d, r) = ctx.sum("softnet.dropped");
+    if !Ctx::significant(d, r, traffic) {
+        return Vec::new();
+    }
+    let mut f = finding(
+        "softirq-backlog",
+        "rx.5",
+        Ctx::severity(r, traffic),
+        format!("the per-CPU input backlog overflows ({r:.0} packets/s dropped)"),
+    );
+    for c in ctx
+        .changes("softnet.dropped")
+        .filter(|c| c.delta.is_some_and(|d| d > 0))
+    {
+        f.evidence.push(Evidence::moved(
+            "softnet.dropped",
+            scope(&c.labels),
+            c.delta.unwrap_or(0),
+            c.rate.unwrap_or(0.0),
+        ));
+    }
+    // Global: a container's namespace cannot see it.
+    let current = ctx
+        .setting("net.core.netdev_max_backlog")
+        .unwrap_or("not visible here (global: read it in the host namespace)");
+    f.evidence
+        .push(Evidence::value("net.core.netdev_max_backlog", "", current));
+    f.cause = "packets queued to a CPU's backlog (RPS, veth, non-NAPI drivers) faster than its \
+               softirq drains them; on veth the sender also counts these as Ip.OutDiscards and \
+               Udp.SndbufErrors"
+        .into();
+    let proposed = current
+        .parse::<u64>()
+        .map(|c| (c * 4).max(4096))
+        .unwrap_or(16384);
+    f.actions.push(Action::sysctl(
+        "net.core.netdev_max_backlog",
+        current,
+        proposed,
+        "a longer backlog absorbs bursts; it is global, not per namespace",
+    ));
+    f.actions
+        .push(Action::inspect("cat /proc/net/softnet_stat"));
+    f.confidence = Confidence::High;
+    vec![f]
+}
+
+/// rx.5: net_rx_action runs out of budget (time_squeeze), or one CPU does all the work.
+fn softirq_squeeze(ctx: &Ctx) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let processed: Vec<(String, f64)> = ctx
+        .changes("softnet.processed")
+        .map(|c| {
+            (
+                c.labels.get("cpu").cloned().unwrap_or_default(),
+                c.rate.unwrap_or(0.0),
+            )
+        })
+        .collect();
+    let total: f64 = processed.iter().map(|p| p.1).sum();
+    let (d, r) = ctx.sum("softnet.time_squeeze");
+    if d >= super::MIN_EVENTS && r >= 1.0 {
+        let mut f = finding(
+            "softirq-squeeze",
+            "rx.5",
+            Severity::Warning,
+            format!("softirq runs out of budget {r:.0} times/s (time_squeeze)"),
+        );
+        f.loss = false;
+        for c in ctx
+            .changes("softnet.time_squeeze")
+            .filter(|c| c.delta.is_some_and(|d| d > 0))
+        {
+            f.evidence.push(Evidence::moved(
+                "softnet.time_squeeze",
+                scope(&c.labels),
+                c.delta.unwrap_or(0),
+                c.rate.unwrap_or(0.0),
+            ));
+        }
+        let budget = ctx.setting("net.core.netdev_budget").unwrap_or("?");
+        let usecs = ctx.setting("net.core.netdev_budget_usecs").unwrap_or("?");
+        f.evidence
+            .push(Evidence::value("net.core.netdev_budget", "", budget));
+        f.evidence
+            .push(Evidence::value("net.core.netdev_budget_usecs", "", usecs));
+        f.cause =
+            "a CPU has more receive work than one softirq round allows; packets wait for the \
+                   next round, and when rings fill they are lost at rx.3"
+                .into();
+        if let Ok(b) = budget.parse::<u64>() {
+            f.actions.push(Action::sysctl(
+                "net.core.netdev_budget",
+                budget,
+                b * 2,
+                "more packets per round",
+            ));
+        }
+        if let Ok(u) = usecs.parse::<u64>() {
+            f.actions.push(Action::sysctl(
+                "net.core.netdev_budget_usecs",
+                usecs,
+                u * 2,
+                "more time per round",
+            ));
+        }
+        out.push(f);
+    }
+    // One CPU doing (almost) all of it while others exist: RSS, IRQ affinity or RPS layout.
+    if processed.len() > 1 && total >= 10_000.0 {
+        let (cpu, top) = processed
+            .iter()
+            .cloned()
+            .fold((String::new(), 0.0), |a, b| if b.1 > a.1 { b } else { a });
+        if top / total >= 0.9 {
+            let mut f = finding(
+                "softirq-squeeze",
+                "rx.5",
+                Severity::Warning,
+                format!(
+                    "cpu{cpu} does {:.0}% of the receive work",
+                    100.0 * top / total
+                ),
+            );
+            f.loss = false;
+            f.evidence.push(Evidence::moved(
+                "softnet.processed",
+                format!("cpu={cpu}"),
+                0,
+                top,
+            ));
+            f.evidence.push(Evidence::value(
+                "softnet.processed (all CPUs)",
+                "",
+                format!("{total:.0}/s"),
+            ));
+            f.cause =
+                "receive processing is not spread: one queue, one interrupt CPU, or RPS off".into();
+            f.actions
+                .push(Action::inspect("grep -E 'TxRx|rx|input' /proc/interrupts"));
+            f.actions.push(Action::inspect("pktmap audit"));
+            f.confidence = Confidence::Medium;
+            out.push(f);
+        }
+    }
+    out
+}
+
+/// rx.8: IP input discards, bad headers or addresses, no route, reverse-path filter.
+fn ip_discards(ctx: &Ctx) -> Vec<Finding> {
+    let traffic = ctx.rate("Ip.InReceives");
+    let mut out = Vec::new();
+    for (name, cause) in [
+        ("Ip.InDiscards", "IP input had no resources for the packets"),
+        (
+            "Ip.InHdrErrors",
+            "packets with bad IP headers (checksum, TTL expired, bad options)",
+        ),
+        (
+            "Ip.InAddrErrors",
+            "packets for an address this host neither owns nor routes",
+        ),
+        ("IpExt.InNoRoutes", "no route for received packets"),
+        (
+            "TcpExt.IPReversePathFilter",
+            "the reverse path filter dropped packets arriving on an interface the route back does not use",
+        ),
+    ] {
+        let (d, r) = ctx.sum(name);
+        if !Ctx::significant(d, r, traffic) {
+            continue;
+        }
+        let mut f = finding(
+            "ip-discards",
+            "rx.8",
+            Ctx::severity(r, traffic),
+            format!("IP input drops packets ({name} {r:.0}/s)"),
+        );
+        f.evidence.push(Evidence::moved(name, "", d, r));
+        f.cause = cause.into();
+        if name == "TcpExt.IPReversePathFilter" {
+            let cur = ctx.setting("net.ipv4.conf.all.rp_filter").unwrap_or("?");
+            f.actions.push(Action::sysctl(
+                "net.ipv4.conf.all.rp_filter",
+                cur,
+                2,
+                "loose mode accepts asymmetric routes",
+            ));
+        }
+        f.actions.push(Action::inspect(format!("nstat -az {name}")));
+        out.push(f);
+    }
+    out
+}
+
+/// rx.8: packets enter IP and vanish without any IP counter saying why: a netfilter rule
+/// (kernel-notes: rule drops move no SNMP drop counter).
+fn netfilter_gap(ctx: &Ctx) -> Vec<Finding> {
+    let (received, rate_in) = ctx.sum("Ip.InReceives");
+    if received < super::MIN_EVENTS {
+        return Vec::new();
+    }
+    let accounted: u64 = [
+        "Ip.InDelivers",
+        "Ip.ForwDatagrams",
+        "Ip.InDiscards",
+        "Ip.InHdrErrors",
+        "Ip.InAddrErrors",
+        "Ip.InUnknownProtos",
+        "Ip.ReasmReqds",
+        "IpExt.InNoRoutes",
+        "IpExt.InTruncatedPkts",
+        "TcpExt.IPReversePathFilter",
+    ]
+    .iter()
+    .map(|n| ctx.sum(n).0)
+    .sum();
+    let missing = received.saturating_sub(accounted);
+    let rate = rate_in * missing as f64 / received as f64;
+    if !Ctx::significant(missing, rate, rate_in) {
+        return Vec::new();
+    }
+    let conntrack_full = ctx.sum("nf_conntrack.drop").0 > 0;
+    let mut f = finding(
+        "netfilter-gap",
+        "rx.8",
+        Ctx::severity(rate, rate_in),
+        format!("{rate:.0} packets/s enter IP and are never delivered: netfilter drops them"),
+    );
+    f.evidence
+        .push(Evidence::moved("Ip.InReceives", "", received, rate_in));
+    f.evidence.push(Evidence::moved(
+        "Ip.InDelivers",
+        "",
+        ctx.sum("Ip.InDelivers").0,
+        ctx.rate("Ip.InDelivers"),
+    ));
+    f.evidence.push(Evidence::value(
+        "unaccounted",
+        "",
+        format!(
+            "{missing} packets ({:.1}%)",
+            100.0 * missing as f64 / received as f64
+        ),
+    ));
+    f.cause = if conntrack_full {
+        "a full conntrack table (nf_conntrack drop rising) or a rule drops them".into()
+    } else {
+        "a firewall rule (iptables/nftables DROP or REJECT) on PREROUTING, INPUT or FORWARD: \
+         rule drops move no IP drop counter, only the rule's own"
+            .into()
+    };
+    f.actions
+        .push(Action::inspect("iptables -L -v -n -x | grep -vE '^ +0 +0'"));
+    f.actions.push(Action::inspect("nft list ruleset"));
+    f.actions.push(Action::inspect(
+        "pktmap trace drops   (NETFILTER_DROP and its location)",
+    ));
+    f.confidence = Confidence::Medium;
+    vec![f]
+}
+
+/// rx.8: conntrack table full or insert failures.
+fn conntrack(ctx: &Ctx) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let count = ctx.value("net.netfilter.nf_conntrack_count");
+    let max = ctx
+        .setting("net.netfilter.nf_conntrack_max")
+        .and_then(|m| m.parse::<u64>().ok());
+    let (drops, rate) = ctx.sum("nf_conntrack.drop");
+    let (early, _) = ctx.sum("nf_conntrack.early_drop");
+    let (failed, frate) = ctx.sum("nf_conntrack.insert_failed");
+    let full = matches!((count, max), (Some(c), Some(m)) if m > 0 && c * 100 >= m * 95);
+    if drops + early >= super::MIN_EVENTS || full {
+        let mut f = finding(
+            "conntrack",
+            "rx.8",
+            Severity::Critical,
+            "the conntrack table is full: new flows are dropped".into(),
+        );
+        f.loss = drops > 0;
+        f.evidence
+            .push(Evidence::moved("nf_conntrack.drop", "", drops, rate));
+        f.evidence.push(Evidence::moved(
+            "nf_conntrack.early_drop",
+            "",
+            early,
+            ctx.rate("nf_conntrack.early_drop"),
+        ));
+        if let (Some(c), Some(m)) = (count, max) {
+            f.evidence.push(Evidence::value(
+                "net.netfilter.nf_conntrack_count",
+                "",
+                format!("{c} of {m}"),
+            ));
+            f.actions.push(Action::sysctl("net.netfilter.nf_conntrack_max", &m.to_string(), m * 2, "room for the flows this host tracks (each entry costs ~300 bytes); global, shared by every namespace"));
+        }
+        f.cause =
+            "every new flow needs a conntrack entry; when the table is full the packet is dropped \
+                   (the kernel log says \"nf_conntrack: table full, dropping packet\")"
+                .into();
+        f.actions.push(Action::inspect("dmesg | grep conntrack"));
+        f.actions.push(Action::inspect("conntrack -S"));
+        f.confidence = Confidence::High;
+        out.push(f);
+    }
+    if failed >= super::MIN_EVENTS {
+        let mut f = finding(
+            "conntrack",
+            "rx.8",
+            Severity::Warning,
+            format!("conntrack insertions fail {frate:.0}/s"),
+        );
+        f.evidence.push(Evidence::moved(
+            "nf_conntrack.insert_failed",
+            "",
+            failed,
+            frate,
+        ));
+        f.cause = "two packets of a new flow raced to create its entry (typical of UDP DNS with \
+                   parallel A/AAAA queries through NAT): one is dropped"
+            .into();
+        f.actions.push(Action::inspect("conntrack -S"));
+        out.push(f);
+    }
+    out
+}
+
+/// rx.9: traffic to a port nobody listens on.
+fn closed_port(ctx: &Ctx) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let udp_in = ctx.rate("Udp.InDatagrams") + ctx.rate("Udp.NoPorts") + ctx.rate("Udp.InErrors");
+    for name in ["Udp.NoPorts", "Udp6NoPorts"] {
+        let (d, r) = ctx.sum(name);
+        if !Ctx::significant(d, r, udp_in) {
+            continue;
+        }
+        let mut f = finding(
+            "closed-port",
+            "rx.9",
+            Ctx::severity(r, udp_in),
+            format!("UDP to closed ports: {r:.0} datagrams/s have no socket"),
+        );
+        f.evidence.push(Evidence::moved(name, "", d, r));
+        f.cause =
+            "datagrams for a port with no socket (service down, wrong port, or a reply arriving \
+                   after its socket closed); the kernel answers ICMP port unreachable (NO_SOCKET)"
+                .into();
+        f.actions.push(Action::inspect("ss -ulpn"));
+        f.actions.push(Action::inspect(
+            "pktmap trace drops   (NO_SOCKET, with addresses)",
+        ));
+        f.confidence = Confidence::High;
+        out.push(f);
+    }
+    let (rsts, rr) = ctx.sum("Tcp.OutRsts");
+    let (fails, _) = ctx.sum("Tcp.AttemptFails");
+    let segs = ctx.rate("Tcp.InSegs");
+    if rsts >= super::MIN_EVENTS
+        && Ctx::significant(rsts, rr, segs)
+        && ctx.sum("Tcp.ActiveOpens").0 + ctx.sum("Tcp.PassiveOpens").0 < rsts
+    {
+        let mut f = finding(
+            "closed-port",
+            "rx.9",
+            Severity::Warning,
+            format!("TCP answers {rr:.0} resets/s: connections to closed ports"),
+        );
+        f.evidence
+            .push(Evidence::moved("Tcp.OutRsts", "", rsts, rr));
+        f.evidence.push(Evidence::moved(
+            "Tcp.AttemptFails",
+            "",
+            fails,
+            ctx.rate("Tcp.AttemptFails"),
+        ));
+        f.cause = "SYNs for a port with no listener are answered with a reset".into();
+        f.actions.push(Action::inspect("ss -ltnp"));
+        out.push(f);
+    }
+    out
+}
+
+/// rx.10: accept queues overflow.
+fn listen_overflow(ctx: &Ctx) -> Vec<Finding> {
+    let (d, r) = ctx.sum("TcpExt.ListenOverflows");
+    let (drops, dr) = ctx.sum("TcpExt.ListenDrops");
+    let capped: Vec<_> = ctx
+        .to()
+        .sockets
+        .iter()
+        .filter(|s| s.state == "LISTEN" && s.send_q > 0 && s.recv_q >= s.send_q)
+        .collect();
+    // A few overflows are noise; a listener at its cap right now is not.
+    if d.max(drops) < super::MIN_EVENTS && capped.is_empty() {
+        return Vec::new();
+    }
+    if d == 0 && drops == 0 && capped.is_empty() {
+        return Vec::new();
+    }
+    let mut f = finding(
+        "listen-overflow",
+        "rx.10",
+        if r >= 1.0 || !capped.is_empty() {
+            Severity::Critical
+        } else {
+            Severity::Warning
+        },
+        format!(
+            "accept queues overflow: {} connections/s dropped",
+            r.max(dr).round()
+        ),
+    );
+    f.evidence
+        .push(Evidence::moved("TcpExt.ListenOverflows", "", d, r));
+    f.evidence
+        .push(Evidence::moved("TcpExt.ListenDrops", "", drops, dr));
+    let somaxconn = ctx.setting("net.core.somaxconn").unwrap_or("?");
+    for s in &capped {
+        let who = match (&s.command, s.pid) {
+            (Some(c), Some(p)) => format!(" ({c} pid {p})"),
+            _ => String::new(),
+        };
+        f.evidence.push(Evidence::value(
+            "Recv-Q/Send-Q",
+            format!("socket={}{who}", s.local),
+            format!("{}/{} (accept queue full)", s.recv_q, s.send_q),
+        ));
+    }
+    f.evidence
+        .push(Evidence::value("net.core.somaxconn", "", somaxconn));
+    f.cause = "the application accepts connections more slowly than they arrive, or its listen \
+               backlog is too small; SYNs beyond the cap are dropped and clients retry after a second"
+        .into();
+    f.actions.push(Action::inspect("ss -lnt"));
+    if let (Ok(cap), Some(s)) = (
+        somaxconn.parse::<u64>(),
+        capped
+            .iter()
+            .find(|s| s.send_q >= somaxconn.parse().unwrap_or(u64::MAX)),
+    ) {
+        f.actions.push(Action::sysctl(
+            "net.core.somaxconn",
+            &cap.to_string(),
+            cap * 2,
+            format!("{} asks for more than the cap allows", s.local),
+        ));
+    } else {
+        f.actions.push(Action::inspect("raise the backlog passed to listen() in the application, and accept faster (more threads, SO_REUSEPORT)"));
+    }
+    f.confidence = if capped.is_empty() {
+        Confidence::Medium
+    } else {
+        Confidence::High
+    };
+    vec![f]
+}
+
+/// rx.10: TCP receive queues pruned, collapsed or dropped under memory pressure.
+fn tcp_receive_pressure(ctx: &Ctx) -> Vec<Finding> {
+    let segs = ctx.rate("Tcp.InSegs");
+    let names = [
+        "TcpExt.RcvPruned",
+        "TcpExt.OfoPruned",
+        "TcpExt.TCPRcvQDrop",
+        "TcpExt.TCPBacklogDrop",
+        "TcpExt.TCPZeroWindowDrop",
+        "TcpExt.BeyondWindow",
+        "TcpExt.PruneCalled",
+        "TcpExt.TCPRcvCollapsed",
+    ];
+    let moved: Vec<(&str, u64, f64)> = names
+        .iter()
+        .map(|n| (*n, ctx.sum(n).0, ctx.sum(n).1))
+        .filter(|(_, d, _)| *d > 0)
+        .collect();
+    let (d, r): (u64, f64) = moved
+        .iter()
+        .filter(|(n, _, _)| !n.ends_with("PruneCalled") && !n.ends_with("Collapsed"))
+        .fold((0, 0.0), |a, m| (a.0 + m.1, a.1 + m.2));
+    let strain: u64 = moved.iter().map(|m| m.1).sum();
+    if strain < super::MIN_EVENTS || (d > 0 && !Ctx::significant(d, r, segs) && strain < 100) {
+        return Vec::new();
+    }
+    let mut f = finding(
+        "tcp-receive-pressure",
+        "rx.10",
+        if d > 0 {
+            Ctx::severity(r, segs)
+        } else {
+            Severity::Warning
+        },
+        "TCP receive queues are pruned or dropped for lack of buffer".into(),
+    );
+    f.loss = d > 0;
+    for (n, dd, rr) in &moved {
+        f.evidence.push(Evidence::moved(n, "", *dd, *rr));
+    }
+    let rmem = ctx.setting("net.ipv4.tcp_rmem").unwrap_or("?");
+    f.evidence
+        .push(Evidence::value("net.ipv4.tcp_rmem", "", rmem));
+    f.cause =
+        "data arrived for sockets whose receive buffer was full or shrinking (memory pressure, \
+               a buffer pinned small with SO_RCVBUF, or a reader that stalls)"
+            .into();
+    f.actions.push(Action::inspect(
+        "ss -tinm   (rb, the receive buffer, against r, what is queued)",
+    ));
+    f.actions
+        .push(Action::inspect("sysctl net.ipv4.tcp_mem net.ipv4.tcp_rmem"));
+    vec![f]
+}
+
+/// rx.10: UDP datagrams dropped because the socket's buffer was full.
+fn udp_receive_buffer(ctx: &Ctx) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (name, proto) in [("Udp.RcvbufErrors", "udp"), ("Udp6RcvbufErrors", "udp6")] {
+        let (d, r) = ctx.sum(name);
+        let traffic = ctx.rate("Udp.InDatagrams") + r;
+        if !Ctx::significant(d, r, traffic) {
+            continue;
+        }
+        let mut f = finding(
+            "udp-receive-buffer",
+            "rx.10",
+            Ctx::severity(r, traffic),
+            format!("UDP receive buffers are full: {r:.0} datagrams/s dropped"),
+        );
+        f.evidence.push(Evidence::moved(name, "", d, r));
+        let rmem_max = ctx.setting("net.core.rmem_max").unwrap_or("?");
+        for s in ctx
+            .to()
+            .sockets
+            .iter()
+            .filter(|s| s.proto == proto && s.skmem.get("drops").is_some_and(|d| *d > 0))
+            .take(5)
+        {
+            let who = match (&s.command, s.pid) {
+                (Some(c), Some(p)) => format!(" ({c} pid {p})"),
+                _ => String::new(),
+            };
+            f.evidence.push(Evidence::value(
+                "skmem",
+                format!("socket={}{who}", s.local),
+                format!(
+                    "queued {} of rcvbuf {}, drops {}",
+                    s.skmem.get("rmem_alloc").unwrap_or(&0),
+                    s.skmem.get("rcvbuf").unwrap_or(&0),
+                    s.skmem.get("drops").unwrap_or(&0)
+                ),
+            ));
+        }
+        f.evidence
+            .push(Evidence::value("net.core.rmem_max", "", rmem_max));
+        f.cause =
+            "the application reads more slowly than datagrams arrive, or its socket buffer is \
+                   too small to ride out its pauses"
+                .into();
+        f.actions.push(Action::inspect("ss -uamp"));
+        f.actions.push(Action::inspect("set SO_RCVBUF larger in the application (capped by net.core.rmem_max), or read from more threads"));
+        if let Ok(m) = rmem_max.parse::<u64>()
+            && m < 8 << 20
+        {
+            f.actions.push(Action::sysctl(
+                "net.core.rmem_max",
+                rmem_max,
+                8u64 << 20,
+                "lets the application ask for a larger SO_RCVBUF",
+            ));
+        }
+        f.confidence = Confidence::High;
+        out.push(f);
+    }
+    out
+}
+
+/// tx.3: qdiscs drop.
+fn qdisc_drops(ctx: &Ctx) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for c in ctx.changes("qdisc.drops") {
+        let (d, r) = (c.delta.unwrap_or(0), c.rate.unwrap_or(0.0));
+        let sent = ctx
+            .changes("qdisc.packets")
+            .find(|p| p.labels == c.labels)
+            .and_then(|p| p.rate)
+            .unwrap_or(0.0);
+        if !Ctx::significant(d, r, sent + r) {
+            continue;
+        }
+        let dev = c.labels.get("dev").cloned().unwrap_or_default();
+        let kind = c.labels.get("kind").cloned().unwrap_or_default();
+        let mut f = finding(
+            "qdisc-drops",
+            "tx.3",
+            Ctx::severity(r, sent + r),
+            format!("{dev}: the {kind} qdisc drops {r:.0} packets/s"),
+        );
+        f.evidence
+            .push(Evidence::moved("qdisc.drops", scope(&c.labels), d, r));
+        if let Some(o) = ctx
+            .changes("qdisc.overlimits")
+            .find(|o| o.labels == c.labels)
+        {
+            f.evidence.push(Evidence::moved(
+                "qdisc.overlimits",
+                scope(&o.labels),
+                o.delta.unwrap_or(0),
+                o.rate.unwrap_or(0.0),
+            ));
+        }
+        f.evidence
+            .push(Evidence::moved("qdisc.packets", scope(&c.labels), 0, sent));
+        f.cause =
+            "more is sent than the qdisc lets through: its rate limit (tbf, htb) or its queue \
+                   limit is reached; senders also count these as Ip.OutDiscards / Udp.SndbufErrors"
+                .into();
+        f.actions
+            .push(Action::inspect(format!("tc -s qdisc show dev {dev}")));
+        f.actions.push(Action::inspect(format!("tc qdisc change dev {dev} root {kind} ... (a higher rate or limit, if the shaping is not intended)")));
+        f.confidence = Confidence::High;
+        out.push(f);
+    }
+    out
+}
+
+/// tx.4: the driver drops or pushes back on transmit.
+fn tx_ring(ctx: &Ctx) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let traffic = ctx.rate("tx_packets");
+    for c in ctx.changes("tx_dropped") {
+        let (d, r) = (c.delta.unwrap_or(0), c.rate.unwrap_or(0.0));
+        if !Ctx::significant(d, r, traffic) {
+            continue;
+        }
+        let dev = c.labels.get("dev").cloned().unwrap_or_default();
+        let mut f = finding(
+            "tx-ring",
+            "tx.4",
+            Ctx::severity(r, traffic),
+            format!("{dev}: the driver drops {r:.0} packets/s on transmit"),
+        );
+        f.evidence
+            .push(Evidence::moved("tx_dropped", scope(&c.labels), d, r));
+        f.cause = "the TX ring was full or the driver had no memory for the packet".into();
+        f.actions.push(Action::inspect(format!("ethtool -g {dev}")));
+        f.actions
+            .push(Action::inspect(format!("ethtool -S {dev} | grep -i tx")));
+        out.push(f);
+    }
+    out
+}
+
+/// rx.9 (latency): retransmissions and timeouts against what is sent.
+fn retransmits(ctx: &Ctx) -> Vec<Finding> {
+    let (d, r) = ctx.sum("Tcp.RetransSegs");
+    let out_segs = ctx.rate("Tcp.OutSegs");
+    let (t, tr) = ctx.sum("TcpExt.TCPTimeouts");
+    if d < super::MIN_EVENTS || out_segs <= 0.0 || r / out_segs < 0.01 {
+        return Vec::new();
+    }
+    let mut f = finding(
+        "retransmits",
+        "rx.9",
+        if r / out_segs >= 0.05 {
+            Severity::Critical
+        } else {
+            Severity::Warning
+        },
+        format!(
+            "{:.1}% of TCP segments are sent again",
+            100.0 * r / out_segs
+        ),
+    );
+    f.loss = false;
+    f.evidence
+        .push(Evidence::moved("Tcp.RetransSegs", "", d, r));
+    f.evidence.push(Evidence::moved(
+        "Tcp.OutSegs",
+        "",
+        ctx.sum("Tcp.OutSegs").0,
+        out_segs,
+    ));
+    f.evidence
+        .push(Evidence::moved("TcpExt.TCPTimeouts", "", t, tr));
+    for s in ctx
+        .to()
+        .sockets
+        .iter()
+        .filter(|s| s.why.iter().any(|w| w == "retrans"))
+        .take(3)
+    {
+        let ti = &s.tcp_info;
+        f.evidence.push(Evidence::value(
+            "tcp_info",
+            format!("socket={} -> {}", s.local, s.remote),
+            format!(
+                "rtt {} us, rttvar {} us, total_retrans {}",
+                ti.get("rtt").unwrap_or(&0),
+                ti.get("rttvar").unwrap_or(&0),
+                ti.get("total_retrans").unwrap_or(&0)
+            ),
+        ));
+    }
+    f.cause = "the network is losing segments (or the peer's stack drops them): latency grows by an \
+               RTT per fast retransmit and by a whole RTO per timeout. This is the network, not the host"
+        .into();
+    f.actions.push(Action::inspect(
+        "ss -ti   (retrans, rtt, cwnd per connection)",
+    ));
+    f.actions.push(Action::inspect(
+        "mtr or ping the peers to find the lossy hop",
+    ));
+    vec![f]
+}
+
+/// rx.11 (latency): data delivered but not read; the application, not the network.
+fn slow_reader(ctx: &Ctx) -> Vec<Finding> {
+    let lagging: Vec<_> = ctx
+        .to()
+        .sockets
+        .iter()
+        .filter(|s| s.state != "LISTEN" && s.why.iter().any(|w| w == "recvq"))
+        // Unread data, and the buffer's memory (truesize, not just payload) at least half used.
+        .filter(|s| {
+            let used = s.skmem.get("rmem_alloc").copied().unwrap_or(0);
+            let buf = s.skmem.get("rcvbuf").copied().unwrap_or(0);
+            s.recv_q >= 64 * 1024 || (buf > 0 && used * 2 >= buf)
+        })
+        .collect();
+    if lagging.is_empty() {
+        return Vec::new();
+    }
+    let mut f = finding(
+        "slow-reader",
+        "rx.11",
+        Severity::Warning,
+        format!(
+            "{} sockets hold data their application has not read",
+            lagging.len()
+        ),
+    );
+    f.loss = false;
+    for s in lagging.iter().take(5) {
+        let who = match (&s.command, s.pid) {
+            (Some(c), Some(p)) => format!(" ({c} pid {p})"),
+            _ => String::new(),
+        };
+        f.evidence.push(Evidence::value(
+            "Recv-Q",
+            format!("socket={} {}{who}", s.local, s.proto),
+            format!(
+                "{} bytes unread, buffer memory {} of rcvbuf {}",
+                s.recv_q,
+                s.skmem.get("rmem_alloc").unwrap_or(&0),
+                s.skmem.get("rcvbuf").unwrap_or(&0)
+            ),
+        ));
+    }
+    let psi = ctx.rate("psi.cpu.some_us") / 1e6;
+    f.evidence.push(Evidence::value(
+        "/proc/pressure/cpu some",
+        "",
+        format!("{:.1}% of the time", psi * 100.0),
+    ));
+    f.cause = if psi >= 0.1 {
+        "the kernel delivered the data but the application is not running often enough to read it: \
+         the CPUs are contended (CPU pressure is high). Host, not network"
+            .into()
+    } else {
+        "the kernel delivered the data but the application does not read it: too few threads, a \
+         blocking call or a lock. Host (application), not network"
+            .into()
+    };
+    f.actions.push(Action::inspect("ss -tnp | awk '$2 > 0'"));
+    f.actions.push(Action::inspect(
+        "perf sched latency, or runqlat, for the reader's run-queue delay",
+    ));
+    vec![f]
+}
+
+/// tx.3 (latency): packets wait in a qdisc.
+fn qdisc_backlog(ctx: &Ctx) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let qlen = |labels: &crate::snapshot::Labels| {
+        ctx.to()
+            .metrics
+            .iter()
+            .find(|q| q.name == "qdisc.qlen" && &q.labels == labels)
+            .map_or(0, |q| q.value)
+    };
+    // A standing queue: 16 KiB or 100 packets is milliseconds to seconds at shaped rates.
+    for m in
+        ctx.to().metrics.iter().filter(|m| {
+            m.name == "qdisc.backlog" && (m.value >= 16 * 1024 || qlen(&m.labels) >= 100)
+        })
+    {
+        let dev = m.labels.get("dev").cloned().unwrap_or_default();
+        let packets = qlen(&m.labels);
+        let mut f = finding(
+            "qdisc-backlog",
+            "tx.3",
+            Severity::Warning,
+            format!(
+                "{dev}: {packets} packets ({} bytes) wait in the qdisc",
+                m.value
+            ),
+        );
+        f.loss = false;
+        f.evidence
+            .push(Evidence::value("qdisc.backlog", scope(&m.labels), m.value));
+        f.evidence
+            .push(Evidence::value("qdisc.qlen", scope(&m.labels), packets));
+        f.cause =
+            "the device sends more slowly than the host queues: every packet waits behind the \
+                   backlog (bufferbloat); a shaper's rate or a slow link"
+                .into();
+        f.actions
+            .push(Action::inspect(format!("tc -s qdisc show dev {dev}")));
+        f.actions.push(Action::inspect(format!(
+            "tc qdisc replace dev {dev} root fq_codel   (if a plain FIFO holds the backlog)"
+        )));
+        out.push(f);
+    }
+    out
+}
+
+/// rx.11 (latency): tasks wait for a CPU.
+fn cpu_pressure(ctx: &Ctx) -> Vec<Finding> {
+    let share = ctx.rate("psi.cpu.some_us") / 1e6;
+    if share < 0.2 {
+        return Vec::new();
+    }
+    let mut f = finding(
+        "cpu-pressure",
+        "rx.11",
+        if share >= 0.5 {
+            Severity::Critical
+        } else {
+            Severity::Warning
+        },
+        format!("tasks waited for a CPU {:.0}% of the time", share * 100.0),
+    );
+    f.loss = false;
+    f.evidence.push(Evidence::moved(
+        "psi.cpu.some_us",
+        "",
+        ctx.sum("psi.cpu.some_us").0,
+        ctx.rate("psi.cpu.some_us"),
+    ));
+    for c in ctx
+        .changes("ksoftirqd.cpu_ms")
+        .filter(|c| c.rate.is_some_and(|r| r >= 100.0))
+    {
+        f.evidence.push(Evidence::moved(
+            "ksoftirqd.cpu_ms",
+            scope(&c.labels),
+            c.delta.unwrap_or(0),
+            c.rate.unwrap_or(0.0),
+        ));
+    }
+    f.cause = "the CPUs are oversubscribed: readers run late, so replies are late even when the \
+               network is fine"
+        .into();
+    f.actions
+        .push(Action::inspect("top, or perf sched latency"));
+    vec![f]
+}
+
+/// tx.1 (latency): this host's connections are held back by the peer's receive window: the
+/// reader on the other side is slow (kernel-notes: flow control hides a small receive buffer,
+/// no drop appears anywhere).
+fn receive_window(ctx: &Ctx) -> Vec<Finding> {
+    let limited: Vec<_> = ctx
+        .to()
+        .sockets
+        .iter()
+        .filter(|s| s.state == "ESTABLISHED")
+        .filter_map(|s| {
+            let busy = *s.tcp_info.get("busy_time")?;
+            let rwnd = *s.tcp_info.get("rwnd_limited")?;
+            (busy >= 100_000 && rwnd * 2 >= busy).then(|| (s, 100 * rwnd / busy))
+        })
+        .collect();
+    if limited.is_empty() {
+        return Vec::new();
+    }
+    let mut f = finding(
+        "receive-window",
+        "tx.1",
+        Severity::Warning,
+        format!(
+            "{} connections wait for the peer's receive window",
+            limited.len()
+        ),
+    );
+    f.loss = false;
+    for (s, pct) in limited.iter().take(5) {
+        f.evidence.push(Evidence::value(
+            "tcp_info.rwnd_limited",
+            format!("socket={} -> {}", s.local, s.remote),
+            format!(
+                "{pct}% of busy time, snd_wnd {}",
+                s.tcp_info.get("snd_wnd").unwrap_or(&0)
+            ),
+        ));
+    }
+    f.cause = "the receiver does not read fast enough (or its buffer is small), so it advertises a                small window and this sender waits: the application on the other side, not the network"
+        .into();
+    f.actions
+        .push(Action::inspect("ss -ti   (rwnd_limited, snd_wnd)"));
+    f.actions.push(Action::inspect(
+        "on the peer: pktmap diagnose (Recv-Q of the reading socket)",
+    ));
+    vec![f]
+}
