@@ -1132,3 +1132,392 @@ fn receive_window(ctx: &Ctx) -> Vec<Finding> {
     ));
     vec![f]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::delta::Delta;
+    use crate::snapshot::{Kind, Meta, Metric, Setting, Snapshot, SocketInfo};
+
+    /// Two snapshots one second apart: `(name, labels, before, after)` counters, settings and
+    /// sockets of the later one.
+    fn pair(
+        counters: &[(&str, &[(&str, &str)], u64, u64)],
+        settings: &[(&str, &str)],
+        sockets: Vec<SocketInfo>,
+    ) -> (Snapshot, Snapshot) {
+        let mk = |uptime: f64, after: bool| {
+            let mut s = Snapshot::new(Meta {
+                uptime_s: Some(uptime),
+                ..Meta::default()
+            });
+            for (name, l, a, b) in counters {
+                s.metrics.push(Metric {
+                    name: name.to_string(),
+                    labels: l
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect(),
+                    value: if after { *b } else { *a },
+                    kind: if name.starts_with("qdisc.backlog") || name.starts_with("qdisc.qlen") {
+                        Kind::Gauge
+                    } else {
+                        Kind::Counter64
+                    },
+                });
+            }
+            for (k, v) in settings {
+                s.settings.push(Setting {
+                    name: k.to_string(),
+                    labels: Default::default(),
+                    value: v.to_string(),
+                });
+            }
+            s
+        };
+        let (a, mut b) = (mk(100.0, false), mk(101.0, true));
+        b.sockets = sockets;
+        (a, b)
+    }
+
+    fn run(rule: fn(&Ctx) -> Vec<Finding>, a: &Snapshot, b: &Snapshot) -> Vec<Finding> {
+        let d = Delta::between(a, b).unwrap();
+        rule(&Ctx { delta: &d })
+    }
+
+    const NONE: &[(&str, &str)] = &[];
+    const ETH0: &[(&str, &str)] = &[("dev", "eth0")];
+
+    #[test]
+    fn nic_ring_needs_losses_that_matter_and_proposes_the_max_ring() {
+        let (a, mut b) = pair(
+            &[
+                ("rx_packets", ETH0, 0, 100_000),
+                ("rx_missed_errors", ETH0, 0, 5_000),
+            ],
+            &[],
+            vec![],
+        );
+        b.settings.push(Setting {
+            name: "ethtool.ring.rx".into(),
+            labels: labels([("dev", "eth0")]),
+            value: "256 (max 4096)".into(),
+        });
+        let f = run(nic_ring, &a, &b);
+        assert_eq!(f.len(), 1);
+        assert_eq!((f[0].stage, f[0].severity), ("rx.3", Severity::Critical));
+        assert!(
+            f[0].actions
+                .iter()
+                .any(|x| x.command == "ethtool -G eth0 rx 4096")
+        );
+        let (a, b) = pair(
+            &[
+                ("rx_packets", ETH0, 0, 10_000_000),
+                ("rx_missed_errors", ETH0, 0, 5),
+            ],
+            &[],
+            vec![],
+        );
+        assert!(run(nic_ring, &a, &b).is_empty(), "5 of 10M is noise");
+    }
+
+    #[test]
+    fn nic_errors_point_at_the_wire() {
+        let (a, b) = pair(
+            &[
+                ("rx_packets", ETH0, 0, 10_000),
+                ("rx_crc_errors", ETH0, 0, 50),
+            ],
+            &[],
+            vec![],
+        );
+        let f = run(nic_errors, &a, &b);
+        assert_eq!(f[0].stage, "rx.1");
+        assert!(f[0].cause.contains("cable"));
+    }
+
+    #[test]
+    fn backlog_drops_propose_a_longer_backlog() {
+        let cpu = &[("cpu", "1")][..];
+        let (a, b) = pair(
+            &[
+                ("softnet.processed", cpu, 0, 50_000),
+                ("softnet.dropped", cpu, 0, 900),
+            ],
+            &[("net.core.netdev_max_backlog", "1000")],
+            vec![],
+        );
+        let f = run(softirq_backlog, &a, &b);
+        assert_eq!(f[0].stage, "rx.5");
+        assert_eq!(f[0].actions[0].proposed.as_deref(), Some("4096"));
+        assert_eq!(
+            f[0].actions[0].sysctl.as_deref(),
+            Some("net.core.netdev_max_backlog")
+        );
+    }
+
+    #[test]
+    fn squeeze_and_one_cpu_doing_everything() {
+        let (c0, c1) = (&[("cpu", "0")][..], &[("cpu", "1")][..]);
+        let (a, b) = pair(
+            &[
+                ("softnet.processed", c0, 0, 100_000),
+                ("softnet.processed", c1, 0, 100),
+                ("softnet.time_squeeze", c0, 0, 40),
+            ],
+            &[
+                ("net.core.netdev_budget", "300"),
+                ("net.core.netdev_budget_usecs", "2000"),
+            ],
+            vec![],
+        );
+        let f = run(softirq_squeeze, &a, &b);
+        assert_eq!(f.len(), 2);
+        assert!(f.iter().all(|f| !f.loss));
+        assert!(
+            f[0].actions
+                .iter()
+                .any(|x| x.proposed.as_deref() == Some("600"))
+        );
+        assert!(f[1].title.contains("cpu0"));
+    }
+
+    #[test]
+    fn ip_discards_and_rp_filter() {
+        let (a, b) = pair(
+            &[
+                ("Ip.InReceives", NONE, 0, 10_000),
+                ("TcpExt.IPReversePathFilter", NONE, 0, 500),
+            ],
+            &[("net.ipv4.conf.all.rp_filter", "1")],
+            vec![],
+        );
+        let f = run(ip_discards, &a, &b);
+        assert_eq!(f[0].stage, "rx.8");
+        assert_eq!(f[0].actions[0].proposed.as_deref(), Some("2"));
+    }
+
+    #[test]
+    fn netfilter_gap_counts_what_ip_never_accounts_for() {
+        let (a, b) = pair(
+            &[
+                ("Ip.InReceives", NONE, 0, 10_000),
+                ("Ip.InDelivers", NONE, 0, 4_000),
+            ],
+            &[],
+            vec![],
+        );
+        let f = run(netfilter_gap, &a, &b);
+        assert_eq!(f[0].stage, "rx.8");
+        assert!(f[0].title.starts_with("6000"));
+        let (a, b) = pair(
+            &[
+                ("Ip.InReceives", NONE, 0, 10_000),
+                ("Ip.InDelivers", NONE, 0, 9_999),
+            ],
+            &[],
+            vec![],
+        );
+        assert!(run(netfilter_gap, &a, &b).is_empty());
+    }
+
+    #[test]
+    fn conntrack_full_and_insert_races() {
+        let (a, b) = pair(
+            &[
+                ("nf_conntrack.drop", &[("cpu", "0")], 0, 40),
+                ("nf_conntrack.insert_failed", &[("cpu", "0")], 0, 30),
+            ],
+            &[("net.netfilter.nf_conntrack_max", "1000")],
+            vec![],
+        );
+        let f = run(conntrack, &a, &b);
+        assert_eq!(f.len(), 2);
+        assert_eq!(f[0].severity, Severity::Critical);
+    }
+
+    #[test]
+    fn closed_ports() {
+        let (a, b) = pair(
+            &[
+                ("Udp.InDatagrams", NONE, 0, 100),
+                ("Udp.NoPorts", NONE, 0, 900),
+            ],
+            &[],
+            vec![],
+        );
+        assert_eq!(run(closed_port, &a, &b)[0].stage, "rx.9");
+    }
+
+    #[test]
+    fn listen_overflow_names_the_capped_listener() {
+        let l = SocketInfo {
+            state: "LISTEN".into(),
+            local: "10.0.0.1:80".into(),
+            recv_q: 129,
+            send_q: 128,
+            ..SocketInfo::default()
+        };
+        let (a, b) = pair(
+            &[
+                ("TcpExt.ListenOverflows", NONE, 0, 50),
+                ("TcpExt.ListenDrops", NONE, 0, 50),
+            ],
+            &[("net.core.somaxconn", "128")],
+            vec![l],
+        );
+        let f = run(listen_overflow, &a, &b);
+        assert_eq!(f[0].stage, "rx.10");
+        assert!(
+            f[0].evidence
+                .iter()
+                .any(|e| e.scope.contains("10.0.0.1:80"))
+        );
+        assert_eq!(
+            f[0].actions[1].sysctl.as_deref(),
+            Some("net.core.somaxconn")
+        );
+    }
+
+    #[test]
+    fn tcp_pruning_is_pressure_and_drops_are_loss() {
+        let (a, b) = pair(
+            &[
+                ("Tcp.InSegs", NONE, 0, 10_000),
+                ("TcpExt.PruneCalled", NONE, 0, 20),
+                ("TcpExt.RcvPruned", NONE, 0, 50),
+            ],
+            &[("net.ipv4.tcp_rmem", "4096 131072 6291456")],
+            vec![],
+        );
+        let f = run(tcp_receive_pressure, &a, &b);
+        assert!(f[0].loss);
+        let (a, b) = pair(
+            &[
+                ("Tcp.InSegs", NONE, 0, 10_000),
+                ("TcpExt.TCPRcvCollapsed", NONE, 0, 200),
+            ],
+            &[],
+            vec![],
+        );
+        assert!(!run(tcp_receive_pressure, &a, &b)[0].loss);
+    }
+
+    #[test]
+    fn udp_rcvbuf_errors() {
+        let (a, b) = pair(
+            &[
+                ("Udp.InDatagrams", NONE, 0, 100),
+                ("Udp.RcvbufErrors", NONE, 0, 1_000),
+            ],
+            &[("net.core.rmem_max", "212992")],
+            vec![],
+        );
+        let f = run(udp_receive_buffer, &a, &b);
+        assert_eq!(f[0].stage, "rx.10");
+        assert!(
+            f[0].actions
+                .iter()
+                .any(|x| x.sysctl.as_deref() == Some("net.core.rmem_max"))
+        );
+    }
+
+    #[test]
+    fn qdisc_drops_and_tx_ring() {
+        let q = &[("dev", "eth0"), ("kind", "tbf"), ("parent", "root")][..];
+        let (a, b) = pair(
+            &[
+                ("qdisc.packets", q, 0, 1_000),
+                ("qdisc.drops", q, 0, 9_000),
+                ("tx_packets", ETH0, 0, 1_000),
+                ("tx_dropped", ETH0, 0, 100),
+            ],
+            &[],
+            vec![],
+        );
+        assert_eq!(run(qdisc_drops, &a, &b)[0].stage, "tx.3");
+        assert_eq!(run(tx_ring, &a, &b)[0].stage, "tx.4");
+    }
+
+    #[test]
+    fn retransmits_are_the_network() {
+        let (a, b) = pair(
+            &[
+                ("Tcp.OutSegs", NONE, 0, 10_000),
+                ("Tcp.RetransSegs", NONE, 0, 600),
+            ],
+            &[],
+            vec![],
+        );
+        let f = run(retransmits, &a, &b);
+        assert_eq!((f[0].severity, f[0].loss), (Severity::Critical, false));
+        let (a, b) = pair(
+            &[
+                ("Tcp.OutSegs", NONE, 0, 10_000),
+                ("Tcp.RetransSegs", NONE, 0, 20),
+            ],
+            &[],
+            vec![],
+        );
+        assert!(run(retransmits, &a, &b).is_empty(), "0.2% is normal");
+    }
+
+    #[test]
+    fn slow_reader_and_receive_window() {
+        let mut r = SocketInfo {
+            state: "ESTABLISHED".into(),
+            local: "10.0.0.2:9".into(),
+            recv_q: 700,
+            why: vec!["recvq".into()],
+            ..SocketInfo::default()
+        };
+        r.skmem.insert("rmem_alloc".into(), 15_000);
+        r.skmem.insert("rcvbuf".into(), 16_384);
+        let mut w = SocketInfo {
+            state: "ESTABLISHED".into(),
+            local: "10.0.0.1:5".into(),
+            ..SocketInfo::default()
+        };
+        w.tcp_info.insert("busy_time".into(), 1_000_000);
+        w.tcp_info.insert("rwnd_limited".into(), 900_000);
+        let (a, b) = pair(&[], &[], vec![r, w]);
+        assert_eq!(run(slow_reader, &a, &b)[0].stage, "rx.11");
+        assert_eq!(run(receive_window, &a, &b)[0].stage, "tx.1");
+    }
+
+    #[test]
+    fn qdisc_backlog_and_cpu_pressure() {
+        let q = &[("dev", "eth0"), ("kind", "tbf"), ("parent", "root")][..];
+        let (a, b) = pair(
+            &[
+                ("qdisc.backlog", q, 0, 200_000),
+                ("psi.cpu.some_us", NONE, 0, 600_000),
+            ],
+            &[],
+            vec![],
+        );
+        assert_eq!(run(qdisc_backlog, &a, &b)[0].stage, "tx.3");
+        assert_eq!(run(cpu_pressure, &a, &b)[0].severity, Severity::Critical);
+    }
+
+    #[test]
+    fn rules_have_unique_ids_and_a_quiet_delta_finds_nothing() {
+        let mut ids: Vec<_> = RULES.iter().map(|r| r.id).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), RULES.len());
+        let (a, b) = pair(
+            &[
+                ("rx_packets", ETH0, 0, 1_000),
+                ("Ip.InReceives", NONE, 0, 1_000),
+                ("Ip.InDelivers", NONE, 0, 1_000),
+                ("Udp.NoPorts", NONE, 0, 2),
+            ],
+            &[],
+            vec![],
+        );
+        let d = Delta::between(&a, &b).unwrap();
+        assert!(super::super::diagnose(&d).is_empty());
+    }
+}
