@@ -1,6 +1,7 @@
 //! The pktmap model: the stage catalog (data), snapshots, deltas between them and the
 //! stage-by-stage walk built from a delta. Nothing here does I/O.
 
+pub mod audit;
 pub mod catalog;
 pub mod delta;
 pub mod diagnose;

@@ -372,6 +372,12 @@ mod tests {
     }
 
     #[test]
+    fn cpu_lists_in_compact_form() {
+        assert_eq!(format_cpu_list(&[0, 1, 2, 5, 7, 8]), "0-2,5,7-8");
+        assert_eq!(format_cpu_list(&[]), "");
+    }
+
+    #[test]
     fn round_trips_through_json() {
         let s = sample();
         let text = serde_json::to_string(&s).unwrap();
@@ -398,4 +404,25 @@ mod tests {
             LoadError::Json(_)
         ));
     }
+}
+
+/// A CPU list in the kernel's compact form: `[0,1,2,5]` -> `0-2,5`.
+pub fn format_cpu_list(cpus: &[u32]) -> String {
+    let mut parts = Vec::new();
+    let mut i = 0;
+    while i < cpus.len() {
+        let start = cpus[i];
+        let mut end = start;
+        while i + 1 < cpus.len() && cpus[i + 1] == end + 1 {
+            i += 1;
+            end = cpus[i];
+        }
+        parts.push(if start == end {
+            start.to_string()
+        } else {
+            format!("{start}-{end}")
+        });
+        i += 1;
+    }
+    parts.join(",")
 }

@@ -36,6 +36,9 @@ pub enum Command {
     /// Find where packets are lost or delayed, why, and what to change (exit 0 nothing, 1
     /// warnings, 2 critical, 3 pktmap failed).
     Diagnose(DiagnoseArgs),
+    /// Check the operations checklist and the pitfalls against this host (exit 0 pass, 1
+    /// warnings, 2 failures, 3 pktmap failed).
+    Audit(AuditArgs),
     /// Record every file the collectors read into DIR, replayable with `--root DIR`.
     Capture(CaptureArgs),
     /// List the stages and everything pktmap knows about each.
@@ -78,6 +81,53 @@ pub struct DiagnoseArgs {
     pub to: Option<String>,
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Args)]
+pub struct AuditArgs {
+    /// The path's bandwidth, for the bandwidth-delay product (e.g. 10gbit, 100mbit).
+    #[arg(long, value_parser = parse_rate)]
+    pub bandwidth: Option<f64>,
+    /// The path's round-trip time (e.g. 100ms).
+    #[arg(long, value_parser = parse_duration)]
+    pub rtt: Option<Interval>,
+    /// Audit a snapshot file instead of the host.
+    #[arg(long, value_name = "FILE")]
+    pub from: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+    /// `sysctl`: print the suggested sysctl changes as an /etc/sysctl.d snippet.
+    #[arg(long, value_parser = ["text", "sysctl"], default_value = "text")]
+    pub format: String,
+}
+
+/// `10gbit`, `100mbit`, `1g`, `25Gbps`, or bits per second.
+pub fn parse_rate(text: &str) -> Result<f64, String> {
+    let t = text.trim().to_ascii_lowercase();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("{text:?} is not a rate like 10gbit"))?;
+    let unit = unit
+        .trim_end_matches("ps")
+        .trim_end_matches("bit")
+        .trim_end_matches("b");
+    let scale = match unit {
+        "" => 1.0,
+        "k" => 1e3,
+        "m" => 1e6,
+        "g" => 1e9,
+        "t" => 1e12,
+        _ => {
+            return Err(format!(
+                "unknown rate unit in {text:?}: use kbit, mbit, gbit"
+            ));
+        }
+    };
+    Ok(n * scale)
 }
 
 #[derive(Args)]
@@ -144,6 +194,16 @@ mod tests {
     #[test]
     fn cli_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn rates() {
+        assert_eq!(parse_rate("10gbit").unwrap(), 1e10);
+        assert_eq!(parse_rate("100mbit").unwrap(), 1e8);
+        assert_eq!(parse_rate("25Gbps").unwrap(), 2.5e10);
+        assert_eq!(parse_rate("1g").unwrap(), 1e9);
+        assert!(parse_rate("fast").is_err());
+        assert!(parse_rate("10xbit").is_err());
     }
 
     #[test]

@@ -10,7 +10,7 @@ use cli::{Cli, Command};
 use pktmap_model::delta::Delta;
 use pktmap_model::snapshot::{Snapshot, SnapshotSet, load_snapshots};
 use pktmap_model::walk::{self, Walk};
-use pktmap_model::{diagnose, findings};
+use pktmap_model::{audit, diagnose, findings};
 use pktmap_render::{
     catalog as catalog_render, explain, findings as findings_render, walk as walk_render,
 };
@@ -124,6 +124,52 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     .iter()
                     .map(|(title, _, _, found)| findings_render::text(title, found, style))
                     .collect();
+                output::text(&texts.join("\n"))?;
+            }
+            return Ok(ExitCode::from(worst));
+        }
+        Command::Audit(args) => {
+            let snaps = match &args.from {
+                Some(f) => load(f)?,
+                None => target.snapshots(&root, &Options::default())?,
+            };
+            let hint = audit::PathHint {
+                bandwidth: args.bandwidth,
+                rtt: args.rtt.map(|d| d.0.as_secs_f64()),
+            };
+            let mut worst = 0;
+            let mut texts = Vec::new();
+            let mut docs = Vec::new();
+            for s in &snaps {
+                let items = audit::audit(s, hint);
+                worst = worst.max(audit::exit_code(&items));
+                let host = s.meta.hostname.as_deref().unwrap_or("?");
+                let mut title = format!(
+                    "pktmap audit  {host}  Linux {}  {} CPUs",
+                    s.meta.kernel.as_deref().unwrap_or("?"),
+                    s.meta.cpus_online.len()
+                );
+                if let Some(ns) = &s.meta.netns {
+                    title.push_str(&format!("\nnamespace {}", ns.display()));
+                }
+                texts.push(if args.format == "sysctl" {
+                    findings_render::sysctl_snippet(host, &items)
+                } else {
+                    findings_render::audit_text(&title, &items, style)
+                });
+                docs.push(serde_json::json!({
+                    "schema": "pktmap.audit/1",
+                    "netns": s.meta.netns,
+                    "exit_code": audit::exit_code(&items),
+                    "checks": items,
+                }));
+            }
+            if args.json {
+                match docs.as_slice() {
+                    [one] => output::json(one)?,
+                    many => output::json(&many)?,
+                }
+            } else {
                 output::text(&texts.join("\n"))?;
             }
             return Ok(ExitCode::from(worst));

@@ -104,3 +104,102 @@ pub fn text(title: &str, findings: &[Finding], style: Style) -> String {
     }
     out.join("\n") + "\n"
 }
+
+/// `audit` as text: the tally first, then failures and warnings with evidence and fixes,
+/// then one line per check that passed or could not run.
+pub fn audit_text(title: &str, items: &[pktmap_model::audit::Item], style: Style) -> String {
+    use pktmap_model::audit::Status;
+    let count = |s: Status| items.iter().filter(|i| i.status == s).count();
+    let mut out = vec![style.bold(title)];
+    let tally = format!(
+        "AUDIT: {} fail, {} warn, {} pass, {} not checked",
+        count(Status::Fail),
+        count(Status::Warn),
+        count(Status::Pass),
+        count(Status::Skip)
+    );
+    out.push(match (count(Status::Fail), count(Status::Warn)) {
+        (0, 0) => style.green(&tally),
+        (0, _) => style.yellow(&tally),
+        _ => style.red(&tally),
+    });
+    for i in items
+        .iter()
+        .filter(|i| matches!(i.status, Status::Fail | Status::Warn))
+    {
+        out.push(String::new());
+        let word = if i.status == Status::Fail {
+            style.red("FAIL")
+        } else {
+            style.yellow("WARN")
+        };
+        out.push(format!(
+            "{word} {} [{}]: {}",
+            stage_title(i.stage),
+            i.check,
+            i.title
+        ));
+        for e in &i.evidence {
+            let what = if e.scope.is_empty() {
+                e.key.clone()
+            } else {
+                format!("{} {}", e.key, e.scope)
+            };
+            out.push(format!(
+                "     {what:<56} {}",
+                e.value.clone().unwrap_or_default()
+            ));
+        }
+        for a in &i.actions {
+            let mut line = format!("   fix: {}", a.command);
+            if !a.why.is_empty() {
+                line.push_str(&format!("   ({})", a.why));
+            }
+            out.push(line);
+        }
+    }
+    out.push(String::new());
+    for i in items
+        .iter()
+        .filter(|i| matches!(i.status, Status::Pass | Status::Skip))
+    {
+        let word = if i.status == Status::Pass {
+            style.green("pass")
+        } else {
+            "skip".to_string()
+        };
+        out.push(format!("{word} [{}] {}", i.check, i.title));
+    }
+    out.join("\n") + "\n"
+}
+
+/// The sysctl changes among the audit's fixes, as a reviewed /etc/sysctl.d snippet: one
+/// comment per line saying why. Nothing is applied.
+pub fn sysctl_snippet(host: &str, items: &[pktmap_model::audit::Item]) -> String {
+    let mut out = vec![
+        format!("# /etc/sysctl.d/90-pktmap.conf, suggested by pktmap audit on {host}."),
+        "# Review each line, change one at a time and measure; nothing here was applied."
+            .to_string(),
+    ];
+    let mut seen = std::collections::BTreeSet::new();
+    for i in items {
+        for a in &i.actions {
+            let (Some(key), Some(value)) = (&a.sysctl, &a.proposed) else {
+                continue;
+            };
+            if !seen.insert(key.clone()) {
+                continue;
+            }
+            out.push(String::new());
+            out.push(format!("# [{}] {}", i.check, i.title));
+            if let Some(c) = &a.current {
+                out.push(format!("# now: {c}; why: {}", a.why));
+            }
+            out.push(format!("{key} = {value}"));
+        }
+    }
+    if seen.is_empty() {
+        out.push("# (no sysctl change suggested)".to_string());
+    }
+    out.join("\n") + "\n"
+}

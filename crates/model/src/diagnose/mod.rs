@@ -8,7 +8,7 @@ use crate::delta::{Change, Delta};
 use crate::findings::{Finding, Severity, order};
 use crate::snapshot::{Labels, Snapshot};
 
-pub use rules::RULES;
+pub use rules::{RULES, parse_ring};
 
 /// The least count that is more than background noise: ordinary teardown, a retransmit, the
 /// VM's own chatter (kernel-notes: every interval has a few).

@@ -94,12 +94,15 @@ fn finding(rule: &'static str, stage: &'static str, severity: Severity, title: S
     }
 }
 
-/// rx.3: the card had nowhere to put frames (missed, fifo, over, driver no-buffer counters).
+/// rx.3: the card had nowhere to put frames (missed, fifo, over, and the driver's drop,
+/// miss, no-buffer and fifo counters).
 fn nic_ring(ctx: &Ctx) -> Vec<Finding> {
+    use std::collections::BTreeMap;
     let mut out = Vec::new();
     let traffic = ctx.rate("rx_packets");
-    let mut by_dev: std::collections::BTreeMap<String, Vec<Evidence>> = Default::default();
-    let mut lost: std::collections::BTreeMap<String, (u64, f64)> = Default::default();
+    let mut by_dev: BTreeMap<String, Vec<Evidence>> = BTreeMap::new();
+    // Per device and counter name: per-queue driver counters add up.
+    let mut sums: BTreeMap<(String, String), (u64, f64)> = BTreeMap::new();
     for c in ctx
         .delta
         .changes
@@ -109,9 +112,14 @@ fn nic_ring(ctx: &Ctx) -> Vec<Finding> {
         let ring = matches!(
             c.name.as_str(),
             "rx_missed_errors" | "rx_fifo_errors" | "rx_over_errors"
-        ) || ["ethtool.miss.", "ethtool.nobuf.", "ethtool.fifo."]
-            .iter()
-            .any(|p| c.name.starts_with(p));
+        ) || [
+            "ethtool.miss.",
+            "ethtool.nobuf.",
+            "ethtool.fifo.",
+            "ethtool.drop.",
+        ]
+        .iter()
+        .any(|p| c.name.starts_with(p));
         let Some(dev) = c.labels.get("dev").filter(|_| ring) else {
             continue;
         };
@@ -121,16 +129,17 @@ fn nic_ring(ctx: &Ctx) -> Vec<Finding> {
             c.delta.unwrap_or(0),
             c.rate.unwrap_or(0.0),
         ));
-        let e = lost.entry(dev.clone()).or_default();
-        if !c.name.starts_with("ethtool.") || e.0 == 0 {
-            *e = (
-                e.0.max(c.delta.unwrap_or(0)),
-                e.1.max(c.rate.unwrap_or(0.0)),
-            );
-        }
+        let e = sums.entry((dev.clone(), c.name.clone())).or_default();
+        e.0 += c.delta.unwrap_or(0);
+        e.1 += c.rate.unwrap_or(0.0);
     }
     for (dev, evidence) in by_dev {
-        let (d, r) = lost[&dev];
+        // The kernel's counter and a driver's may count the same frames: take the largest.
+        let (d, r) = sums
+            .iter()
+            .filter(|((dv, _), _)| *dv == dev)
+            .map(|(_, v)| *v)
+            .fold((0u64, 0.0f64), |a, v| (a.0.max(v.0), a.1.max(v.1)));
         if !Ctx::significant(d, r, traffic) {
             continue;
         }
@@ -139,7 +148,7 @@ fn nic_ring(ctx: &Ctx) -> Vec<Finding> {
             "nic-ring",
             "rx.3",
             Ctx::severity(r, traffic),
-            format!("{dev}: the RX ring overflows ({r:.0} frames/s lost)"),
+            format!("{dev}: the RX ring overflows ({d} frames lost, {r:.1}/s)"),
         );
         f.evidence = evidence;
         f.cause =
@@ -147,7 +156,7 @@ fn nic_ring(ctx: &Ctx) -> Vec<Finding> {
                    for the bursts, or the CPU serving the queue's interrupt is busy"
                 .into();
         f.actions.push(Action::inspect(format!(
-            "ethtool -S {dev} | grep -iE 'drop|miss|fifo|no_buf'"
+            "ethtool -S {dev} | grep -iE 'drop|discard|miss|fifo|no_buf'"
         )));
         if let Some(ring) = ctx.setting_for("ethtool.ring.rx", &l) {
             f.evidence.push(Evidence::value(
@@ -278,12 +287,18 @@ fn softirq_squeeze(ctx: &Ctx) -> Vec<Finding> {
         .collect();
     let total: f64 = processed.iter().map(|p| p.1).sum();
     let (d, r) = ctx.sum("softnet.time_squeeze");
-    if d >= super::MIN_EVENTS && r >= 1.0 {
+    // Squeezes are frequent under load; sustained ones, or thousands since boot, matter.
+    if d >= super::MIN_EVENTS && (r >= 1.0 || d >= 1000) {
         let mut f = finding(
             "softirq-squeeze",
             "rx.5",
             Severity::Warning,
-            format!("softirq runs out of budget {r:.0} times/s (time_squeeze)"),
+            format!(
+                "softirq ran out of budget {d} times on {} CPUs (time_squeeze, {r:.2}/s)",
+                ctx.changes("softnet.time_squeeze")
+                    .filter(|c| c.delta.is_some_and(|d| d > 0))
+                    .count()
+            ),
         );
         f.loss = false;
         for c in ctx

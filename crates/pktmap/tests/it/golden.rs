@@ -71,3 +71,84 @@ fn golden_vm_wrap_reset() {
 fn golden_netutils_old_kernel() {
     golden_host("netutils-8cpu-softnet");
 }
+
+/// `audit` and `diagnose --since-boot` of the hosts assembled from public captures.
+fn golden_command(host: &str, args: &[&str], expect_code: i32) -> String {
+    let root = repo().join("fixtures/hosts").join(host).join("t1");
+    let mut full = vec!["--root", root.to_str().unwrap()];
+    full.extend_from_slice(args);
+    let out = run(&full);
+    assert_eq!(
+        out.status.code(),
+        Some(expect_code),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let text = stdout(&out);
+    check(&format!("{host}.{}.txt", args[0]), &text);
+    text
+}
+
+#[test]
+fn golden_audit_of_a_16_cpu_host_with_a_single_queue_nic() {
+    let text = golden_command("audit-16cpu-1queue", &["audit"], 1);
+    assert!(
+        text.contains("eth0: 1 receive queue(s) for 16 CPUs and RPS is off"),
+        "{text}"
+    );
+    assert!(
+        text.contains("echo ffff > /sys/class/net/eth0/queues/rx-0/rps_cpus"),
+        "{text}"
+    );
+}
+
+#[test]
+fn golden_audit_of_a_host_with_all_queue_irqs_on_cpu0() {
+    let text = golden_command("audit-irqs-cpu0", &["audit"], 1);
+    assert!(
+        text.contains("eth0: all 8 queue IRQs are served by cpu0"),
+        "{text}"
+    );
+    assert!(
+        text.contains("eth1: all 8 queue IRQs are served by cpu0"),
+        "{text}"
+    );
+}
+
+#[test]
+fn golden_diagnose_of_listen_overflows_since_boot() {
+    let text = golden_command(
+        "since-boot-listen-overflows",
+        &["diagnose", "--since-boot"],
+        1,
+    );
+    assert!(
+        text.contains("rx.10 socket queue: accept queues overflow"),
+        "{text}"
+    );
+    assert!(
+        text.contains("since boot"),
+        "cumulative counters are labelled as such"
+    );
+}
+
+#[test]
+fn golden_diagnose_of_squeeze_on_every_cpu_since_boot() {
+    let text = golden_command("since-boot-squeeze", &["diagnose", "--since-boot"], 1);
+    assert!(text.contains("time_squeeze"), "{text}");
+    assert!(text.contains("on 8 CPUs"), "{text}");
+}
+
+#[test]
+fn golden_diagnose_of_big_ring_drops_since_boot() {
+    let text = golden_command("since-boot-ring-drops", &["diagnose", "--since-boot"], 2);
+    assert!(
+        text.contains("VERDICT: packets are lost first at rx.3 RX ring"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ethtool.drop.rx_discards dev=eth0 queue=0"),
+        "{text}"
+    );
+}

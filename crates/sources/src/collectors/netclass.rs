@@ -60,7 +60,8 @@ impl Collector for NetClass {
                         }
                     }
                 }
-                Err(e) if e.is_not_found() => continue,
+                // No statistics directory (a minimal capture): the attributes still count.
+                Err(e) if e.is_not_found() => {}
                 Err(e) => sink.error(e),
             }
             let read = |f: &str| root.read_value(&dir.join(f)).ok();
