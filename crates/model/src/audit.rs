@@ -96,7 +96,7 @@ pub static CHECKS: &[Check] = &[
 
 pub fn audit(s: &Snapshot, hint: PathHint) -> Vec<Item> {
     let mut items: Vec<Item> = CHECKS.iter().flat_map(|c| (c.run)(s, hint)).collect();
-    items.sort_by(|a, b| b.status.cmp(&a.status));
+    items.sort_by_key(|i| std::cmp::Reverse(i.status));
     items
 }
 
@@ -686,10 +686,10 @@ fn rfs(s: &Snapshot, _: PathHint) -> Vec<Item> {
                 "{dev}: rps_flow_cnt {:?} does not match rps_sock_flow_entries / queues = {want}",
                 counts
             );
-            for q in 0..counts.len() {
+            for (q, count) in counts.iter().enumerate() {
                 it.actions.push(Action::change(
                     format!("echo {want} > /sys/class/net/{dev}/queues/rx-{q}/rps_flow_cnt"),
-                    counts[q],
+                    count,
                     want,
                     "each queue's share of the flow table",
                 ));

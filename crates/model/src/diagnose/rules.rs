@@ -1154,10 +1154,13 @@ mod tests {
     use crate::delta::Delta;
     use crate::snapshot::{Kind, Meta, Metric, Setting, Snapshot, SocketInfo};
 
+    /// `(name, labels, before, after)`.
+    type Counter<'a> = (&'a str, &'a [(&'a str, &'a str)], u64, u64);
+
     /// Two snapshots one second apart: `(name, labels, before, after)` counters, settings and
     /// sockets of the later one.
     fn pair(
-        counters: &[(&str, &[(&str, &str)], u64, u64)],
+        counters: &[Counter],
         settings: &[(&str, &str)],
         sockets: Vec<SocketInfo>,
     ) -> (Snapshot, Snapshot) {
