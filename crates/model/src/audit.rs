@@ -722,6 +722,177 @@ fn dctcp_ecn(s: &Snapshot, _: PathHint) -> Vec<Item> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::snapshot::{Kind, Meta, Metric, Setting, SocketInfo};
+
+    fn host(settings: &[(&str, &[(&str, &str)], &str)]) -> Snapshot {
+        let mut s = Snapshot::new(Meta {
+            cpus_online: vec![0, 1, 2, 3],
+            ..Meta::default()
+        });
+        for (name, l, v) in settings {
+            s.settings.push(Setting {
+                name: name.to_string(),
+                labels: l
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                value: v.to_string(),
+            });
+        }
+        s
+    }
+
+    const ETH0: &[(&str, &str)] = &[("dev", "eth0")];
+    const NONE: &[(&str, &str)] = &[];
+
+    fn status(items: &[Item]) -> Vec<Status> {
+        items.iter().map(|i| i.status).collect()
+    }
+
+    #[test]
+    fn bdp_fails_a_small_tcp_rmem_and_skips_without_figures() {
+        let s = host(&[
+            ("net.ipv4.tcp_rmem", NONE, "4096 131072 6291456"),
+            ("net.ipv4.tcp_wmem", NONE, "4096 16384 134217728"),
+        ]);
+        let hint = PathHint {
+            bandwidth: Some(10e9),
+            rtt: Some(0.1),
+        };
+        let items = buffers_bdp(&s, hint);
+        assert_eq!(status(&items), [Status::Fail, Status::Pass]);
+        assert_eq!(
+            items[0].actions[0].proposed.as_deref(),
+            Some("4096 131072 134217728")
+        );
+        assert_eq!(
+            status(&buffers_bdp(&s, PathHint::default())),
+            [Status::Skip]
+        );
+    }
+
+    #[test]
+    fn bbr_without_fq_warns_and_dctcp_without_ecn_fails() {
+        assert_eq!(
+            status(&cc_qdisc(
+                &host(&[
+                    ("net.ipv4.tcp_congestion_control", NONE, "bbr"),
+                    ("net.core.default_qdisc", NONE, "fq_codel")
+                ]),
+                PathHint::default()
+            )),
+            [Status::Warn]
+        );
+        assert_eq!(
+            status(&cc_qdisc(
+                &host(&[
+                    ("net.ipv4.tcp_congestion_control", NONE, "bbr"),
+                    ("net.core.default_qdisc", NONE, "fq")
+                ]),
+                PathHint::default()
+            )),
+            [Status::Pass]
+        );
+        assert_eq!(
+            status(&dctcp_ecn(
+                &host(&[
+                    ("net.ipv4.tcp_congestion_control", NONE, "dctcp"),
+                    ("net.ipv4.tcp_ecn", NONE, "2")
+                ]),
+                PathHint::default()
+            )),
+            [Status::Fail]
+        );
+    }
+
+    #[test]
+    fn conntrack_usage_thresholds() {
+        let mut s = host(&[("net.netfilter.nf_conntrack_max", NONE, "1000")]);
+        s.metrics.push(Metric {
+            name: "net.netfilter.nf_conntrack_count".into(),
+            labels: Default::default(),
+            value: 950,
+            kind: Kind::Gauge,
+        });
+        assert_eq!(status(&conntrack(&s, PathHint::default())), [Status::Fail]);
+        s.metrics[0].value = 100;
+        assert_eq!(status(&conntrack(&s, PathHint::default())), [Status::Pass]);
+    }
+
+    #[test]
+    fn irqbalance_against_pinned_affinities() {
+        let s = host(&[
+            ("irqbalance.running", NONE, "yes"),
+            ("smp_affinity_list", &[("irq", "30"), ("dev", "eth0")], "2"),
+        ]);
+        assert_eq!(status(&irqbalance(&s, PathHint::default())), [Status::Warn]);
+        let s = host(&[
+            ("irqbalance.running", NONE, "yes"),
+            (
+                "smp_affinity_list",
+                &[("irq", "30"), ("dev", "eth0")],
+                "0-3",
+            ),
+        ]);
+        assert_eq!(status(&irqbalance(&s, PathHint::default())), [Status::Pass]);
+    }
+
+    #[test]
+    fn ring_rfs_xdp_and_forwarding() {
+        assert_eq!(
+            status(&ring_size(
+                &host(&[("ethtool.ring.rx", ETH0, "256 (max 4096)")]),
+                PathHint::default()
+            )),
+            [Status::Warn]
+        );
+        let s = host(&[
+            ("net.core.rps_sock_flow_entries", NONE, "32768"),
+            ("rps_flow_cnt", &[("dev", "eth0"), ("queue", "rx-0")], "0"),
+        ]);
+        assert_eq!(status(&rfs(&s, PathHint::default())), [Status::Warn]);
+        assert_eq!(
+            status(&xdp_mode(
+                &host(&[("xdp", ETH0, "generic prog 12")]),
+                PathHint::default()
+            )),
+            [Status::Warn]
+        );
+        let s = host(&[
+            ("net.ipv4.ip_forward", NONE, "1"),
+            ("ethtool.features.large-receive-offload", ETH0, "on"),
+        ]);
+        assert_eq!(
+            status(&offloads_forwarding(&s, PathHint::default())),
+            [Status::Fail]
+        );
+    }
+
+    #[test]
+    fn somaxconn_caps_a_listener() {
+        let mut s = host(&[("net.core.somaxconn", NONE, "128")]);
+        s.sockets.push(SocketInfo {
+            state: "LISTEN".into(),
+            local: "0.0.0.0:80".into(),
+            send_q: 128,
+            ..SocketInfo::default()
+        });
+        assert_eq!(status(&somaxconn(&s, PathHint::default())), [Status::Warn]);
+    }
+
+    #[test]
+    fn queues_against_cpus() {
+        let mut s = host(&[
+            ("link.kind", ETH0, "physical"),
+            ("link.rx_queues", ETH0, "1"),
+            ("rps_cpus", &[("dev", "eth0"), ("queue", "rx-0")], "0"),
+        ]);
+        let items = rx_queues(&s, PathHint::default());
+        assert_eq!(status(&items), [Status::Warn]);
+        assert!(items[0].actions[0].command.starts_with("echo f > "));
+        s.settings.last_mut().unwrap().value = "f".into();
+        assert_eq!(status(&rx_queues(&s, PathHint::default())), [Status::Pass]);
+    }
 
     #[test]
     fn cpu_masks_as_sysfs_writes_them() {
