@@ -724,7 +724,10 @@ mod tests {
     use super::*;
     use crate::snapshot::{Kind, Meta, Metric, Setting, SocketInfo};
 
-    fn host(settings: &[(&str, &[(&str, &str)], &str)]) -> Snapshot {
+    /// `(name, labels, value)`.
+    type SettingRow<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+
+    fn host(settings: &[SettingRow]) -> Snapshot {
         let mut s = Snapshot::new(Meta {
             cpus_online: vec![0, 1, 2, 3],
             ..Meta::default()
