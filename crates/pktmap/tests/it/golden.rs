@@ -162,9 +162,20 @@ fn golden_diagnose_of_the_udp_flood() {
     let text = stdout(&out);
     check("vm-udp-flood.diagnose.txt", &text);
     assert!(text.starts_with("pktmap diagnose"));
-    assert!(text.lines().nth(1).unwrap().starts_with("VERDICT: packets are lost first at rx.10"), "{text}");
-    let json: serde_json::Value = serde_json::from_slice(&run(&["diagnose", "--json", "--from", &a, "--to", &b]).stdout).unwrap();
+    assert!(
+        text.lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("VERDICT: packets are lost first at rx.10"),
+        "{text}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&run(&["diagnose", "--json", "--from", &a, "--to", &b]).stdout)
+            .unwrap();
     assert_eq!(json["schema"], "pktmap.diagnose/1");
     assert_eq!(json["findings"][0]["stage"], "rx.10");
-    assert_eq!(json["findings"][0]["evidence"][0]["key"], "Udp.RcvbufErrors");
+    assert_eq!(
+        json["findings"][0]["evidence"][0]["key"],
+        "Udp.RcvbufErrors"
+    );
 }
