@@ -171,6 +171,16 @@ pub struct Setting {
     pub value: String,
 }
 
+impl SocketInfo {
+    /// ` (nginx pid 123)`, or nothing when the owner is unknown.
+    pub fn owner(&self) -> String {
+        match (&self.command, self.pid) {
+            (Some(c), Some(p)) => format!(" ({c} pid {p})"),
+            _ => String::new(),
+        }
+    }
+}
+
 /// Why a snapshot file cannot be used.
 #[derive(Debug)]
 pub enum LoadError {

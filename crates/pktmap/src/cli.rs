@@ -55,14 +55,21 @@ pub struct WalkArgs {
     /// Only this interface's counters (per-CPU and global counters stay).
     #[arg(long)]
     pub iface: Option<String>,
-    /// Work offline: the earlier snapshot file.
-    #[arg(long, value_name = "FILE")]
-    pub from: Option<String>,
-    /// Work offline: the later snapshot file.
-    #[arg(long, value_name = "FILE")]
-    pub to: Option<String>,
+    #[command(flatten)]
+    pub offline: Offline,
     #[arg(long)]
     pub json: bool,
+}
+
+/// Two snapshot files instead of measuring now.
+#[derive(Args)]
+pub struct Offline {
+    /// Work offline: the earlier snapshot file.
+    #[arg(long, value_name = "FILE", requires = "to")]
+    pub from: Option<String>,
+    /// Work offline: the later snapshot file.
+    #[arg(long, value_name = "FILE", requires = "from")]
+    pub to: Option<String>,
 }
 
 #[derive(Args)]
@@ -73,12 +80,8 @@ pub struct DiagnoseArgs {
     /// Judge the counters accumulated since boot instead of measuring an interval.
     #[arg(long, conflicts_with_all = ["from", "to"])]
     pub since_boot: bool,
-    /// Work offline: the earlier snapshot file.
-    #[arg(long, value_name = "FILE")]
-    pub from: Option<String>,
-    /// Work offline: the later snapshot file.
-    #[arg(long, value_name = "FILE")]
-    pub to: Option<String>,
+    #[command(flatten)]
+    pub offline: Offline,
     #[arg(long)]
     pub json: bool,
 }

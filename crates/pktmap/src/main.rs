@@ -41,15 +41,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     let style = output::style();
     match cli.command {
         Command::Walk(args) => {
-            let (from, to) = match (&args.from, &args.to) {
-                (Some(a), Some(b)) => (load(a)?, load(b)?),
-                (None, None) => {
-                    let a = target.snapshots(&root, &Options::default())?;
-                    std::thread::sleep(args.interval.0);
-                    (a, target.snapshots(&root, &Options::default())?)
-                }
-                _ => bail!("--from and --to go together"),
-            };
+            let (from, to) = measure(&target, &root, &args.offline, args.interval, false)?;
             let walks = walks(&from, &to, args.iface.as_deref())?;
             match (args.json, walks.as_slice()) {
                 (true, [one]) => output::json(one)?,
@@ -64,19 +56,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Diagnose(args) => {
-            let (from, to) = match (&args.from, &args.to) {
-                (Some(a), Some(b)) => (load(a)?, load(b)?),
-                (None, None) if args.since_boot => {
-                    let now = target.snapshots(&root, &Options::default())?;
-                    (now.iter().map(at_boot).collect(), now)
-                }
-                (None, None) => {
-                    let a = target.snapshots(&root, &Options::default())?;
-                    std::thread::sleep(args.interval.0);
-                    (a, target.snapshots(&root, &Options::default())?)
-                }
-                _ => bail!("--from and --to go together"),
-            };
+            let (from, to) = measure(
+                &target,
+                &root,
+                &args.offline,
+                args.interval,
+                args.since_boot,
+            )?;
             let mut worst = 0;
             let mut reports = Vec::new();
             for (a, b) in pairs(&from, &to) {
@@ -234,6 +220,25 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The two moments to compare: two files, boot and now, or now and an interval later.
+fn measure(
+    target: &Target,
+    root: &Root,
+    offline: &cli::Offline,
+    interval: cli::Interval,
+    since_boot: bool,
+) -> Result<(Vec<Snapshot>, Vec<Snapshot>)> {
+    if let (Some(a), Some(b)) = (&offline.from, &offline.to) {
+        return Ok((load(a)?, load(b)?));
+    }
+    let first = target.snapshots(root, &Options::default())?;
+    if since_boot {
+        return Ok((first.iter().map(at_boot).collect(), first));
+    }
+    std::thread::sleep(interval.0);
+    Ok((first, target.snapshots(root, &Options::default())?))
 }
 
 /// Snapshots of the same namespace from both lists, matched by namespace inode.

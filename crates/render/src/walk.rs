@@ -165,10 +165,7 @@ fn sockets(s: &StageView, style: Style) -> Vec<String> {
         .iter()
         .take(SHOWN)
         .map(|k| {
-            let owner = match (&k.command, k.pid) {
-                (Some(c), Some(p)) => format!(" {c}[{p}]"),
-                _ => String::new(),
-            };
+            let owner = k.owner();
             let what = if k.state == "LISTEN" {
                 format!("accept queue {}/{}", k.recv_q, k.send_q)
             } else {

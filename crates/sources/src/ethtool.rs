@@ -109,38 +109,20 @@ pub fn query_live(dev: &str, q: Query) -> std::io::Result<String> {
             }
             Ok(out)
         }
-        Query::Rings => {
-            let mut b = buf(36, ETHTOOL_GRINGPARAM);
-            sock.ioctl(dev, &mut b)?;
-            let v = |i: usize| u32_at(&b, 4 + i * 4);
-            Ok(format!(
-                "Ring parameters for {dev}:\nPre-set maximums:\nRX:\t\t{}\nRX Mini:\t{}\nRX Jumbo:\t{}\nTX:\t\t{}\nCurrent hardware settings:\nRX:\t\t{}\nRX Mini:\t{}\nRX Jumbo:\t{}\nTX:\t\t{}\n",
-                v(0),
-                v(1),
-                v(2),
-                v(3),
-                v(4),
-                v(5),
-                v(6),
-                v(7)
-            ))
-        }
-        Query::Channels => {
-            let mut b = buf(36, ETHTOOL_GCHANNELS);
-            sock.ioctl(dev, &mut b)?;
-            let v = |i: usize| u32_at(&b, 4 + i * 4);
-            Ok(format!(
-                "Channel parameters for {dev}:\nPre-set maximums:\nRX:\t\t{}\nTX:\t\t{}\nOther:\t\t{}\nCombined:\t{}\nCurrent hardware settings:\nRX:\t\t{}\nTX:\t\t{}\nOther:\t\t{}\nCombined:\t{}\n",
-                v(0),
-                v(1),
-                v(2),
-                v(3),
-                v(4),
-                v(5),
-                v(6),
-                v(7)
-            ))
-        }
+        Query::Rings => sections(
+            &sock,
+            dev,
+            ETHTOOL_GRINGPARAM,
+            "Ring",
+            &["RX", "RX Mini", "RX Jumbo", "TX"],
+        ),
+        Query::Channels => sections(
+            &sock,
+            dev,
+            ETHTOOL_GCHANNELS,
+            "Channel",
+            &["RX", "TX", "Other", "Combined"],
+        ),
         Query::Coalesce => {
             let mut b = buf(92, ETHTOOL_GCOALESCE);
             sock.ioctl(dev, &mut b)?;
@@ -225,6 +207,26 @@ pub fn query_live(dev: &str, q: Query) -> std::io::Result<String> {
             ))
         }
     }
+}
+
+/// `-g` and `-l`: a struct of four maximums then four current values, printed in two sections.
+fn sections(
+    sock: &Sock,
+    dev: &str,
+    cmd: u32,
+    what: &str,
+    keys: &[&str; 4],
+) -> std::io::Result<String> {
+    let mut b = buf(36, cmd);
+    sock.ioctl(dev, &mut b)?;
+    let mut out = format!("{what} parameters for {dev}:\n");
+    for (title, first) in [("Pre-set maximums", 0), ("Current hardware settings", 4)] {
+        out.push_str(&format!("{title}:\n"));
+        for (i, k) in keys.iter().enumerate() {
+            out.push_str(&format!("{k}:\t\t{}\n", u32_at(&b, 4 + (first + i) * 4)));
+        }
+    }
+    Ok(out)
 }
 
 fn clone_err(e: &std::io::Error) -> std::io::Error {

@@ -20,23 +20,18 @@ pub struct Netns {
     pub path: PathBuf,
 }
 
-/// The namespace a process is in, or one named under /run/netns.
+/// The namespace a process is in.
 pub fn by_pid(pid: u32) -> Result<Netns, SourceError> {
-    let path = PathBuf::from(format!("/proc/{pid}/ns/net"));
-    let inode = std::fs::metadata(&path)
-        .map_err(|e| SourceError::io(&path, e))?
-        .ino();
-    let mut all = list();
-    Ok(all.remove(&inode).unwrap_or(Netns {
-        label: NetnsLabel {
-            inode,
+    resolve(
+        PathBuf::from(format!("/proc/{pid}/ns/net")),
+        NetnsLabel {
             pid: Some(pid),
             ..NetnsLabel::default()
         },
-        path,
-    }))
+    )
 }
 
+/// A namespace named under /run/netns (`ip netns add NAME`).
 pub fn by_name(name: &str) -> Result<Netns, SourceError> {
     if name.contains('/') || name.starts_with('.') {
         return Err(SourceError::io(
@@ -47,17 +42,22 @@ pub fn by_name(name: &str) -> Result<Netns, SourceError> {
             ),
         ));
     }
-    let path = Path::new("/run/netns").join(name);
-    let inode = std::fs::metadata(&path)
-        .map_err(|e| SourceError::io(&path, e))?
-        .ino();
-    let mut all = list();
-    Ok(all.remove(&inode).unwrap_or(Netns {
-        label: NetnsLabel {
-            inode,
+    resolve(
+        Path::new("/run/netns").join(name),
+        NetnsLabel {
             name: Some(name.to_string()),
             ..NetnsLabel::default()
         },
+    )
+}
+
+/// The namespace behind `path`, with the labels the host listing knows for it.
+fn resolve(path: PathBuf, label: NetnsLabel) -> Result<Netns, SourceError> {
+    let inode = std::fs::metadata(&path)
+        .map_err(|e| SourceError::io(&path, e))?
+        .ino();
+    Ok(list().remove(&inode).unwrap_or(Netns {
+        label: NetnsLabel { inode, ..label },
         path,
     }))
 }

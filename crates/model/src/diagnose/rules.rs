@@ -651,10 +651,7 @@ fn listen_overflow(ctx: &Ctx) -> Vec<Finding> {
         .push(Evidence::moved("TcpExt.ListenDrops", "", drops, dr));
     let somaxconn = ctx.setting("net.core.somaxconn").unwrap_or("?");
     for s in &capped {
-        let who = match (&s.command, s.pid) {
-            (Some(c), Some(p)) => format!(" ({c} pid {p})"),
-            _ => String::new(),
-        };
+        let who = s.owner();
         f.evidence.push(Evidence::value(
             "Recv-Q/Send-Q",
             format!("socket={}{who}", s.local),
@@ -769,10 +766,7 @@ fn udp_receive_buffer(ctx: &Ctx) -> Vec<Finding> {
             .filter(|s| s.proto == proto && s.skmem.get("drops").is_some_and(|d| *d > 0))
             .take(5)
         {
-            let who = match (&s.command, s.pid) {
-                (Some(c), Some(p)) => format!(" ({c} pid {p})"),
-                _ => String::new(),
-            };
+            let who = s.owner();
             f.evidence.push(Evidence::value(
                 "skmem",
                 format!("socket={}{who}", s.local),
@@ -975,10 +969,7 @@ fn slow_reader(ctx: &Ctx) -> Vec<Finding> {
     );
     f.loss = false;
     for s in lagging.iter().take(5) {
-        let who = match (&s.command, s.pid) {
-            (Some(c), Some(p)) => format!(" ({c} pid {p})"),
-            _ => String::new(),
-        };
+        let who = s.owner();
         f.evidence.push(Evidence::value(
             "Recv-Q",
             format!("socket={} {}{who}", s.local, s.proto),

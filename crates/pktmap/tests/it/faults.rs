@@ -64,6 +64,23 @@ fn diagnose_in(ns: &str, interval: &str) -> Report {
     r
 }
 
+/// Floods `pair`'s b from a at `pps` for 2.5 s, and diagnoses namespace `ns` `after_ms`
+/// into it.
+fn under_flood(
+    pair: &NetnsPair,
+    port: u16,
+    pps: u64,
+    after_ms: u64,
+    ns: &str,
+    interval: &str,
+) -> Report {
+    let sender = udp_flood(&pair.a, port, pps, 2.5);
+    std::thread::sleep(Duration::from_millis(after_ms));
+    let r = diagnose_in(ns, interval);
+    sender.join().unwrap();
+    r
+}
+
 fn sh(args: &[&str]) {
     let st = Command::new(args[0]).args(&args[1..]).status().unwrap();
     assert!(st.success(), "{args:?}");
@@ -81,10 +98,7 @@ fn a_netfilter_drop_rule_is_found_at_rx8() {
         "-j", "DROP",
     ]);
     let _rx = deaf_receiver(&pair.b, 9200);
-    let sender = udp_flood(&pair.a, 9200, 5_000, 2.5);
-    std::thread::sleep(Duration::from_millis(300));
-    let r = diagnose_in(&pair.b, "1s");
-    sender.join().unwrap();
+    let r = under_flood(&pair, 9200, 5_000, 300, &pair.b, "1s");
     let f = r.find("netfilter-gap");
     assert_eq!((f.stage.as_str(), f.loss), ("rx.8", true));
     assert!(f.evidence("Ip.InReceives").delta.unwrap() > 2_000);
@@ -102,10 +116,7 @@ fn a_udp_receiver_that_never_reads_is_found_at_rx10() {
     let _g = shared();
     let pair = NetnsPair::new();
     let _rx = deaf_receiver(&pair.b, 9201);
-    let sender = udp_flood(&pair.a, 9201, 5_000, 2.5);
-    std::thread::sleep(Duration::from_millis(300));
-    let r = diagnose_in(&pair.b, "1s");
-    sender.join().unwrap();
+    let r = under_flood(&pair, 9201, 5_000, 300, &pair.b, "1s");
     let f = r.find("udp-receive-buffer");
     assert_eq!(f.stage, "rx.10");
     assert_eq!(f.severity, "critical");
@@ -153,10 +164,7 @@ fn traffic_to_a_closed_port_is_found_at_rx9() {
     }
     let _g = shared();
     let pair = NetnsPair::new();
-    let sender = udp_flood(&pair.a, 9202, 2_000, 2.5);
-    std::thread::sleep(Duration::from_millis(300));
-    let r = diagnose_in(&pair.b, "1s");
-    sender.join().unwrap();
+    let r = under_flood(&pair, 9202, 2_000, 300, &pair.b, "1s");
     let f = r.find("closed-port");
     assert_eq!(f.stage, "rx.9");
     assert!(f.evidence("Udp.NoPorts").delta.unwrap() > 500);
@@ -187,10 +195,7 @@ fn a_tbf_with_a_tiny_limit_is_found_at_tx3_in_the_sender() {
         "4kb",
     ]);
     let _rx = deaf_receiver(&pair.b, 9203);
-    let sender = udp_flood(&pair.a, 9203, 10_000, 2.5);
-    std::thread::sleep(Duration::from_millis(300));
-    let r = diagnose_in(&pair.a, "1s");
-    sender.join().unwrap();
+    let r = under_flood(&pair, 9203, 10_000, 300, &pair.a, "1s");
     let f = r.find("qdisc-drops");
     assert_eq!(f.stage, "tx.3");
     let e = f.evidence("qdisc.drops");
@@ -226,10 +231,7 @@ fn a_rate_limited_qdisc_shows_queueing_delay_at_tx3() {
         "4mb",
     ]);
     let _rx = deaf_receiver(&pair.b, 9204);
-    let sender = udp_flood(&pair.a, 9204, 8_000, 2.5);
-    std::thread::sleep(Duration::from_millis(600));
-    let r = diagnose_in(&pair.a, "500ms");
-    sender.join().unwrap();
+    let r = under_flood(&pair, 9204, 8_000, 600, &pair.a, "500ms");
     let f = r.find("qdisc-backlog");
     assert_eq!((f.stage.as_str(), f.loss), ("tx.3", false));
     let backlog: u64 = f

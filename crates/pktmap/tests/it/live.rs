@@ -414,7 +414,7 @@ fn a_listener_that_never_accepts_is_shown_at_its_cap() {
         .find(|l| l.contains("accept queue"))
         .unwrap_or_else(|| panic!("{text}"));
     assert!(
-        line.contains(&format!("{ADDR_B}:8080")) && line.contains("["),
+        line.contains(&format!("{ADDR_B}:8080")) && line.contains(" pid "),
         "{line}"
     );
 }
