@@ -59,8 +59,16 @@ pub static RULES: &[Rule] = &[
         check: tx_ring,
     },
     Rule {
+        id: "requeues",
+        check: requeues,
+    },
+    Rule {
         id: "retransmits",
         check: retransmits,
+    },
+    Rule {
+        id: "rtt-inflation",
+        check: rtt_inflation,
     },
     Rule {
         id: "slow-reader",
@@ -77,6 +85,10 @@ pub static RULES: &[Rule] = &[
     Rule {
         id: "cpu-pressure",
         check: cpu_pressure,
+    },
+    Rule {
+        id: "c-states",
+        check: c_states,
     },
 ];
 
@@ -1139,6 +1151,130 @@ fn receive_window(ctx: &Ctx) -> Vec<Finding> {
     vec![f]
 }
 
+/// tx.4: the driver pushes packets back to the qdisc (TX ring full).
+fn requeues(ctx: &Ctx) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for c in ctx.changes("qdisc.requeues") {
+        let (d, r) = (c.delta.unwrap_or(0), c.rate.unwrap_or(0.0));
+        let sent = ctx
+            .changes("qdisc.packets")
+            .find(|p| p.labels == c.labels)
+            .and_then(|p| p.rate)
+            .unwrap_or(0.0);
+        if !Ctx::significant(d, r, sent) {
+            continue;
+        }
+        let dev = c.labels.get("dev").cloned().unwrap_or_default();
+        let mut f = finding(
+            "requeues",
+            "tx.4",
+            Severity::Warning,
+            format!("{dev}: the driver pushes {r:.0} packets/s back to the qdisc (TX ring full)"),
+        );
+        f.loss = false;
+        f.evidence
+            .push(Evidence::moved("qdisc.requeues", scope(&c.labels), d, r));
+        f.cause =
+            "the TX ring fills faster than the card drains it: packets wait in the qdisc, and \
+                   drop there when it fills too"
+                .into();
+        f.actions.push(Action::inspect(format!(
+            "ethtool -g {dev}   (a bigger TX ring: ethtool -G {dev} tx MAX)"
+        )));
+        out.push(f);
+    }
+    out
+}
+
+/// rx.9 (latency): connections whose smoothed RTT is far above the lowest this connection
+/// has seen (its path baseline): queueing somewhere, in this host or on the path.
+fn rtt_inflation(ctx: &Ctx) -> Vec<Finding> {
+    let inflated: Vec<_> = ctx
+        .to()
+        .sockets
+        .iter()
+        .filter(|s| s.state == "ESTABLISHED")
+        .filter_map(|s| {
+            let rtt = *s.tcp_info.get("rtt")?;
+            let min = *s.tcp_info.get("min_rtt")?;
+            (min > 0 && rtt >= 1_000 && rtt >= 4 * min).then(|| (s, rtt, min))
+        })
+        .collect();
+    if inflated.is_empty() {
+        return Vec::new();
+    }
+    let mut f = finding(
+        "rtt-inflation",
+        "rx.9",
+        Severity::Warning,
+        format!(
+            "{} connections see RTTs 4x their path's baseline",
+            inflated.len()
+        ),
+    );
+    f.loss = false;
+    for (s, rtt, min) in inflated.iter().take(5) {
+        f.evidence.push(Evidence::value(
+            "tcp_info.rtt / min_rtt",
+            format!("socket={} -> {}", s.local, s.remote),
+            format!(
+                "{rtt} us / {min} us, rttvar {} us",
+                s.tcp_info.get("rttvar").unwrap_or(&0)
+            ),
+        ));
+    }
+    f.cause = "segments wait in a queue: a qdisc or TX ring on this host (see tx.3, tx.4), a slow \
+               reader on the peer, or a congested link on the path (compare with ping's RTT)"
+        .into();
+    f.actions.push(Action::inspect(
+        "ss -ti   (rtt, minrtt, rttvar per connection)",
+    ));
+    f.actions
+        .push(Action::inspect("tc -s qdisc   (a standing backlog here)"));
+    vec![f]
+}
+
+/// rx.11 (latency): deep idle states whose exit latency every wake-up pays.
+fn c_states(ctx: &Ctx) -> Vec<Finding> {
+    let deep: Vec<&str> = ctx
+        .to()
+        .settings
+        .iter()
+        .filter(|s| s.name == "cpuidle.state" && !s.value.contains("disabled"))
+        .filter(|s| {
+            s.value
+                .split_whitespace()
+                .find_map(|w| w.strip_suffix("us")?.parse::<u64>().ok())
+                .is_some_and(|us| us >= 100)
+        })
+        .map(|s| s.value.as_str())
+        .collect();
+    if deep.is_empty() {
+        return Vec::new();
+    }
+    let mut f = finding(
+        "c-states",
+        "rx.11",
+        Severity::Info,
+        format!(
+            "{} deep idle states take 100 us or more to leave",
+            deep.len()
+        ),
+    );
+    f.loss = false;
+    for d in &deep {
+        f.evidence.push(Evidence::value("cpuidle.state", "cpu0", d));
+    }
+    f.cause =
+        "a packet that finds its CPU in a deep C-state waits for it to wake: periodic latency \
+               spikes on lightly loaded hosts"
+            .into();
+    f.actions.push(Action::inspect("cpupower idle-info"));
+    f.actions.push(Action::inspect("cpupower idle-set -D 100   (disable states above 100 us, if latency matters more than power)"));
+    f.confidence = Confidence::Low;
+    vec![f]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1508,6 +1644,40 @@ mod tests {
         );
         assert_eq!(run(qdisc_backlog, &a, &b)[0].stage, "tx.3");
         assert_eq!(run(cpu_pressure, &a, &b)[0].severity, Severity::Critical);
+    }
+
+    #[test]
+    fn requeues_rtt_inflation_and_c_states() {
+        let q = &[("dev", "eth0"), ("kind", "pfifo_fast"), ("parent", "root")][..];
+        let (a, b) = pair(
+            &[
+                ("qdisc.packets", q, 0, 10_000),
+                ("qdisc.requeues", q, 0, 500),
+            ],
+            &[],
+            vec![],
+        );
+        assert_eq!(run(requeues, &a, &b)[0].stage, "tx.4");
+        let mut s = SocketInfo {
+            state: "ESTABLISHED".into(),
+            ..SocketInfo::default()
+        };
+        s.tcp_info.insert("rtt".into(), 40_000);
+        s.tcp_info.insert("min_rtt".into(), 2_000);
+        let (a, mut b) = pair(&[], &[], vec![s]);
+        assert_eq!(run(rtt_inflation, &a, &b)[0].stage, "rx.9");
+        b.settings.push(Setting {
+            name: "cpuidle.state".into(),
+            labels: labels([("state", "3")]),
+            value: "C6 exit 133us".into(),
+        });
+        b.settings.push(Setting {
+            name: "cpuidle.state".into(),
+            labels: labels([("state", "1")]),
+            value: "C1 exit 2us".into(),
+        });
+        let f = run(c_states, &a, &b);
+        assert_eq!((f[0].severity, f[0].evidence.len()), (Severity::Info, 1));
     }
 
     #[test]

@@ -127,6 +127,8 @@ pub trait Facts {
     fn total_retrans(&self) -> u64;
     /// Share of its busy time the connection waited for the peer's receive window.
     fn rwnd_share(&self) -> f64;
+    /// Smoothed RTT over the lowest RTT the connection has seen (0 when unknown).
+    fn rtt_inflation(&self) -> f64;
     fn listening(&self) -> bool {
         self.state_name() == "LISTEN"
     }
@@ -156,6 +158,19 @@ impl Facts for RawSocket<'_> {
         self.info
             .and_then(|i| i.get(100..104))
             .map_or(0, |b| u32::from_ne_bytes(b.try_into().expect("4")).into())
+    }
+    fn rtt_inflation(&self) -> f64 {
+        let at = |o: usize| {
+            self.info
+                .and_then(|i| i.get(o..o + 4))
+                .map_or(0, |b| u32::from_ne_bytes(b.try_into().expect("4")))
+        };
+        let (rtt, min) = (at(68), at(148));
+        if min == 0 || rtt < 1_000 {
+            0.0
+        } else {
+            f64::from(rtt) / f64::from(min)
+        }
     }
     fn rwnd_share(&self) -> f64 {
         let at = |o: usize| {
@@ -190,6 +205,15 @@ impl Facts for SocketInfo {
     }
     fn total_retrans(&self) -> u64 {
         self.tcp_info.get("total_retrans").copied().unwrap_or(0)
+    }
+    fn rtt_inflation(&self) -> f64 {
+        let rtt = self.tcp_info.get("rtt").copied().unwrap_or(0);
+        let min = self.tcp_info.get("min_rtt").copied().unwrap_or(0);
+        if min == 0 || rtt < 1_000 {
+            0.0
+        } else {
+            rtt as f64 / min as f64
+        }
     }
     fn rwnd_share(&self) -> f64 {
         let busy = self.tcp_info.get("busy_time").copied().unwrap_or(0);
@@ -377,7 +401,7 @@ type Reason<'a, T> = (&'a str, &'a dyn Fn(&T) -> f64, usize);
 /// receive queue fill, drops and retransmissions, each with why it was kept.
 pub fn select<T: Facts>(all: Vec<T>) -> Vec<(T, Vec<String>)> {
     let fill = |s: &T| s.recv_q() as f64 / s.rcvbuf().max(1) as f64;
-    let reasons: [Reason<T>; 5] = [
+    let reasons: [Reason<T>; 6] = [
         (
             "listener",
             &|s| {
@@ -407,6 +431,17 @@ pub fn select<T: Facts>(all: Vec<T>) -> Vec<(T, Vec<String>)> {
             &|s| {
                 if s.rwnd_share() >= 0.5 {
                     s.rwnd_share()
+                } else {
+                    0.0
+                }
+            },
+            KEEP_PER_REASON,
+        ),
+        (
+            "rtt",
+            &|s| {
+                if s.rtt_inflation() >= 4.0 {
+                    s.rtt_inflation()
                 } else {
                     0.0
                 }
