@@ -1197,7 +1197,7 @@ fn rtt_inflation(ctx: &Ctx) -> Vec<Finding> {
         .filter_map(|s| {
             let rtt = *s.tcp_info.get("rtt")?;
             let min = *s.tcp_info.get("min_rtt")?;
-            (min > 0 && rtt >= 1_000 && rtt >= 4 * min).then(|| (s, rtt, min))
+            (min > 0 && rtt >= 1_000 && rtt >= 4 * min).then_some((s, rtt, min))
         })
         .collect();
     if inflated.is_empty() {
