@@ -8,7 +8,7 @@ use netlink_packet_core::{
 };
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_packet_route::link::LinkMessage;
-use netlink_packet_route::tc::TcMessage;
+use netlink_packet_route::tc::{TcHandle, TcMessage};
 use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE, protocols::NETLINK_SOCK_DIAG};
 
 /// A netlink dump pktmap asks for.
@@ -20,6 +20,8 @@ pub enum Dump {
     Qdiscs,
     /// SOCK_DIAG_BY_FAMILY for inet sockets of one family and protocol.
     Sockets { family: u8, protocol: u8 },
+    /// RTM_GETTFILTER: the tc filters of one device's ingress hook (ingress or clsact).
+    IngressFilters { ifindex: i32, parent: u32 },
 }
 
 /// inet_diag attributes asked for: tcp_info (2), congestion control (4), skmeminfo (7).
@@ -33,6 +35,9 @@ impl Dump {
             Dump::Links => "rtnl-links.bin".into(),
             Dump::Qdiscs => "rtnl-qdiscs.bin".into(),
             Dump::Sockets { family, protocol } => format!("sockdiag-{family}-{protocol}.bin"),
+            Dump::IngressFilters { ifindex, parent } => {
+                format!("rtnl-filters-{ifindex}-{parent:x}.bin")
+            }
         }
     }
 
@@ -48,6 +53,12 @@ impl Dump {
             Dump::Links => RouteNetlinkMessage::GetLink(LinkMessage::default()),
             Dump::Qdiscs => RouteNetlinkMessage::GetQueueDiscipline(TcMessage::default()),
             Dump::Sockets { family, protocol } => return inet_diag_request(family, protocol),
+            Dump::IngressFilters { ifindex, parent } => {
+                let mut m = TcMessage::default();
+                m.header.index = ifindex;
+                m.header.parent = TcHandle::from(parent);
+                RouteNetlinkMessage::GetTrafficFilter(m)
+            }
         };
         let mut req = NetlinkMessage::new(NetlinkHeader::default(), NetlinkPayload::from(route));
         req.header.flags = NLM_F_DUMP | NLM_F_REQUEST;

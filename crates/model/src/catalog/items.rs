@@ -438,6 +438,9 @@ pub static ITEMS: &[Item] = &[
         .about("An XDP program attached to the device and its mode: native (in the driver), \
                 offload (on the card) or generic (after the skb is built, little gain).")
         .cmds(&["ip link show dev DEV", "bpftool net list"]),
+    item("tc.ingress.filters", ItemKind::Qdisc, "rx.7", "rtnetlink filter dump")
+        .about("The tc filters attached to a device's ingress hook, by kind (bpf, flower, u32, matchall).")
+        .cmds(&["tc -s filter show dev DEV ingress"]),
     item("tc.ingress", ItemKind::Qdisc, "rx.7", RTNL_QDISC)
         .values(&["qdisc.ingress.packets", "qdisc.ingress.bytes", "qdisc.ingress.overlimits", "qdisc.ingress.requeues", "qdisc.ingress.backlog", "qdisc.ingress.qlen"])
         .about("The ingress or clsact qdisc: where tc filters see received packets.")

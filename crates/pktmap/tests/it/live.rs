@@ -559,3 +559,42 @@ fn capture_of_a_namespace_replays() {
             .any(|m| m["name"] == "Ip.InReceives")
     );
 }
+
+/// This kernel has no tc classifier modules, so only the hook itself and an empty filter list
+/// can be checked live; the ingress qdisc's drops land at rx.7.
+#[test]
+fn a_clsact_hook_is_read_with_its_filters() {
+    if !root_or_skip("a_clsact_hook_is_read_with_its_filters") {
+        return;
+    }
+    let _g = shared();
+    let pair = NetnsPair::new();
+    let st = std::process::Command::new("tc")
+        .args(["-n", &pair.b, "qdisc", "add", "dev", &pair.veth_b, "clsact"])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let snap: serde_json::Value =
+        serde_json::from_slice(&run(&["--netns", &pair.b, "snapshot"]).stdout).unwrap();
+    assert_eq!(
+        setting(&snap, "tc.ingress.filters", &pair.veth_b),
+        Some("none")
+    );
+    assert!(
+        snap["metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["name"] == "qdisc.ingress.drops" && m["labels"]["kind"] == "clsact")
+    );
+    let w: WalkDoc = serde_json::from_slice(
+        &run(&["--netns", &pair.b, "walk", "--json", "--interval", "100ms"]).stdout,
+    )
+    .unwrap();
+    assert!(
+        w.stage("rx.7")
+            .counters
+            .iter()
+            .any(|c| c.name == "qdisc.ingress.drops")
+    );
+}

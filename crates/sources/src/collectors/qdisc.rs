@@ -156,6 +156,27 @@ fn fq_xstats(raw: &[u8]) -> Vec<(&'static str, u64, Kind)> {
         .collect()
 }
 
+/// The tc filters on one ingress hook: `(kind, priority, packets hit, packets dropped)` when the
+/// kernel reports them. Filters report their actions' statistics only through the actions, so
+/// pktmap counts filters by kind.
+pub fn parse_filters(bytes: &[u8]) -> Result<Vec<String>, ParseError> {
+    let mut kinds = Vec::new();
+    for msg in parse_messages(bytes)? {
+        let RouteNetlinkMessage::NewTrafficFilter(m) = msg else {
+            continue;
+        };
+        for a in &m.attributes {
+            if let TcAttribute::Kind(k) = a {
+                kinds.push(k.clone());
+            }
+        }
+    }
+    Ok(kinds)
+}
+
+/// `tc` handles of the ingress hooks: `ingress`'s ffff:fff1 and clsact's ingress ffff:fff2.
+const INGRESS_PARENTS: [u32; 2] = [0xffff_fff1, 0xffff_fff2];
+
 pub struct QdiscCollector;
 
 impl Collector for QdiscCollector {
@@ -206,6 +227,40 @@ impl Collector for QdiscCollector {
             }
             for (name, v, kind) in &q.xstats {
                 sink.metric(format!("qdisc.{}.{name}", q.kind), l.clone(), *v, *kind);
+            }
+            // Filters hang off an ingress or clsact qdisc: list them by kind.
+            if q.parent == "ingress" {
+                let mut kinds = Vec::new();
+                for parent in INGRESS_PARENTS {
+                    let dump = Dump::IngressFilters {
+                        ifindex: q.ifindex,
+                        parent,
+                    };
+                    let file = root.base().join("netlink").join(dump.file());
+                    match root.netlink(dump) {
+                        Ok(bytes) => kinds.extend(parse_filters(&bytes).map_err(|e| e.at(&file))?),
+                        Err(e) if e.is_not_found() => {}
+                        Err(e) => sink.error(e),
+                    }
+                }
+                let summary = if kinds.is_empty() {
+                    "none".to_string()
+                } else {
+                    let mut counted: std::collections::BTreeMap<&str, usize> = Default::default();
+                    for k in &kinds {
+                        *counted.entry(k).or_default() += 1;
+                    }
+                    counted
+                        .iter()
+                        .map(|(k, n)| format!("{n} {k}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                sink.setting(
+                    "tc.ingress.filters",
+                    labels([("dev", dev.as_str())]),
+                    summary,
+                );
             }
         }
         Ok(())
