@@ -70,8 +70,22 @@ impl Query {
 }
 
 /// Asks the device `dev` in the calling thread's namespace, and renders the answer as
-/// `ethtool` would print it. `Unsupported` errors mean the driver does not offer it.
+/// `ethtool` would print it. Rings, channels and coalescing go through the ethtool netlink
+/// family (5.6+); the ioctl answers what netlink does not carry (driver statistics and strings,
+/// offload flags, the RSS table) and stands in on older kernels. `Unsupported` errors mean the
+/// driver does not offer it.
 pub fn query_live(dev: &str, q: Query) -> std::io::Result<String> {
+    if matches!(q, Query::Rings | Query::Channels | Query::Coalesce) {
+        match genl::query(dev, q) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            other => return other,
+        }
+    }
+    query_ioctl(dev, q)
+}
+
+/// The same answers through SIOCETHTOOL.
+pub fn query_ioctl(dev: &str, q: Query) -> std::io::Result<String> {
     let sock = Sock::new()?;
     match q {
         Query::DriverInfo => {
@@ -127,17 +141,11 @@ pub fn query_live(dev: &str, q: Query) -> std::io::Result<String> {
             let mut b = buf(92, ETHTOOL_GCOALESCE);
             sock.ioctl(dev, &mut b)?;
             let v = |i: usize| u32_at(&b, 4 + i * 4);
-            let on = |x: u32| if x != 0 { "on" } else { "off" };
-            Ok(format!(
-                "Coalesce parameters for {dev}:\nAdaptive RX: {}  TX: {}\nrx-usecs: {}\nrx-frames: {}\nrx-usecs-irq: {}\nrx-frames-irq: {}\ntx-usecs: {}\ntx-frames: {}\n",
-                on(v(9)),
-                on(v(10)),
-                v(0),
-                v(1),
-                v(2),
-                v(3),
-                v(4),
-                v(5)
+            Ok(render_coalesce(
+                dev,
+                [v(0), v(1), v(2), v(3), v(4), v(5)],
+                v(9) != 0,
+                v(10) != 0,
             ))
         }
         Query::Features => {
@@ -209,7 +217,7 @@ pub fn query_live(dev: &str, q: Query) -> std::io::Result<String> {
     }
 }
 
-/// `-g` and `-l`: a struct of four maximums then four current values, printed in two sections.
+/// `-g` and `-l` through the ioctl: four maximums then four current values.
 fn sections(
     sock: &Sock,
     dev: &str,
@@ -219,14 +227,42 @@ fn sections(
 ) -> std::io::Result<String> {
     let mut b = buf(36, cmd);
     sock.ioctl(dev, &mut b)?;
+    Ok(render_sections(dev, what, keys, |i| u32_at(&b, 4 + i * 4)))
+}
+
+/// `-g` and `-l` as ethtool prints them; `value(i)` gives the maximums (0..4), then the
+/// current values (4..8).
+fn render_sections(
+    dev: &str,
+    what: &str,
+    keys: &[&str; 4],
+    value: impl Fn(usize) -> u32,
+) -> String {
     let mut out = format!("{what} parameters for {dev}:\n");
     for (title, first) in [("Pre-set maximums", 0), ("Current hardware settings", 4)] {
         out.push_str(&format!("{title}:\n"));
         for (i, k) in keys.iter().enumerate() {
-            out.push_str(&format!("{k}:\t\t{}\n", u32_at(&b, 4 + (first + i) * 4)));
+            out.push_str(&format!("{k}:\t\t{}\n", value(first + i)));
         }
     }
-    Ok(out)
+    out
+}
+
+/// `-c` as ethtool prints the part pktmap reads: rx-usecs, rx-frames, their irq variants,
+/// tx-usecs, tx-frames, and the adaptive switches.
+fn render_coalesce(dev: &str, v: [u32; 6], adaptive_rx: bool, adaptive_tx: bool) -> String {
+    let on = |x: bool| if x { "on" } else { "off" };
+    format!(
+        "Coalesce parameters for {dev}:\nAdaptive RX: {}  TX: {}\nrx-usecs: {}\nrx-frames: {}\nrx-usecs-irq: {}\nrx-frames-irq: {}\ntx-usecs: {}\ntx-frames: {}\n",
+        on(adaptive_rx),
+        on(adaptive_tx),
+        v[0],
+        v[1],
+        v[2],
+        v[3],
+        v[4],
+        v[5]
+    )
 }
 
 fn clone_err(e: &std::io::Error) -> std::io::Error {
@@ -290,5 +326,148 @@ impl Drop for Sock {
     fn drop(&mut self) {
         // SAFETY: closing the descriptor this value owns.
         unsafe { libc::close(self.0) };
+    }
+}
+
+/// The ethtool generic netlink family: one GET request per query, attributes rendered in the
+/// `ethtool` layout the ioctl path renders too.
+mod genl {
+    use super::Query;
+    use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_GENERIC};
+    use std::io::{Error, ErrorKind};
+
+    const GENL_ID_CTRL: u16 = 0x10;
+    const CTRL_CMD_GETFAMILY: u8 = 3;
+    const CTRL_ATTR_FAMILY_ID: u16 = 1;
+    const CTRL_ATTR_FAMILY_NAME: u16 = 2;
+    const ETHTOOL_MSG_RINGS_GET: u8 = 15;
+    const ETHTOOL_MSG_CHANNELS_GET: u8 = 17;
+    const ETHTOOL_MSG_COALESCE_GET: u8 = 19;
+    /// Every GET request's first attribute: a nest holding ETHTOOL_A_HEADER_DEV_NAME (2).
+    const ATTR_HEADER: u16 = 1;
+    const HEADER_DEV_NAME: u16 = 2;
+    const NLA_F_NESTED: u16 = 1 << 15;
+
+    fn attr(buf: &mut Vec<u8>, ty: u16, value: &[u8]) {
+        let len = 4 + value.len();
+        buf.extend_from_slice(&(len as u16).to_ne_bytes());
+        buf.extend_from_slice(&ty.to_ne_bytes());
+        buf.extend_from_slice(value);
+        buf.resize(buf.len() + ((4 - len % 4) % 4), 0);
+    }
+
+    /// Sends one request and returns the attributes of the reply (after nlmsghdr + genlmsghdr).
+    fn request(sock: &Socket, family: u16, cmd: u8, attrs: &[u8]) -> std::io::Result<Vec<u8>> {
+        let mut msg = Vec::with_capacity(20 + attrs.len());
+        msg.extend_from_slice(&((20 + attrs.len()) as u32).to_ne_bytes());
+        msg.extend_from_slice(&family.to_ne_bytes());
+        msg.extend_from_slice(&netlink_packet_core::NLM_F_REQUEST.to_ne_bytes());
+        msg.extend_from_slice(&1u32.to_ne_bytes());
+        msg.extend_from_slice(&0u32.to_ne_bytes());
+        msg.extend_from_slice(&[cmd, 1, 0, 0]);
+        msg.extend_from_slice(attrs);
+        sock.send(&msg, 0)?;
+        let mut buf = vec![0u8; 16 * 1024];
+        let n = sock.recv(&mut &mut buf[..], 0)?;
+        let reply = &buf[..n];
+        if reply.len() < 20 {
+            return Err(Error::other("short generic netlink reply"));
+        }
+        if u16::from_ne_bytes([reply[4], reply[5]]) == netlink_packet_core::NLMSG_ERROR {
+            let code = i32::from_ne_bytes(reply[16..20].try_into().expect("4 bytes"));
+            return Err(match -code {
+                libc::EOPNOTSUPP => Error::from(ErrorKind::Unsupported),
+                libc::ENOENT => Error::from(ErrorKind::NotFound),
+                errno => Error::from_raw_os_error(errno),
+            });
+        }
+        let len =
+            (u32::from_ne_bytes(reply[..4].try_into().expect("4 bytes")) as usize).min(reply.len());
+        Ok(reply[20..len].to_vec())
+    }
+
+    /// `(type, value)` of each attribute.
+    fn attrs(b: &[u8]) -> Vec<(u16, &[u8])> {
+        let mut out = Vec::new();
+        let mut off = 0;
+        while off + 4 <= b.len() {
+            let len = u16::from_ne_bytes([b[off], b[off + 1]]) as usize;
+            let ty = u16::from_ne_bytes([b[off + 2], b[off + 3]]) & 0x3fff;
+            if len < 4 || off + len > b.len() {
+                break;
+            }
+            out.push((ty, &b[off + 4..off + len]));
+            off += (len + 3) & !3;
+        }
+        out
+    }
+
+    fn u32_of(a: &[(u16, &[u8])], ty: u16) -> u32 {
+        a.iter()
+            .find(|(t, _)| *t == ty)
+            .and_then(|(_, v)| v.get(..4))
+            .map_or(0, |v| u32::from_ne_bytes(v.try_into().expect("4 bytes")))
+    }
+
+    fn u8_of(a: &[(u16, &[u8])], ty: u16) -> u8 {
+        a.iter()
+            .find(|(t, _)| *t == ty)
+            .and_then(|(_, v)| v.first().copied())
+            .unwrap_or(0)
+    }
+
+    /// The family id, or NotFound on a kernel without ethtool netlink.
+    fn family(sock: &Socket) -> std::io::Result<u16> {
+        let mut a = Vec::new();
+        attr(&mut a, CTRL_ATTR_FAMILY_NAME, b"ethtool\0");
+        let reply = request(sock, GENL_ID_CTRL, CTRL_CMD_GETFAMILY, &a)?;
+        attrs(&reply)
+            .iter()
+            .find(|(t, _)| *t == CTRL_ATTR_FAMILY_ID)
+            .and_then(|(_, v)| v.get(..2))
+            .map(|v| u16::from_ne_bytes([v[0], v[1]]))
+            .ok_or_else(|| Error::from(ErrorKind::NotFound))
+    }
+
+    pub fn query(dev: &str, q: Query) -> std::io::Result<String> {
+        let mut sock = Socket::new(NETLINK_GENERIC)?;
+        sock.bind_auto()?;
+        sock.connect(&SocketAddr::new(0, 0))?;
+        let family = family(&sock)?;
+        let mut name = dev.as_bytes().to_vec();
+        name.push(0);
+        let mut header = Vec::new();
+        attr(&mut header, HEADER_DEV_NAME, &name);
+        let mut a = Vec::new();
+        attr(&mut a, ATTR_HEADER | NLA_F_NESTED, &header);
+        let cmd = match q {
+            Query::Rings => ETHTOOL_MSG_RINGS_GET,
+            Query::Channels => ETHTOOL_MSG_CHANNELS_GET,
+            _ => ETHTOOL_MSG_COALESCE_GET,
+        };
+        let reply = request(&sock, family, cmd, &a)?;
+        let r = attrs(&reply);
+        let v = |ty: u16| u32_of(&r, ty);
+        Ok(match q {
+            // ETHTOOL_A_RINGS_*: RX_MAX 2, RX_MINI_MAX 3, RX_JUMBO_MAX 4, TX_MAX 5, RX 6.. TX 9.
+            Query::Rings => {
+                super::render_sections(dev, "Ring", &["RX", "RX Mini", "RX Jumbo", "TX"], |i| {
+                    v(2 + i as u16)
+                })
+            }
+            // ETHTOOL_A_CHANNELS_*: RX_MAX 2, TX_MAX 3, OTHER_MAX 4, COMBINED_MAX 5, counts 6..9.
+            Query::Channels => {
+                super::render_sections(dev, "Channel", &["RX", "TX", "Other", "Combined"], |i| {
+                    v(2 + i as u16)
+                })
+            }
+            // ETHTOOL_A_COALESCE_*: RX_USECS 2 .. TX_MAX_FRAMES 7, USE_ADAPTIVE_RX 11, TX 12.
+            _ => super::render_coalesce(
+                dev,
+                [v(2), v(3), v(4), v(5), v(6), v(7)],
+                u8_of(&r, 11) != 0,
+                u8_of(&r, 12) != 0,
+            ),
+        })
     }
 }

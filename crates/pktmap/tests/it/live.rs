@@ -598,3 +598,43 @@ fn a_clsact_hook_is_read_with_its_filters() {
             .any(|c| c.name == "qdisc.ingress.drops")
     );
 }
+
+/// Rings, channels and coalescing come over the ethtool netlink family: what pktmap reports
+/// must be what the `ethtool` command prints for the same device.
+#[test]
+fn ethtool_answers_match_the_ethtool_command() {
+    if !root_or_skip("ethtool_answers_match_the_ethtool_command") {
+        return;
+    }
+    let _g = shared();
+    let pair = NetnsPair::new();
+    let snap: serde_json::Value =
+        serde_json::from_slice(&run(&["--netns", &pair.b, "snapshot"]).stdout).unwrap();
+    let out = std::process::Command::new("ip")
+        .args(["netns", "exec", &pair.b, "ethtool", "-l", &pair.veth_b])
+        .output()
+        .expect("ethtool is installed (.ci/run installs it)");
+    let text = stdout(&out);
+    // "Combined" is n/a on veth; RX and TX carry the queue counts.
+    let current = text.split("Current hardware settings:").nth(1).unwrap();
+    let rx = current
+        .lines()
+        .find(|l| l.starts_with("RX:"))
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap();
+    let max = text
+        .lines()
+        .find(|l| l.starts_with("RX:"))
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap();
+    assert_eq!(
+        setting(&snap, "ethtool.channels.rx", &pair.veth_b),
+        Some(format!("{rx} (max {max})").as_str()),
+        "{text}"
+    );
+    assert_eq!(setting(&snap, "ethtool.driver", &pair.veth_b), Some("veth"));
+}
