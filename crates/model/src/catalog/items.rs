@@ -664,7 +664,7 @@ pub static ITEMS: &[Item] = &[
         .cmds(&["tc -s qdisc show dev DEV"]),
     item("qdisc.drops", ItemKind::Qdisc, "tx.3", RTNL_QDISC)
         .class(Drop)
-        .includes(&["qdisc.fq_codel.drop_overlimit", "qdisc.fq_codel.drop_overmemory", "qdisc.fq.flows_plimit", "qdisc.fq.horizon_drops"])
+        .includes(&["qdisc.fq_codel.drop_overlimit", "qdisc.fq_codel.drop_overmemory", "qdisc.fq.flows_plimit", "qdisc.fq.horizon_drops", "qdisc.cake.dropped_packets"])
         .about("Packets the qdisc dropped: full queue, over its limit, or its AQM chose to.")
         .cmds(&["tc -s qdisc show dev DEV"]),
     item("qdisc.backlog", ItemKind::Qdisc, "tx.3", RTNL_QDISC)
@@ -709,6 +709,15 @@ pub static ITEMS: &[Item] = &[
     item("qdisc.fq.throttled", ItemKind::Qdisc, "tx.3", RTNL_QDISC)
         .class(Strain)
         .about("Times fq held a flow back to pace it.")
+        .cmds(&["tc -s qdisc show dev DEV"]),
+    item("qdisc.cake.dropped_packets", ItemKind::Qdisc, "tx.3", RTNL_QDISC)
+        .class(Drop)
+        .values(&["qdisc.cake.ack_drops"])
+        .about("Packets cake dropped over all its tins (AQM, overflow), and ACKs it thinned.")
+        .cmds(&["tc -s qdisc show dev DEV"]),
+    item("qdisc.cake.ecn_marked_packets", ItemKind::Qdisc, "tx.3", RTNL_QDISC)
+        .class(Strain)
+        .about("Packets cake marked with ECN instead of dropping.")
         .cmds(&["tc -s qdisc show dev DEV"]),
     item("qdisc.ingress.drops", ItemKind::Qdisc, "rx.7", RTNL_QDISC)
         .class(Drop)
