@@ -105,11 +105,15 @@ impl<'a> Delta<'a> {
 }
 
 /// Seconds between two snapshots: from uptime when both come from the same boot (it never
-/// jumps), otherwise from the wall clock.
+/// jumps), otherwise from the wall clock. A capture read twice has the same uptime in both:
+/// the wall clock then measures the (empty) interval.
 fn interval(from: &Snapshot, to: &Snapshot, same_boot: bool) -> f64 {
+    let wall = (to.meta.time_unix_ms as f64 - from.meta.time_unix_ms as f64) / 1000.0;
     match (from.meta.uptime_s, to.meta.uptime_s) {
-        (Some(a), Some(b)) if same_boot => b - a,
-        _ => (to.meta.time_unix_ms as f64 - from.meta.time_unix_ms as f64) / 1000.0,
+        (Some(a), Some(b)) if same_boot && b != a => b - a,
+        (Some(a), Some(b)) if same_boot && b == a && wall > 0.0 => wall,
+        (Some(_), Some(_)) if same_boot => 0.0,
+        _ => wall,
     }
 }
 

@@ -638,3 +638,82 @@ fn ethtool_answers_match_the_ethtool_command() {
     );
     assert_eq!(setting(&snap, "ethtool.driver", &pair.veth_b), Some("veth"));
 }
+
+/// Everything a reader could change: sysctls, links, qdiscs, IRQ affinities, firewall rules,
+/// namespaces and the mount table.
+fn system_state() -> String {
+    let sh = |cmd: &str| {
+        let out = std::process::Command::new("sh")
+            .args(["-c", cmd])
+            .output()
+            .unwrap();
+        format!("== {cmd}\n{}", String::from_utf8_lossy(&out.stdout))
+    };
+    [
+        // Counts move on their own; settings do not.
+        "sysctl -a 2>/dev/null | grep -E '^net\\.' | grep -vE '_count|conntrack_(buckets_|)count|\\.stat'",
+        "ip -d link show",
+        "tc qdisc show",
+        "for f in /proc/irq/*/smp_affinity_list; do echo \"$f $(cat $f)\"; done",
+        "iptables-save 2>/dev/null | grep -v '^#'",
+        "ip netns list",
+        "cut -d' ' -f5,9 /proc/self/mountinfo | sort",
+        "for f in /sys/class/net/*/queues/*/*_cpus; do echo \"$f $(cat $f 2>/dev/null)\"; done",
+    ]
+    .iter()
+    .map(|c| sh(c))
+    .collect()
+}
+
+#[test]
+fn read_only_commands_change_nothing() {
+    if !root_or_skip("read_only_commands_change_nothing") {
+        return;
+    }
+    let _g = exclusive();
+    let pair = NetnsPair::new();
+    let dir = TempDir::new("readonly");
+    let before = system_state();
+    let cap = dir.path("cap");
+    for args in [
+        vec!["walk", "--interval", "100ms"],
+        vec!["walk", "--json", "--interval", "100ms"],
+        vec!["--all-netns", "walk", "--interval", "100ms"],
+        vec!["--netns", pair.b.as_str(), "walk", "--interval", "100ms"],
+        vec!["snapshot", "-o", "/dev/null"],
+        vec!["--all-netns", "snapshot", "-o", "/dev/null"],
+        vec!["diagnose", "--interval", "100ms"],
+        vec!["--all-netns", "diagnose", "--interval", "100ms"],
+        vec!["diagnose", "--since-boot"],
+        vec!["audit"],
+        vec![
+            "audit",
+            "--format",
+            "sysctl",
+            "--bandwidth",
+            "10gbit",
+            "--rtt",
+            "100ms",
+        ],
+        vec!["--netns", pair.b.as_str(), "capture", "--out", cap.as_str()],
+        vec!["stages"],
+        vec!["explain", "net.core.somaxconn"],
+    ] {
+        let out = run(&args);
+        assert!(
+            matches!(out.status.code(), Some(0..=2)),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+    let after = system_state();
+    if before != after {
+        let diff: Vec<_> = before
+            .lines()
+            .zip(after.lines())
+            .filter(|(a, b)| a != b)
+            .take(5)
+            .collect();
+        panic!("state changed: {diff:#?}");
+    }
+}

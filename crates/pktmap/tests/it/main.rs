@@ -3,5 +3,6 @@
 mod cli;
 mod faults;
 mod golden;
+mod hostile;
 mod live;
 mod support;

@@ -1,0 +1,171 @@
+//! Hostile and odd input: every file of a captured host replaced by something no kernel
+//! prints. pktmap must name what it could not read and go on, never panic.
+
+use crate::support::*;
+use std::path::{Path, PathBuf};
+
+fn files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_symlink() {
+            continue;
+        }
+        if p.is_dir() {
+            files(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    let st = std::process::Command::new("cp")
+        .args(["-a", &from.to_string_lossy(), &to.to_string_lossy()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
+/// Deterministic noise, so a failure reproduces.
+fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+fn mangle(kind: &str, original: &[u8], seed: u64) -> Vec<u8> {
+    match kind {
+        "empty" => Vec::new(),
+        "truncated" => original[..original.len() / 2].to_vec(),
+        "garbage" => noise(seed, original.len().max(64)),
+        "huge" => {
+            let mut v = original.to_vec();
+            v.extend(std::iter::repeat_n(b'9', 8 << 20));
+            v
+        }
+        "not-utf8" => original
+            .iter()
+            .map(|b| if *b == b' ' { 0xff } else { *b })
+            .collect(),
+        "extra-columns" => String::from_utf8_lossy(original)
+            .lines()
+            .map(|l| format!("{l} 1 2 3 zz\n"))
+            .collect::<String>()
+            .into_bytes(),
+        _ => unreachable!(),
+    }
+}
+
+#[test]
+fn every_source_mangled_every_way_is_named_not_a_panic() {
+    let host = repo().join("fixtures/hosts/vm-udp-flood/t1");
+    for (n, kind) in [
+        "empty",
+        "truncated",
+        "garbage",
+        "huge",
+        "not-utf8",
+        "extra-columns",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let dir = TempDir::new(&format!("hostile-{kind}"));
+        let root = dir.0.join("root");
+        copy_tree(&host, &root);
+        let mut all = Vec::new();
+        files(&root, &mut all);
+        for (i, f) in all.iter().enumerate() {
+            // Enormous files where an enormous file is plausible: the /proc/net tables.
+            if *kind == "huge" && !f.to_string_lossy().contains("/proc/net/") {
+                continue;
+            }
+            let original = std::fs::read(f).unwrap();
+            std::fs::write(f, mangle(kind, &original, (n * 1000 + i) as u64)).unwrap();
+        }
+        let out = run(&["--root", &root.to_string_lossy(), "snapshot"]);
+        let err = stderr(&out);
+        assert!(!err.contains("panicked"), "{kind}: {err}");
+        assert!(out.status.success(), "{kind}: {err}");
+        let v: serde_json::Value =
+            serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{kind}: {e}"));
+        for c in v["collectors"].as_array().unwrap() {
+            if c["status"] != "ok" {
+                assert!(
+                    !c["notes"].as_array().unwrap().is_empty(),
+                    "{kind}: {} says nothing",
+                    c["id"]
+                );
+            }
+        }
+        // The walk and diagnose of two mangled moments also go on.
+        let w = run(&[
+            "--root",
+            &root.to_string_lossy(),
+            "walk",
+            "--interval",
+            "10ms",
+        ]);
+        assert!(
+            !stderr(&w).contains("panicked") && w.status.success(),
+            "{kind}: {}",
+            stderr(&w)
+        );
+    }
+}
+
+#[test]
+fn a_thousand_cpus_and_ten_thousand_interfaces() {
+    let dir = TempDir::new("big");
+    let root = dir.0.join("root");
+    let write = |rel: &str, text: String| {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    let row = |i: usize| {
+        format!(
+            "{:08x} 00000000 00000001 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 {i:08x} 00000000 00000000\n",
+            i * 10
+        )
+    };
+    write("proc/net/softnet_stat", (0..1024).map(row).collect());
+    write("sys/devices/system/cpu/online", "0-1023\n".into());
+    let mut dev = String::from(
+        "Inter-|   Receive |  Transmit\n face |bytes packets errs drop fifo frame compressed multicast|bytes packets errs drop fifo colls carrier compressed\n",
+    );
+    for i in 0..10_000 {
+        dev.push_str(&format!("veth{i}: 1 2 0 0 0 0 0 0 3 4 0 0 0 0 0 0\n"));
+    }
+    write("proc/net/dev", dev);
+    write("proc/uptime", "100.0 0\n".into());
+    let out = run(&["--root", &root.to_string_lossy(), "snapshot"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["meta"]["cpus_online"].as_array().unwrap().len(), 1024);
+    let devs = v["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["name"] == "netdev.rx_packets")
+        .count();
+    assert_eq!(devs, 10_000);
+    let w = run(&[
+        "--root",
+        &root.to_string_lossy(),
+        "walk",
+        "--interval",
+        "10ms",
+    ]);
+    assert!(w.status.success());
+    assert!(
+        stdout(&w).lines().all(|l| l.chars().count() <= 100),
+        "folded to 100 columns"
+    );
+}
