@@ -7,6 +7,7 @@ pub mod delta;
 pub mod diagnose;
 pub mod findings;
 pub mod snapshot;
+pub mod trace;
 pub mod walk;
 
 pub use catalog::{Class, Item, ItemKind, Path, Stage};

@@ -39,6 +39,9 @@ pub enum Command {
     /// Check the operations checklist and the pitfalls against this host (exit 0 pass, 1
     /// warnings, 2 failures, 3 pktmap failed).
     Audit(AuditArgs),
+    /// Trace the kernel with eBPF on tracepoints (no kprobes): `trace drops`.
+    #[command(subcommand)]
+    Trace(TraceCommand),
     /// Record every file the collectors read into DIR, replayable with `--root DIR`.
     Capture(CaptureArgs),
     /// List the stages and everything pktmap knows about each.
@@ -131,6 +134,22 @@ pub fn parse_rate(text: &str) -> Result<f64, String> {
         }
     };
     Ok(n * scale)
+}
+
+#[derive(Subcommand)]
+pub enum TraceCommand {
+    /// Count dropped packets by the kernel's reason, code location, namespace and device, in
+    /// the kernel, and place each reason on the map.
+    Drops(TraceDropsArgs),
+}
+
+#[derive(Args)]
+pub struct TraceDropsArgs {
+    /// How long to count.
+    #[arg(long, short, default_value = "5s", value_parser = parse_duration)]
+    pub interval: Interval,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args)]

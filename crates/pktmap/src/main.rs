@@ -3,6 +3,7 @@
 mod cli;
 mod output;
 mod target;
+mod trace;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
@@ -159,6 +160,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 output::text(&texts.join("\n"))?;
             }
             return Ok(ExitCode::from(worst));
+        }
+        Command::Trace(cli::TraceCommand::Drops(args)) => {
+            let only = match &target {
+                Target::One(ns) => Some(ns.label.inode),
+                _ => None,
+            };
+            let t = trace::drops(args.interval.0, only)?;
+            if args.json {
+                output::json(&t)?;
+            } else {
+                let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+                output::text(&findings_render::trace_text(&t, host.trim(), style))?;
+            }
         }
         Command::Snapshot(args) => {
             let opts = Options {

@@ -203,3 +203,49 @@ pub fn sysctl_snippet(host: &str, items: &[pktmap_model::audit::Item]) -> String
     }
     out.join("\n") + "\n"
 }
+
+/// `trace drops` as text: one line per reason, worst first, with where, which namespace and
+/// device it happened.
+pub fn trace_text(t: &pktmap_model::trace::DropTrace, host: &str, style: Style) -> String {
+    let mut out = vec![style.bold(&format!(
+        "pktmap trace drops  {host}  interval {:.2} s  {} drops seen",
+        t.interval_s,
+        grouped(t.events)
+    ))];
+    if t.map_full > 0 {
+        out.push(style.yellow(&format!(
+            "{} drops not attributed: the counting map was full",
+            grouped(t.map_full)
+        )));
+    }
+    if t.reasons.is_empty() {
+        out.push(style.green("no packet was dropped"));
+        return out.join("\n") + "\n";
+    }
+    out.push(format!(
+        "{:<28} {:<7} {:>12} {:>10}  where",
+        "REASON", "STAGE", "DROPS", "PER S"
+    ));
+    let first = |v: &[(String, u64)]| v.first().map(|(n, _)| n.clone()).unwrap_or_default();
+    for r in &t.reasons {
+        out.push(format!(
+            "{:<28} {:<7} {:>12} {:>10}  {}",
+            r.name,
+            r.stage.unwrap_or("-"),
+            grouped(r.count),
+            si(r.rate),
+            first(&r.locations)
+        ));
+        out.push(format!(
+            "{:<28} {:<7} {:>12} {:>10}  netns {}  dev {}  {}",
+            "",
+            "",
+            "",
+            "",
+            first(&r.netns),
+            first(&r.devices),
+            first(&r.protocols)
+        ));
+    }
+    out.join("\n") + "\n"
+}

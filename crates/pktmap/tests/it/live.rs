@@ -698,6 +698,7 @@ fn read_only_commands_change_nothing() {
         vec!["--netns", pair.b.as_str(), "capture", "--out", cap.as_str()],
         vec!["stages"],
         vec!["explain", "net.core.somaxconn"],
+        vec!["trace", "drops", "--interval", "200ms"],
     ] {
         let out = run(&args);
         assert!(

@@ -6,3 +6,4 @@ mod golden;
 mod hostile;
 mod live;
 mod support;
+mod trace;

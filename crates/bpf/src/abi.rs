@@ -1,0 +1,35 @@
+//! Rust twins of `bpf/pktmap.h`.
+
+/// `struct drop_key`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct DropKey {
+    pub reason: u32,
+    pub netns: u32,
+    pub location: u64,
+    pub ifindex: u32,
+    /// Network byte order, as the skb holds it.
+    pub protocol: u16,
+    pub pad: u16,
+}
+
+// SAFETY: a plain C struct of integers with no padding the kernel leaves uninitialised (the
+// program zeroes the key before filling it).
+unsafe impl aya::Pod for DropKey {}
+
+/// `DROP_STAT_*` indexes of the `drop_stats` per-CPU array.
+pub const DROP_STAT_EVENTS: u32 = 0;
+pub const DROP_STAT_FULL: u32 = 1;
+/// `DROPS_MAX_ENTRIES`.
+pub const DROPS_MAX_ENTRIES: usize = 8192;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn key_layout_matches_the_c_header() {
+        assert_eq!(std::mem::size_of::<super::DropKey>(), 24);
+        let header = include_str!("../bpf/pktmap.h");
+        assert!(header.contains("#define DROPS_MAX_ENTRIES 8192"));
+        assert!(header.contains("#define DROP_STAT_FULL 1"));
+    }
+}

@@ -1,0 +1,109 @@
+//! `pktmap trace drops`: drop counts by the kernel's own reason, placed on the map.
+
+use crate::catalog::{self, ItemKind};
+use serde::Serialize;
+
+/// Reason families and the stage they belong to, for reasons without a catalog entry of their
+/// own; longest prefix wins. Names as the kernel's `enum skb_drop_reason` spells them.
+pub static REASON_STAGES: &[(&str, &str)] = &[
+    ("NETFILTER", "rx.8"),
+    ("IP_", "rx.8"),
+    ("IPV6", "rx.8"),
+    ("PKT_TOO_SMALL", "rx.8"),
+    ("PKT_TOO_BIG", "tx.2"),
+    ("OTHERHOST", "rx.8"),
+    ("XFRM", "rx.8"),
+    ("IP_OUTNOROUTES", "tx.2"),
+    ("NEIGH", "tx.2"),
+    ("TC_", "rx.7"),
+    ("XDP", "rx.7"),
+    ("TAP_", "rx.7"),
+    ("UNHANDLED_PROTO", "rx.7"),
+    ("DEV_", "rx.7"),
+    ("CPU_BACKLOG", "rx.5"),
+    ("QDISC", "tx.3"),
+    ("FULL_RING", "tx.4"),
+    ("SOCKET_", "rx.10"),
+    ("PROTO_MEM", "rx.10"),
+    ("TCP_LISTEN", "rx.10"),
+    ("TCP_ZEROWINDOW", "rx.10"),
+    ("TCP_OFO", "rx.10"),
+    ("TCP_", "rx.9"),
+    ("UDP_", "rx.9"),
+    ("NO_SOCKET", "rx.9"),
+    ("NOMEM", "rx.6"),
+    ("SKB_", "rx.6"),
+];
+
+/// The stage a drop reason belongs to: its catalog entry, else its family.
+pub fn reason_stage(name: &str) -> Option<&'static str> {
+    if let Some(i) = catalog::item(name).filter(|i| i.kind == ItemKind::DropReason) {
+        return Some(i.stage);
+    }
+    REASON_STAGES
+        .iter()
+        .filter(|(p, _)| name.starts_with(p))
+        .max_by_key(|(p, _)| p.len())
+        .map(|(_, s)| *s)
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct ReasonRow {
+    /// The kernel's value (subsystem in the high bits).
+    pub reason: u32,
+    pub name: String,
+    pub stage: Option<&'static str>,
+    pub count: u64,
+    pub rate: f64,
+    /// Where in the kernel, worst first: `(symbol+offset, count)`.
+    pub locations: Vec<(String, u64)>,
+    /// Which namespaces: `(label, count)`.
+    pub netns: Vec<(String, u64)>,
+    /// Which devices: `(name or ifindex, count)`.
+    pub devices: Vec<(String, u64)>,
+    /// EtherTypes: `(name, count)`.
+    pub protocols: Vec<(String, u64)>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct DropTrace {
+    pub schema: &'static str,
+    pub interval_s: f64,
+    /// Drops the program saw.
+    pub events: u64,
+    /// Drops seen but not attributed because the program's map was full.
+    pub map_full: u64,
+    pub reasons: Vec<ReasonRow>,
+}
+
+/// `0x0800` -> `ipv4`.
+pub fn ethertype(be: u16) -> String {
+    match u16::from_be(be) {
+        0x0800 => "ipv4".into(),
+        0x86dd => "ipv6".into(),
+        0x0806 => "arp".into(),
+        0 => "none".into(),
+        p => format!("{p:#06x}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_land_on_stages() {
+        assert_eq!(reason_stage("NO_SOCKET"), Some("rx.9"));
+        assert_eq!(reason_stage("NETFILTER_DROP"), Some("rx.8"));
+        assert_eq!(reason_stage("SOCKET_RCVBUFF"), Some("rx.10"));
+        assert_eq!(reason_stage("TCP_LISTEN_OVERFLOW"), Some("rx.10"));
+        assert_eq!(reason_stage("TCP_INVALID_END_SEQUENCE"), Some("rx.9"));
+        assert_eq!(reason_stage("IP_OUTNOROUTES"), Some("tx.2"));
+        assert_eq!(reason_stage("QDISC_DROP"), Some("tx.3"));
+        assert_eq!(reason_stage("NOT_SPECIFIED"), None);
+        for (_, s) in REASON_STAGES {
+            assert!(catalog::stage(s).is_some(), "{s}");
+        }
+        assert_eq!(ethertype(0x0008), "ipv4");
+    }
+}

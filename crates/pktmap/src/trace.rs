@@ -1,0 +1,123 @@
+//! `pktmap trace drops`: runs the in-kernel drop counter for an interval and places what it
+//! counted on the map.
+
+use anyhow::{Result, anyhow};
+use pktmap_bpf::{btf, drops::DropCounter, kallsyms::Symbols};
+use pktmap_model::trace::{DropTrace, ReasonRow, ethertype, reason_stage};
+use pktmap_sources::netns;
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+/// Top entries kept per reason for locations, namespaces, devices and protocols.
+const TOP: usize = 5;
+
+/// Counts drops for `interval`. `only_netns`: keep drops of these namespace inodes only.
+pub fn drops(interval: Duration, only_netns: Option<u64>) -> Result<DropTrace> {
+    let names = btf::drop_reasons().map_err(|e| anyhow!("drop reason names: {e}"))?;
+    let counter = DropCounter::start()
+        .map_err(|e| anyhow!("{e} (pktmap trace needs root, or CAP_BPF and CAP_PERFMON)"))?;
+    std::thread::sleep(interval);
+    let counts = counter.read().map_err(|e| anyhow!(e))?;
+    // Detach before the slow part: nothing keeps counting while we resolve names.
+    drop(counter);
+
+    let syms = Symbols::read();
+    let labels: HashMap<u64, String> = netns::list()
+        .into_iter()
+        .map(|(i, n)| (i, n.label.display()))
+        .collect();
+    let own = std::fs::metadata("/proc/thread-self/ns/net")
+        .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+        .ok();
+    let devices = own_devices();
+    let secs = interval.as_secs_f64();
+
+    let mut rows: BTreeMap<u32, Acc> = BTreeMap::new();
+    for (k, n) in counts
+        .by_key
+        .iter()
+        .filter(|(k, _)| only_netns.is_none_or(|ns| u64::from(k.netns) == ns))
+    {
+        let a = rows.entry(k.reason).or_default();
+        a.count += n;
+        *a.locations.entry(syms.resolve(k.location)).or_default() += n;
+        let ns = u64::from(k.netns);
+        *a.netns
+            .entry(labels.get(&ns).cloned().unwrap_or_else(|| {
+                if ns == 0 {
+                    "none".into()
+                } else {
+                    format!("net:[{ns}]")
+                }
+            }))
+            .or_default() += n;
+        let dev = match (Some(ns) == own, devices.get(&k.ifindex)) {
+            (_, _) if k.ifindex == 0 => "none".to_string(),
+            (true, Some(name)) => name.clone(),
+            _ => format!("ifindex {}", k.ifindex),
+        };
+        *a.devices.entry(dev).or_default() += n;
+        *a.protocols.entry(ethertype(k.protocol)).or_default() += n;
+    }
+    let mut reasons: Vec<ReasonRow> = rows
+        .into_iter()
+        .map(|(reason, a)| {
+            let name = names.get(&reason).cloned().unwrap_or_else(|| {
+                format!("subsystem {} reason {}", reason >> 16, reason & 0xffff)
+            });
+            ReasonRow {
+                reason,
+                stage: reason_stage(&name),
+                name,
+                count: a.count,
+                rate: a.count as f64 / secs,
+                locations: top(a.locations),
+                netns: top(a.netns),
+                devices: top(a.devices),
+                protocols: top(a.protocols),
+            }
+        })
+        .collect();
+    reasons.sort_by_key(|r| std::cmp::Reverse(r.count));
+    Ok(DropTrace {
+        schema: "pktmap.trace.drops/1",
+        interval_s: secs,
+        events: counts.events,
+        map_full: counts.map_full,
+        reasons,
+    })
+}
+
+#[derive(Default)]
+struct Acc {
+    count: u64,
+    locations: HashMap<String, u64>,
+    netns: HashMap<String, u64>,
+    devices: HashMap<String, u64>,
+    protocols: HashMap<String, u64>,
+}
+
+fn top(m: HashMap<String, u64>) -> Vec<(String, u64)> {
+    let mut v: Vec<_> = m.into_iter().collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    v.truncate(TOP);
+    v
+}
+
+/// ifindex -> name in pktmap's own namespace.
+fn own_devices() -> HashMap<u32, String> {
+    let Ok(entries) = std::fs::read_dir("/sys/class/net") else {
+        return HashMap::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| {
+            let idx = std::fs::read_to_string(e.path().join("ifindex"))
+                .ok()?
+                .trim()
+                .parse()
+                .ok()?;
+            Some((idx, e.file_name().to_string_lossy().into_owned()))
+        })
+        .collect()
+}
