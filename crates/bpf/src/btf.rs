@@ -111,3 +111,52 @@ mod tests {
         assert!(r.values().any(|n| n == "SKB_DROP_REASON_NETFILTER_DROP"));
     }
 }
+
+/// Whether the kernel's BTF names a type of this name (a `btf_trace_NAME` typedef means the
+/// tracepoint exists and a tp_btf program can attach to it).
+pub fn has_type(btf: &[u8], name: &str) -> bool {
+    walk(btf, |_, n, _, _| n == name).is_some()
+}
+
+/// Visits every type until `f` (kind, name, vlen, body offset) returns true.
+fn walk(btf: &[u8], mut f: impl FnMut(u32, &str, usize, usize) -> bool) -> Option<()> {
+    let u32_at = |o: usize| {
+        btf.get(o..o + 4)
+            .map(|b| u32::from_le_bytes(b.try_into().expect("4")))
+    };
+    if btf.get(0..2) != Some(&BTF_MAGIC.to_le_bytes()[..]) {
+        return None;
+    }
+    let hdr_len = u32_at(4)? as usize;
+    let (type_off, type_len, str_off) = (
+        u32_at(8)? as usize,
+        u32_at(12)? as usize,
+        u32_at(16)? as usize,
+    );
+    let (types, strings) = (hdr_len + type_off, hdr_len + str_off);
+    let mut off = types;
+    while off + 12 <= types + type_len {
+        let name_off = u32_at(off)? as usize;
+        let info = u32_at(off + 4)?;
+        let (vlen, kind) = ((info & 0xffff) as usize, (info >> 24) & 0x1f);
+        let start = strings + name_off;
+        let end = btf
+            .get(start..)?
+            .iter()
+            .position(|&c| c == 0)
+            .map(|p| start + p)?;
+        let name = std::str::from_utf8(&btf[start..end]).unwrap_or("");
+        if f(kind, name, vlen, off + 12) {
+            return Some(());
+        }
+        off += 12
+            + match kind {
+                1 | 14 | 17 => 4,
+                3 => 12,
+                4 | 5 | 15 | 19 => vlen * 12,
+                6 | 13 => vlen * 8,
+                _ => 0,
+            };
+    }
+    None
+}

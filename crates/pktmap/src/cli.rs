@@ -39,6 +39,8 @@ pub enum Command {
     /// Check the operations checklist and the pitfalls against this host (exit 0 pass, 1
     /// warnings, 2 failures, 3 pktmap failed).
     Audit(AuditArgs),
+    /// What this kernel and these privileges offer, and which features therefore work.
+    Doctor(JsonArg),
     /// Trace the kernel with eBPF on tracepoints (no kprobes): `trace drops`.
     #[command(subcommand)]
     Trace(TraceCommand),
@@ -83,6 +85,10 @@ pub struct DiagnoseArgs {
     /// Judge the counters accumulated since boot instead of measuring an interval.
     #[arg(long, conflicts_with_all = ["from", "to"])]
     pub since_boot: bool,
+    /// Also count drops by the kernel's reason during the interval (eBPF, needs CAP_BPF and
+    /// CAP_PERFMON) and add them to the findings' evidence.
+    #[arg(long, conflicts_with_all = ["from", "to", "since_boot"])]
+    pub trace: bool,
     #[command(flatten)]
     pub offline: Offline,
     #[arg(long)]

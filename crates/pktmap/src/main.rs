@@ -1,6 +1,7 @@
 //! pktmap: where on the path from NIC to socket packets are dropped or delayed.
 
 mod cli;
+mod doctor;
 mod output;
 mod target;
 mod trace;
@@ -57,6 +58,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Diagnose(args) => {
+            // The drop counter runs across the same interval as the two snapshots.
+            let only = match &target {
+                Target::One(ns) => Some(ns.label.inode),
+                _ => None,
+            };
+            let tracer = if args.trace {
+                Some(trace::DropTracer::start(only)?)
+            } else {
+                None
+            };
             let (from, to) = measure(
                 &target,
                 &root,
@@ -64,11 +75,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 args.interval,
                 args.since_boot,
             )?;
+            let traced = tracer.map(|t| t.finish(args.interval.0)).transpose()?;
             let mut worst = 0;
             let mut reports = Vec::new();
             for (a, b) in pairs(&from, &to) {
                 let delta = Delta::between(a, b)?;
-                let found = diagnose::diagnose(&delta);
+                let mut found = diagnose::diagnose(&delta);
+                if let Some(t) = &traced {
+                    diagnose::add_trace(&mut found, t);
+                }
                 worst = worst.max(findings::exit_code(&found));
                 let mut title = format!(
                     "pktmap diagnose  {}  Linux {}  {}",
@@ -160,6 +175,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 output::text(&texts.join("\n"))?;
             }
             return Ok(ExitCode::from(worst));
+        }
+        Command::Doctor(args) => {
+            let checks = doctor::checks();
+            if args.json {
+                output::json(&checks)?;
+            } else {
+                output::text(&doctor::text(&checks))?;
+            }
         }
         Command::Trace(cli::TraceCommand::Drops(args)) => {
             let only = match &target {

@@ -11,16 +11,44 @@ use std::time::Duration;
 /// Top entries kept per reason for locations, namespaces, devices and protocols.
 const TOP: usize = 5;
 
-/// Counts drops for `interval`. `only_netns`: keep drops of these namespace inodes only.
+/// Counts drops for `interval`. `only_netns`: keep drops of this namespace inode only.
 pub fn drops(interval: Duration, only_netns: Option<u64>) -> Result<DropTrace> {
-    let names = btf::drop_reasons().map_err(|e| anyhow!("drop reason names: {e}"))?;
-    let counter = DropCounter::start()
-        .map_err(|e| anyhow!("{e} (pktmap trace needs root, or CAP_BPF and CAP_PERFMON)"))?;
+    let tracer = DropTracer::start(only_netns)?;
     std::thread::sleep(interval);
-    let counts = counter.read().map_err(|e| anyhow!(e))?;
-    // Detach before the slow part: nothing keeps counting while we resolve names.
-    drop(counter);
+    tracer.finish(interval)
+}
 
+/// A running drop counter, for callers that measure their own interval (diagnose --trace).
+pub struct DropTracer {
+    counter: DropCounter,
+    only_netns: Option<u64>,
+}
+
+impl DropTracer {
+    pub fn start(only_netns: Option<u64>) -> Result<DropTracer> {
+        let counter = DropCounter::start()
+            .map_err(|e| anyhow!("{e} (pktmap trace needs root, or CAP_BPF and CAP_PERFMON)"))?;
+        Ok(DropTracer {
+            counter,
+            only_netns,
+        })
+    }
+
+    /// Reads, detaches, and places the counts; `interval` is what they were counted over.
+    pub fn finish(self, interval: Duration) -> Result<DropTrace> {
+        let counts = self.counter.read().map_err(|e| anyhow!(e))?;
+        // Detach before the slow part: nothing keeps counting while names are resolved.
+        drop(self.counter);
+        assemble(counts, interval, self.only_netns)
+    }
+}
+
+fn assemble(
+    counts: pktmap_bpf::drops::DropCounts,
+    interval: Duration,
+    only_netns: Option<u64>,
+) -> Result<DropTrace> {
+    let names = btf::drop_reasons().map_err(|e| anyhow!("drop reason names: {e}"))?;
     let syms = Symbols::read();
     let labels: HashMap<u64, String> = netns::list()
         .into_iter()

@@ -110,3 +110,51 @@ pub fn scope(labels: &Labels) -> String {
         .collect::<Vec<_>>()
         .join(" ")
 }
+
+/// Adds what `trace drops` counted during the interval: each reason becomes evidence of the
+/// finding at its stage, or a finding of its own where the counters said nothing.
+pub fn add_trace(found: &mut Vec<Finding>, trace: &crate::trace::DropTrace) {
+    use crate::findings::{Action, Confidence, Evidence};
+    for r in trace.reasons.iter().filter(|r| r.count >= MIN_EVENTS) {
+        let where_ = [r.locations.first(), r.netns.first()]
+            .iter()
+            .flatten()
+            .map(|(n, _)| n.as_str())
+            .collect::<Vec<_>>()
+            .join(" in ");
+        let e = Evidence::moved(
+            &format!("drop reason {}", r.name),
+            format!("at {where_}"),
+            r.count,
+            r.rate,
+        );
+        match r
+            .stage
+            .and_then(|s| found.iter_mut().find(|f| f.stage == s && f.loss))
+        {
+            Some(f) => {
+                f.evidence.push(e);
+                f.confidence = Confidence::High;
+            }
+            None => {
+                let stage = r.stage.unwrap_or("rx.7");
+                found.push(Finding {
+                    rule: "trace-drops",
+                    stage,
+                    severity: if r.rate >= 100.0 { crate::findings::Severity::Critical } else { crate::findings::Severity::Warning },
+                    title: format!("the kernel dropped {} packets with reason {}", r.count, r.name),
+                    evidence: vec![e],
+                    cause: format!(
+                        "skb:kfree_skb reported {} at {}; no counter of this stage moved enough to say more",
+                        r.name,
+                        r.locations.first().map_or("an unknown location", |(l, _)| l.as_str())
+                    ),
+                    actions: vec![Action::inspect(format!("pktmap explain {}", r.name)), Action::inspect("pktmap trace drops --interval 10s")],
+                    confidence: Confidence::Medium,
+                    loss: true,
+                });
+            }
+        }
+    }
+    order(found);
+}

@@ -124,3 +124,78 @@ fn nothing_stays_loaded_after_kill_9() {
         "a program outlived pktmap"
     );
 }
+
+#[test]
+fn diagnose_with_trace_adds_the_kernels_reason_to_the_finding() {
+    if !root_or_skip("diagnose_with_trace_adds_the_kernels_reason_to_the_finding") {
+        return;
+    }
+    let _g = shared();
+    let pair = NetnsPair::new();
+    let st = std::process::Command::new("ip")
+        .args([
+            "netns", "exec", &pair.b, "iptables", "-A", "INPUT", "-p", "udp", "--dport", "9310",
+            "-j", "DROP",
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let flood = udp_flood(&pair.a, 9310, 3_000, 2.0);
+    std::thread::sleep(Duration::from_millis(300));
+    let out = run(&[
+        "--netns",
+        &pair.b,
+        "diagnose",
+        "--trace",
+        "--json",
+        "--interval",
+        "1s",
+    ]);
+    flood.join().unwrap();
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
+    let f = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["stage"] == "rx.8")
+        .expect("a finding at rx.8");
+    let keys: Vec<&str> = f["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["key"].as_str())
+        .collect();
+    assert!(keys.contains(&"drop reason NETFILTER_DROP"), "{keys:?}");
+    assert_eq!(f["confidence"], "high");
+}
+
+#[test]
+fn doctor_says_what_this_kernel_offers() {
+    let out = run(&["doctor", "--json"]);
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let check = |what: &str| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["what"] == what)
+            .unwrap_or_else(|| panic!("{what}"))
+            .clone()
+    };
+    // The development kernel and CI's have BTF and the drop tracepoint.
+    assert_eq!(check("kernel BTF")["ok"], true);
+    assert_eq!(check("kfree_skb")["ok"], true);
+    assert!(
+        check("drop reasons")["detail"]
+            .as_str()
+            .unwrap()
+            .contains("reasons named")
+    );
+    assert!(
+        check("kprobes")["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not needed")
+    );
+}
