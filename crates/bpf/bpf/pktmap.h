@@ -19,4 +19,21 @@ struct drop_key {
 #define DROP_STAT_FULL 1
 #define DROP_STATS 2
 
+/* Latency histograms: log2 buckets of nanoseconds (napi: of packets), per-CPU array indexed
+ * by hist * HIST_BUCKETS + bucket. */
+#define HIST_BUCKETS 64
+#define HIST_SOFTIRQ_WAIT 0   /* NET_RX raised -> entered (rx.5) */
+#define HIST_SOFTIRQ_RUN 1    /* NET_RX entered -> exited (rx.5) */
+#define HIST_NAPI_WORK 2      /* packets per napi_poll (rx.6) */
+#define HIST_RX_TO_COPY 3     /* netif_receive_skb -> skb_copy_datagram_iovec (rx.7 -> rx.11) */
+#define HIST_QDISC 4          /* net_dev_queue -> net_dev_start_xmit (tx.3) */
+#define HIST_RUNQ 5           /* sched_wakeup -> sched_switch in (rx.11) */
+#define HISTS 6
+/* napi_poll rounds that used their whole budget. */
+#define LAT_STAT_NAPI_FULL 0
+#define LAT_STAT_NAPI_POLLS 1
+#define LAT_STAT_TRACK_FULL 2 /* a start time not kept: the tracking map was full */
+#define LAT_STATS 3
+#define TRACK_MAX_ENTRIES 65536
+
 #endif

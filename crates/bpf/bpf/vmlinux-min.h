@@ -16,9 +16,13 @@ typedef __u32 __be32;
 typedef __u32 __wsum;
 
 enum bpf_map_type {
+	BPF_MAP_TYPE_HASH = 1,
 	BPF_MAP_TYPE_PERCPU_HASH = 5,
 	BPF_MAP_TYPE_PERCPU_ARRAY = 6,
+	BPF_MAP_TYPE_LRU_HASH = 9,
 };
+
+typedef _Bool bool;
 
 enum {
 	BPF_ANY = 0,
@@ -54,6 +58,14 @@ struct sk_buff {
 	struct net_device *dev;
 	struct sock *sk;
 	__be16 protocol;
+} __attribute__((preserve_access_index));
+
+struct napi_struct {
+	struct net_device *dev;
+} __attribute__((preserve_access_index));
+
+struct task_struct {
+	int pid;
 } __attribute__((preserve_access_index));
 
 #endif

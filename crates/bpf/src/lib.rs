@@ -6,9 +6,12 @@ pub mod abi;
 pub mod btf;
 pub mod drops;
 pub mod kallsyms;
+pub mod latency;
 
 /// The compiled drop counter (`bpf/drops.bpf.c`).
 pub const DROPS_OBJECT: &[u8] = include_bytes!("../bpf/drops.bpf.o");
+/// The compiled latency histograms (`bpf/latency.bpf.c`).
+pub const LATENCY_OBJECT: &[u8] = include_bytes!("../bpf/latency.bpf.o");
 
 #[cfg(test)]
 mod tests {

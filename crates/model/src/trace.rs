@@ -107,3 +107,33 @@ mod tests {
         assert_eq!(ethertype(0x0008), "ipv4");
     }
 }
+
+/// One latency histogram: log2 buckets and the percentiles read from them.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct Histogram {
+    pub name: &'static str,
+    pub stage: &'static str,
+    /// `ns` or `packets`.
+    pub unit: &'static str,
+    pub count: u64,
+    /// Upper bounds of the buckets holding the 50th, 90th and 99th percentiles.
+    pub p50: Option<u64>,
+    pub p90: Option<u64>,
+    pub p99: Option<u64>,
+    /// `(bucket low bound, count)` of the non-empty buckets.
+    pub buckets: Vec<(u64, u64)>,
+}
+
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct LatencyTrace {
+    pub schema: &'static str,
+    pub interval_s: f64,
+    pub histograms: Vec<Histogram>,
+    pub napi_polls: u64,
+    /// Polls that used their whole budget: the device had more work than one poll allows.
+    pub napi_full_budget: u64,
+    /// Start times not kept because a tracking map was full (their latencies are missing).
+    pub track_full: u64,
+    /// Tracepoints this kernel lacks or refused, and why: their histograms stay empty.
+    pub disabled: Vec<(String, String)>,
+}

@@ -147,6 +147,21 @@ pub enum TraceCommand {
     /// Count dropped packets by the kernel's reason, code location, namespace and device, in
     /// the kernel, and place each reason on the map.
     Drops(TraceDropsArgs),
+    /// Latency histograms along the path: softirq wait and run time, NAPI work per poll,
+    /// receive-to-copy, qdisc residence, run-queue latency; p50/p90/p99 of each.
+    Latency(TraceLatencyArgs),
+}
+
+#[derive(Args)]
+pub struct TraceLatencyArgs {
+    /// How long to measure.
+    #[arg(long, short, default_value = "5s", value_parser = parse_duration)]
+    pub interval: Interval,
+    /// Run-queue latency of this task (pid) only; all tasks by default.
+    #[arg(long, value_name = "PID", default_value_t = 0)]
+    pub task: u32,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args)]

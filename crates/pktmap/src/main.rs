@@ -184,6 +184,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 output::text(&doctor::text(&checks))?;
             }
         }
+        Command::Trace(cli::TraceCommand::Latency(args)) => {
+            let t = trace::latency(args.interval.0, args.task)?;
+            if args.json {
+                output::json(&t)?;
+            } else {
+                let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+                output::text(&findings_render::latency_text(&t, host.trim(), style))?;
+            }
+        }
         Command::Trace(cli::TraceCommand::Drops(args)) => {
             let only = match &target {
                 Target::One(ns) => Some(ns.label.inode),

@@ -2,8 +2,9 @@
 //! counted on the map.
 
 use anyhow::{Result, anyhow};
+use pktmap_bpf::latency::{HISTOGRAMS, LatencyTracer, quantile};
 use pktmap_bpf::{btf, drops::DropCounter, kallsyms::Symbols};
-use pktmap_model::trace::{DropTrace, ReasonRow, ethertype, reason_stage};
+use pktmap_model::trace::{DropTrace, Histogram, LatencyTrace, ReasonRow, ethertype, reason_stage};
 use pktmap_sources::netns;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -148,4 +149,42 @@ fn own_devices() -> HashMap<u32, String> {
             Some((idx, e.file_name().to_string_lossy().into_owned()))
         })
         .collect()
+}
+
+/// Fills the latency histograms for `interval`; `task`: run-queue latency of this pid only.
+pub fn latency(interval: Duration, task: u32) -> Result<LatencyTrace> {
+    let tracer = LatencyTracer::start(task)
+        .map_err(|e| anyhow!("{e} (pktmap trace needs root, or CAP_BPF and CAP_PERFMON)"))?;
+    std::thread::sleep(interval);
+    let h = tracer.read().map_err(|e| anyhow!(e))?;
+    let disabled = tracer.missing.clone();
+    drop(tracer);
+    let histograms = HISTOGRAMS
+        .iter()
+        .zip(&h.buckets)
+        .map(|((_, name, unit, _, stage), b)| Histogram {
+            name,
+            stage,
+            unit,
+            count: b.iter().sum(),
+            p50: quantile(b, 0.5),
+            p90: quantile(b, 0.9),
+            p99: quantile(b, 0.99),
+            buckets: b
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| **n > 0)
+                .map(|(i, n)| (1u64 << i, *n))
+                .collect(),
+        })
+        .collect();
+    Ok(LatencyTrace {
+        schema: "pktmap.trace.latency/1",
+        interval_s: interval.as_secs_f64(),
+        histograms,
+        napi_polls: h.napi_polls,
+        napi_full_budget: h.napi_full_budget,
+        track_full: h.track_full,
+        disabled,
+    })
 }

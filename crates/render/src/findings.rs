@@ -249,3 +249,66 @@ pub fn trace_text(t: &pktmap_model::trace::DropTrace, host: &str, style: Style) 
     }
     out.join("\n") + "\n"
 }
+
+/// A duration in nanoseconds as a reader wants it: `850 ns`, `12 us`, `3.4 ms`, `1.20 s`.
+fn duration(ns: u64) -> String {
+    match ns {
+        0..1_000 => format!("{ns} ns"),
+        1_000..1_000_000 => format!("{} us", ns / 1_000),
+        1_000_000..1_000_000_000 => format!("{:.1} ms", ns as f64 / 1e6),
+        _ => format!("{:.2} s", ns as f64 / 1e9),
+    }
+}
+
+/// `trace latency` as text: per histogram its stage, count and percentiles, and a bar per
+/// non-empty bucket.
+pub fn latency_text(t: &pktmap_model::trace::LatencyTrace, host: &str, style: Style) -> String {
+    let mut out = vec![style.bold(&format!(
+        "pktmap trace latency  {host}  interval {:.2} s",
+        t.interval_s
+    ))];
+    for (tp, why) in &t.disabled {
+        out.push(style.yellow(&format!("tracepoint {tp} not attached: {why}")));
+    }
+    let show = |unit: &str, v: Option<u64>| match v {
+        None => "-".to_string(),
+        Some(v) if unit == "ns" => format!("< {}", duration(v + 1)),
+        Some(v) => format!("<= {v}"),
+    };
+    for h in &t.histograms {
+        out.push(String::new());
+        out.push(format!(
+            "{} {}  ({} events)  p50 {}  p90 {}  p99 {}",
+            style.bold(h.stage),
+            h.name,
+            grouped(h.count),
+            show(h.unit, h.p50),
+            show(h.unit, h.p90),
+            show(h.unit, h.p99)
+        ));
+        let max = h.buckets.iter().map(|b| b.1).max().unwrap_or(1).max(1);
+        for (low, n) in &h.buckets {
+            let label = if h.unit == "ns" {
+                duration(*low)
+            } else {
+                low.to_string()
+            };
+            let bar = "#".repeat(((n * 40).div_ceil(max)) as usize);
+            out.push(format!("  {label:>10} | {bar:<40} {}", grouped(*n)));
+        }
+        if h.name.starts_with("napi_poll") && t.napi_polls > 0 {
+            out.push(format!(
+                "  {} of {} polls used their whole budget",
+                grouped(t.napi_full_budget),
+                grouped(t.napi_polls)
+            ));
+        }
+    }
+    if t.track_full > 0 {
+        out.push(style.yellow(&format!(
+            "{} start times not kept: a tracking map was full",
+            grouped(t.track_full)
+        )));
+    }
+    out.join("\n") + "\n"
+}

@@ -199,3 +199,67 @@ fn doctor_says_what_this_kernel_offers() {
             .contains("not needed")
     );
 }
+
+#[test]
+fn latency_histograms_fill_with_plausible_values_under_tcp_traffic() {
+    if !root_or_skip("latency_histograms_fill_with_plausible_values_under_tcp_traffic") {
+        return;
+    }
+    let _g = shared();
+    let pair = NetnsPair::new();
+    let listener = NetnsPair::within(&pair.b, || {
+        std::net::TcpListener::bind((ADDR_B, 8090)).unwrap()
+    });
+    let reader = std::thread::spawn(move || {
+        use std::io::Read;
+        let (mut s, _) = listener.accept().unwrap();
+        let mut buf = vec![0u8; 65536];
+        while s.read(&mut buf).unwrap_or(0) > 0 {}
+    });
+    let writer = NetnsPair::within(&pair.a, || {
+        std::net::TcpStream::connect((ADDR_B, 8090)).unwrap()
+    });
+    let w = std::thread::spawn(move || {
+        use std::io::Write;
+        let mut writer = writer;
+        let chunk = vec![7u8; 16 * 1024];
+        let start = std::time::Instant::now();
+        while start.elapsed() < Duration::from_millis(2500) {
+            if writer.write_all(&chunk).is_err() {
+                break;
+            }
+        }
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let out = run(&["trace", "latency", "--json", "--interval", "1s"]);
+    w.join().unwrap();
+    reader.join().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        v["disabled"].as_array().unwrap().is_empty(),
+        "{}",
+        v["disabled"]
+    );
+    let hist = |stage: &str, name: &str| {
+        v["histograms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["stage"] == stage && h["name"].as_str().unwrap().starts_with(name))
+            .unwrap()
+            .clone()
+    };
+    for (stage, name) in [
+        ("rx.5", "NET_RX softirq: run"),
+        ("rx.11", "received to copied"),
+        ("tx.3", "qdisc residence"),
+        ("rx.11", "run-queue"),
+    ] {
+        let h = hist(stage, name);
+        assert!(h["count"].as_u64().unwrap() > 10, "{name}: {h}");
+        // Between a microsecond-ish and a second: plausible for a loaded VM.
+        let p50 = h["p50"].as_u64().unwrap();
+        assert!((100..1_000_000_000).contains(&p50), "{name}: p50 {p50} ns");
+    }
+}
