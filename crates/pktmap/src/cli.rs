@@ -169,6 +169,9 @@ pub struct TraceDropsArgs {
     /// How long to count.
     #[arg(long, short, default_value = "5s", value_parser = parse_duration)]
     pub interval: Interval,
+    /// Only drops of packets on this device (of the namespace read).
+    #[arg(long)]
+    pub iface: Option<String>,
     #[arg(long)]
     pub json: bool,
 }

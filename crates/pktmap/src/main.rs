@@ -198,7 +198,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 Target::One(ns) => Some(ns.label.inode),
                 _ => None,
             };
-            let t = trace::drops(args.interval.0, only)?;
+            let t = trace::drops(args.interval.0, only, args.iface.as_deref())?;
             if args.json {
                 output::json(&t)?;
             } else {

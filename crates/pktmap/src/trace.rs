@@ -12,9 +12,41 @@ use std::time::Duration;
 /// Top entries kept per reason for locations, namespaces, devices and protocols.
 const TOP: usize = 5;
 
-/// Counts drops for `interval`. `only_netns`: keep drops of this namespace inode only.
-pub fn drops(interval: Duration, only_netns: Option<u64>) -> Result<DropTrace> {
-    let tracer = DropTracer::start(only_netns)?;
+/// Counts drops for `interval`. `only_netns`: keep drops of this namespace inode only;
+/// `iface`: of this device only (as named in pktmap's namespace, or the one `--netns` reads).
+pub fn drops(
+    interval: Duration,
+    only_netns: Option<u64>,
+    iface: Option<&str>,
+) -> Result<DropTrace> {
+    let ifindex = match iface {
+        None => None,
+        Some(name) => {
+            let path = format!("/sys/class/net/{name}/ifindex");
+            let idx = match only_netns {
+                // The device lives in the chosen namespace: look it up from inside it.
+                Some(ns) => netns::list()
+                    .remove(&ns)
+                    .map(|n| {
+                        netns::within(&n, &pktmap_sources::Root::live(), |r| {
+                            r.read_value(&r.sys(&format!("class/net/{name}/ifindex")))
+                                .ok()
+                        })
+                    })
+                    .transpose()?
+                    .flatten(),
+                None => std::fs::read_to_string(&path)
+                    .ok()
+                    .map(|s| s.trim().to_string()),
+            };
+            Some(
+                idx.and_then(|i| i.parse::<u32>().ok())
+                    .ok_or_else(|| anyhow!("no interface {name:?} here"))?,
+            )
+        }
+    };
+    let mut tracer = DropTracer::start(only_netns)?;
+    tracer.only_ifindex = ifindex;
     std::thread::sleep(interval);
     tracer.finish(interval)
 }
@@ -23,6 +55,7 @@ pub fn drops(interval: Duration, only_netns: Option<u64>) -> Result<DropTrace> {
 pub struct DropTracer {
     counter: DropCounter,
     only_netns: Option<u64>,
+    only_ifindex: Option<u32>,
 }
 
 impl DropTracer {
@@ -32,6 +65,7 @@ impl DropTracer {
         Ok(DropTracer {
             counter,
             only_netns,
+            only_ifindex: None,
         })
     }
 
@@ -40,7 +74,7 @@ impl DropTracer {
         let counts = self.counter.read().map_err(|e| anyhow!(e))?;
         // Detach before the slow part: nothing keeps counting while names are resolved.
         drop(self.counter);
-        assemble(counts, interval, self.only_netns)
+        assemble(counts, interval, self.only_netns, self.only_ifindex)
     }
 }
 
@@ -48,6 +82,7 @@ fn assemble(
     counts: pktmap_bpf::drops::DropCounts,
     interval: Duration,
     only_netns: Option<u64>,
+    only_ifindex: Option<u32>,
 ) -> Result<DropTrace> {
     let names = btf::drop_reasons().map_err(|e| anyhow!("drop reason names: {e}"))?;
     let syms = Symbols::read();
@@ -58,7 +93,15 @@ fn assemble(
     let own = std::fs::metadata("/proc/thread-self/ns/net")
         .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
         .ok();
-    let devices = own_devices();
+    // Device names of the namespace the drops are filtered to, else of pktmap's own.
+    let devices = match only_netns.and_then(|ns| netns::list().remove(&ns)) {
+        Some(n) => netns::within(&n, &pktmap_sources::Root::live(), |r| {
+            devices_under(&r.sys("class/net"))
+        })
+        .unwrap_or_default(),
+        None => devices_under(std::path::Path::new("/sys/class/net")),
+    };
+    let named_ns = only_netns.or(own);
     let secs = interval.as_secs_f64();
 
     let mut rows: BTreeMap<u32, Acc> = BTreeMap::new();
@@ -66,6 +109,7 @@ fn assemble(
         .by_key
         .iter()
         .filter(|(k, _)| only_netns.is_none_or(|ns| u64::from(k.netns) == ns))
+        .filter(|(k, _)| only_ifindex.is_none_or(|i| k.ifindex == i))
     {
         let a = rows.entry(k.reason).or_default();
         a.count += n;
@@ -80,7 +124,7 @@ fn assemble(
                 }
             }))
             .or_default() += n;
-        let dev = match (Some(ns) == own, devices.get(&k.ifindex)) {
+        let dev = match (Some(ns) == named_ns, devices.get(&k.ifindex)) {
             (_, _) if k.ifindex == 0 => "none".to_string(),
             (true, Some(name)) => name.clone(),
             _ => format!("ifindex {}", k.ifindex),
@@ -133,9 +177,9 @@ fn top(m: HashMap<String, u64>) -> Vec<(String, u64)> {
     v
 }
 
-/// ifindex -> name in pktmap's own namespace.
-fn own_devices() -> HashMap<u32, String> {
-    let Ok(entries) = std::fs::read_dir("/sys/class/net") else {
+/// ifindex -> name of the devices under a sysfs `class/net` directory.
+fn devices_under(dir: &std::path::Path) -> HashMap<u32, String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
         return HashMap::new();
     };
     entries
