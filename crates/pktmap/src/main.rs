@@ -68,6 +68,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 None
             };
+            let latency = if args.trace {
+                Some(trace::start_latency(0)?)
+            } else {
+                None
+            };
             let (from, to) = measure(
                 &target,
                 &root,
@@ -76,6 +81,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 args.since_boot,
             )?;
             let traced = tracer.map(|t| t.finish(args.interval.0)).transpose()?;
+            let histograms = latency
+                .map(|t| trace::finish_latency(t, args.interval.0))
+                .transpose()?;
             let mut worst = 0;
             let mut reports = Vec::new();
             for (a, b) in pairs(&from, &to) {
@@ -83,6 +91,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 let mut found = diagnose::diagnose(&delta);
                 if let Some(t) = &traced {
                     diagnose::add_trace(&mut found, t);
+                }
+                if let Some(h) = &histograms {
+                    diagnose::add_latency(&mut found, h);
                 }
                 worst = worst.max(findings::exit_code(&found));
                 let mut title = format!(

@@ -197,9 +197,18 @@ fn devices_under(dir: &std::path::Path) -> HashMap<u32, String> {
 
 /// Fills the latency histograms for `interval`; `task`: run-queue latency of this pid only.
 pub fn latency(interval: Duration, task: u32) -> Result<LatencyTrace> {
-    let tracer = LatencyTracer::start(task)
-        .map_err(|e| anyhow!("{e} (pktmap trace needs root, or CAP_BPF and CAP_PERFMON)"))?;
+    let tracer = start_latency(task)?;
     std::thread::sleep(interval);
+    finish_latency(tracer, interval)
+}
+
+pub fn start_latency(task: u32) -> Result<LatencyTracer> {
+    LatencyTracer::start(task)
+        .map_err(|e| anyhow!("{e} (pktmap trace needs root, or CAP_BPF and CAP_PERFMON)"))
+}
+
+/// Reads, detaches and summarises histograms filled over `interval`.
+pub fn finish_latency(tracer: LatencyTracer, interval: Duration) -> Result<LatencyTrace> {
     let h = tracer.read().map_err(|e| anyhow!(e))?;
     let disabled = tracer.missing.clone();
     drop(tracer);

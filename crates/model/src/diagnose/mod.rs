@@ -158,3 +158,68 @@ pub fn add_trace(found: &mut Vec<Finding>, trace: &crate::trace::DropTrace) {
     }
     order(found);
 }
+
+/// Adds what `trace latency` measured during the interval: each histogram's tail becomes
+/// evidence of the latency finding at its stage, or a finding of its own when the tail is
+/// long enough to matter on its own.
+pub fn add_latency(found: &mut Vec<Finding>, lat: &crate::trace::LatencyTrace) {
+    use crate::findings::{Action, Confidence, Evidence, Severity};
+    // Which histogram speaks to which stage, and the p99 (ns) beyond which it is a finding.
+    const TAILS: [(&str, u64); 6] = [
+        ("NET_RX softirq: raised", 1_000_000),
+        ("NET_RX softirq: run", 2_000_000),
+        ("napi_poll", u64::MAX),
+        ("received to copied", 10_000_000),
+        ("qdisc residence", 10_000_000),
+        ("run-queue", 10_000_000),
+    ];
+    for h in lat.histograms.iter().filter(|h| h.count >= MIN_EVENTS) {
+        let Some(p99) = h.p99 else { continue };
+        let limit = TAILS
+            .iter()
+            .find(|(n, _)| h.name.starts_with(n))
+            .map_or(u64::MAX, |t| t.1);
+        let e = Evidence::value(
+            &format!("histogram {}", h.name),
+            "",
+            format!(
+                "{} events, p50 < {}, p99 < {} {}",
+                h.count,
+                h.p50.unwrap_or(0) + 1,
+                p99 + 1,
+                h.unit
+            ),
+        );
+        if let Some(f) = found.iter_mut().find(|f| f.stage == h.stage && !f.loss) {
+            f.evidence.push(e);
+            continue;
+        }
+        if p99 >= limit {
+            found.push(Finding {
+                rule: "latency-tail",
+                stage: h.stage,
+                severity: Severity::Warning,
+                title: format!("{}: 1% of events take {} ms or more", h.name, (p99 + 1) / 1_000_000),
+                evidence: vec![e],
+                cause: "a long tail at this stage: see the stage in `pktmap walk` for its load and settings".into(),
+                actions: vec![Action::inspect("pktmap trace latency --interval 10s")],
+                confidence: Confidence::Medium,
+                loss: false,
+            });
+        }
+    }
+    if lat.napi_polls >= 100 && lat.napi_full_budget * 2 >= lat.napi_polls {
+        found.push(Finding {
+            rule: "latency-tail",
+            stage: "rx.6",
+            severity: Severity::Warning,
+            title: format!("{} of {} NAPI polls used their whole budget", lat.napi_full_budget, lat.napi_polls),
+            evidence: vec![Evidence::value("napi_poll work == budget", "", format!("{} of {}", lat.napi_full_budget, lat.napi_polls))],
+            cause: "devices have more packets than one poll may take: receive work backs up into the next softirq round".into(),
+            actions: vec![Action::inspect("sysctl net.core.dev_weight net.core.netdev_budget")],
+            confidence: Confidence::Medium,
+            loss: false,
+        });
+    }
+    order(found);
+}

@@ -263,3 +263,81 @@ fn latency_histograms_fill_with_plausible_values_under_tcp_traffic() {
         assert!((100..1_000_000_000).contains(&p50), "{name}: p50 {p50} ns");
     }
 }
+
+#[test]
+fn diagnose_with_trace_adds_latency_histograms_to_the_slow_reader() {
+    if !root_or_skip("diagnose_with_trace_adds_latency_histograms_to_the_slow_reader") {
+        return;
+    }
+    let _g = shared();
+    let pair = NetnsPair::new();
+    let st = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &pair.b,
+            "sysctl",
+            "-qw",
+            "net.ipv4.tcp_rmem=4096 16384 65536",
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let listener = NetnsPair::within(&pair.b, || {
+        std::net::TcpListener::bind((ADDR_B, 8091)).unwrap()
+    });
+    let reader = std::thread::spawn(move || {
+        use std::io::Read;
+        let (mut s, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 1024];
+        for _ in 0..60 {
+            if s.read(&mut buf).unwrap_or(0) == 0 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    });
+    let writer = NetnsPair::within(&pair.a, || {
+        std::net::TcpStream::connect((ADDR_B, 8091)).unwrap()
+    });
+    let w = std::thread::spawn(move || {
+        use std::io::Write;
+        let mut writer = writer;
+        writer
+            .set_write_timeout(Some(Duration::from_secs(4)))
+            .unwrap();
+        let chunk = vec![0u8; 64 * 1024];
+        let start = std::time::Instant::now();
+        while start.elapsed() < Duration::from_secs(3) && writer.write_all(&chunk).is_ok() {}
+    });
+    std::thread::sleep(Duration::from_millis(600));
+    let out = run(&[
+        "--netns",
+        &pair.b,
+        "diagnose",
+        "--trace",
+        "--json",
+        "--interval",
+        "1s",
+    ]);
+    w.join().unwrap();
+    reader.join().unwrap();
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
+    let f = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "slow-reader")
+        .expect("the slow reader");
+    let keys: Vec<&str> = f["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["key"].as_str())
+        .collect();
+    assert!(
+        keys.iter().any(|k| k.starts_with("histogram run-queue")),
+        "{keys:?}"
+    );
+}
