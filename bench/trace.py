@@ -21,6 +21,11 @@ while time.time() < end:
 print(n)
 """
 BPFTRACE = "tracepoint:skb:kfree_skb { @[args->reason, args->location] = count(); }"
+# The latency one-liners a user would write for the same histograms (receive-to-copy, NET_RX run time).
+BPFTRACE_LAT = ("tracepoint:net:netif_receive_skb { @start[args->skbaddr] = nsecs; } "
+                "tracepoint:skb:skb_copy_datagram_iovec /@start[args->skbaddr]/ { @copy = hist(nsecs - @start[args->skbaddr]); delete(@start[args->skbaddr]); } "
+                "tracepoint:irq:softirq_entry /args->vec == 3/ { @se[cpu] = nsecs; } "
+                "tracepoint:irq:softirq_exit /args->vec == 3 && @se[cpu]/ { @run = hist(nsecs - @se[cpu]); }")
 
 def sh(*a):
     subprocess.run(a, check=True)
@@ -41,10 +46,16 @@ def with_tracer(cmd):
             p.kill()
     return pps
 
-modes = {"no tracing": None, "pktmap trace drops": [BIN, "trace", "drops", "--interval", "60s"]}
+modes = {
+    "no tracing": None,
+    "pktmap trace drops": [BIN, "trace", "drops", "--interval", "60s"],
+    "pktmap trace latency": [BIN, "trace", "latency", "--interval", "60s"],
+}
 if shutil.which("bpftrace"):
     # bpftrace finds tracepoints through tracefs: mount it in a private mount namespace.
-    modes["bpftrace kfree_skb count"] = ["unshare", "-m", "sh", "-c", f"mount -t tracefs nodev /sys/kernel/tracing && exec bpftrace -e '{BPFTRACE}'"]
+    bt = lambda prog: ["unshare", "-m", "sh", "-c", f"mount -t tracefs nodev /sys/kernel/tracing && exec bpftrace -e '{prog}'"]
+    modes["bpftrace kfree_skb count"] = bt(BPFTRACE)
+    modes["bpftrace latency one-liners"] = bt(BPFTRACE_LAT)
 try:
     sh("ip", "netns", "add", A); sh("ip", "netns", "add", B)
     sh("ip", "link", "add", "pmtba", "netns", A, "type", "veth", "peer", "name", "pmtbb", "netns", B)

@@ -10,6 +10,8 @@ use aya::{Btf, Ebpf, EbpfLoader};
 
 pub struct DropCounter {
     bpf: Ebpf,
+    /// Keeps run-time accounting on while the counter runs.
+    _stats: Option<std::os::fd::OwnedFd>,
 }
 
 /// Counts read so far: per key, and the program's own tallies.
@@ -20,6 +22,8 @@ pub struct DropCounts {
     pub events: u64,
     /// Drops not counted by key because the map was full.
     pub map_full: u64,
+    /// What the program itself cost.
+    pub cost: Vec<crate::ProgramCost>,
 }
 
 fn err(what: &str, e: impl std::fmt::Display) -> String {
@@ -36,6 +40,7 @@ fn err(what: &str, e: impl std::fmt::Display) -> String {
 impl DropCounter {
     /// Loads and attaches. Needs CAP_BPF and CAP_PERFMON (or root) and kernel BTF.
     pub fn start() -> Result<DropCounter, String> {
+        let stats = crate::enable_run_time_stats();
         let btf = Btf::from_sys_fs().map_err(|e| err("reading the kernel's BTF", e))?;
         let mut bpf = EbpfLoader::new()
             .btf(Some(&btf))
@@ -50,7 +55,7 @@ impl DropCounter {
             .map_err(|e| err("verifying count_drop", e))?;
         prog.attach()
             .map_err(|e| err("attaching to skb:kfree_skb", e))?;
-        Ok(DropCounter { bpf })
+        Ok(DropCounter { bpf, _stats: stats })
     }
 
     /// Sums every CPU's counts.
@@ -69,6 +74,7 @@ impl DropCounter {
         let sum = |i: u32| stats.get(&i, 0).map(|v| v.iter().sum()).unwrap_or(0);
         out.events = sum(DROP_STAT_EVENTS);
         out.map_full = sum(DROP_STAT_FULL);
+        out.cost = crate::costs(&self.bpf);
         Ok(out)
     }
 }

@@ -69,6 +69,7 @@ const PROGRAMS: [&str; 9] = [
 
 pub struct LatencyTracer {
     bpf: Ebpf,
+    _stats: Option<std::os::fd::OwnedFd>,
     /// Tracepoints that could not be attached, with why.
     pub missing: Vec<(String, String)>,
 }
@@ -80,11 +81,13 @@ pub struct Histograms {
     pub napi_polls: u64,
     pub napi_full_budget: u64,
     pub track_full: u64,
+    pub cost: Vec<crate::ProgramCost>,
 }
 
 impl LatencyTracer {
     /// `pid`: run-queue latency of this task only (0: all tasks).
     pub fn start(pid: u32) -> Result<LatencyTracer, String> {
+        let stats = crate::enable_run_time_stats();
         let btf = Btf::from_sys_fs().map_err(|e| format!("reading the kernel's BTF: {e}"))?;
         let mut bpf = EbpfLoader::new()
             .btf(Some(&btf))
@@ -107,7 +110,11 @@ impl LatencyTracer {
                 missing.push((name.to_string(), e));
             }
         }
-        Ok(LatencyTracer { bpf, missing })
+        Ok(LatencyTracer {
+            bpf,
+            _stats: stats,
+            missing,
+        })
     }
 
     pub fn read(&self) -> Result<Histograms, String> {
@@ -130,6 +137,7 @@ impl LatencyTracer {
         out.napi_full_budget = sum(&stats, 0);
         out.napi_polls = sum(&stats, 1);
         out.track_full = sum(&stats, 2);
+        out.cost = crate::costs(&self.bpf);
         Ok(out)
     }
 }

@@ -8,6 +8,36 @@ pub mod drops;
 pub mod kallsyms;
 pub mod latency;
 
+/// What one program of ours cost while it ran: how often it ran and for how long in total.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProgramCost {
+    pub name: String,
+    pub runs: u64,
+    pub run_time_ns: u64,
+}
+
+/// Run counts and times of every loaded program of `bpf`. The kernel keeps them only while
+/// run-time statistics are on, which `enable_run_time_stats` turns on for as long as its file
+/// descriptor lives (BPF_ENABLE_STATS, 5.8+): no sysctl is changed.
+pub fn costs(bpf: &aya::Ebpf) -> Vec<ProgramCost> {
+    bpf.programs()
+        .filter_map(|(name, p)| {
+            let info = p.info().ok()?;
+            Some(ProgramCost {
+                name: name.to_string(),
+                runs: info.run_count(),
+                run_time_ns: info.run_time().as_nanos() as u64,
+            })
+        })
+        .filter(|c| c.runs > 0 || c.run_time_ns > 0)
+        .collect()
+}
+
+/// Turns the kernel's per-program run-time accounting on until the returned descriptor drops.
+pub fn enable_run_time_stats() -> Option<std::os::fd::OwnedFd> {
+    aya::sys::enable_stats(aya::sys::Stats::RunTime).ok()
+}
+
 /// The compiled drop counter (`bpf/drops.bpf.c`).
 pub const DROPS_OBJECT: &[u8] = include_bytes!("../bpf/drops.bpf.o");
 /// The compiled latency histograms (`bpf/latency.bpf.c`).

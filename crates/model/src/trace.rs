@@ -65,6 +65,14 @@ pub struct ReasonRow {
     pub protocols: Vec<(String, u64)>,
 }
 
+/// What one of pktmap's programs cost while tracing.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct Cost {
+    pub program: String,
+    pub runs: u64,
+    pub run_time_ns: u64,
+}
+
 #[derive(Serialize, Debug, Clone, PartialEq)]
 pub struct DropTrace {
     pub schema: &'static str,
@@ -74,6 +82,8 @@ pub struct DropTrace {
     /// Drops seen but not attributed because the program's map was full.
     pub map_full: u64,
     pub reasons: Vec<ReasonRow>,
+    /// pktmap's own cost (kernel run-time statistics of its program).
+    pub cost: Vec<Cost>,
 }
 
 /// `0x0800` -> `ipv4`.
@@ -136,4 +146,5 @@ pub struct LatencyTrace {
     pub track_full: u64,
     /// Tracepoints this kernel lacks or refused, and why: their histograms stay empty.
     pub disabled: Vec<(String, String)>,
+    pub cost: Vec<Cost>,
 }

@@ -158,6 +158,7 @@ fn assemble(
         events: counts.events,
         map_full: counts.map_full,
         reasons,
+        cost: costs(&counts.cost),
     })
 }
 
@@ -239,5 +240,16 @@ pub fn finish_latency(tracer: LatencyTracer, interval: Duration) -> Result<Laten
         napi_full_budget: h.napi_full_budget,
         track_full: h.track_full,
         disabled,
+        cost: costs(&h.cost),
     })
+}
+
+fn costs(c: &[pktmap_bpf::ProgramCost]) -> Vec<pktmap_model::trace::Cost> {
+    c.iter()
+        .map(|p| pktmap_model::trace::Cost {
+            program: p.name.clone(),
+            runs: p.runs,
+            run_time_ns: p.run_time_ns,
+        })
+        .collect()
 }

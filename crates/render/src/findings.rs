@@ -218,6 +218,7 @@ pub fn trace_text(t: &pktmap_model::trace::DropTrace, host: &str, style: Style) 
             grouped(t.map_full)
         )));
     }
+    out.extend(cost_lines(&t.cost));
     if t.reasons.is_empty() {
         out.push(style.green("no packet was dropped"));
         return out.join("\n") + "\n";
@@ -304,6 +305,7 @@ pub fn latency_text(t: &pktmap_model::trace::LatencyTrace, host: &str, style: St
             ));
         }
     }
+    out.extend(cost_lines(&t.cost));
     if t.track_full > 0 {
         out.push(style.yellow(&format!(
             "{} start times not kept: a tracking map was full",
@@ -311,4 +313,19 @@ pub fn latency_text(t: &pktmap_model::trace::LatencyTrace, host: &str, style: St
         )));
     }
     out.join("\n") + "\n"
+}
+
+/// pktmap's own cost while tracing, from the kernel's run-time statistics.
+fn cost_lines(cost: &[pktmap_model::trace::Cost]) -> Vec<String> {
+    let runs: u64 = cost.iter().map(|c| c.runs).sum();
+    let ns: u64 = cost.iter().map(|c| c.run_time_ns).sum();
+    if runs == 0 {
+        return Vec::new();
+    }
+    vec![format!(
+        "pktmap's own cost: {} program runs, {} in total, {} ns each",
+        grouped(runs),
+        duration(ns),
+        ns / runs
+    )]
 }

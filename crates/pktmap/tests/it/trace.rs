@@ -10,6 +10,14 @@ use std::time::Duration;
 struct Trace {
     events: u64,
     reasons: Vec<Row>,
+    cost: Vec<Cost>,
+}
+
+#[derive(Deserialize, Debug)]
+struct Cost {
+    program: String,
+    runs: u64,
+    run_time_ns: u64,
 }
 
 #[derive(Deserialize, Debug)]
@@ -88,6 +96,13 @@ fn closed_port_rule_and_full_buffer_each_get_their_reason_stage_and_namespace() 
                 .contains("do_table")
     );
     assert!(t.events >= t.reasons.iter().map(|r| r.count).sum::<u64>());
+    // pktmap reports its own cost: its program ran at least once per drop it saw.
+    let c = t
+        .cost
+        .iter()
+        .find(|c| c.program == "count_drop")
+        .expect("the program's cost");
+    assert!(c.runs >= t.events && c.run_time_ns > 0, "{c:?}");
 }
 
 fn loaded_programs() -> String {
