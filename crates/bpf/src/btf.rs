@@ -139,9 +139,23 @@ mod tests {
         assert!(r.values().any(|n| n == "SKB_DROP_REASON_NO_SOCKET"));
         assert!(has_type(&btf, "btf_trace_kfree_skb"));
         assert!(!has_type(&btf, "btf_trace_no_such_tracepoint"));
-        // Truncated BTF is an error, not a panic.
+        // Truncated or corrupted BTF is an error, not a panic.
         for cut in [3, 20, btf.len() / 2] {
             let _ = enum_values(&btf[..cut], "skb_drop_reason");
+        }
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let head = &btf[..btf.len().min(256 * 1024)];
+        for _ in 0..200 {
+            let mut m = head.to_vec();
+            for _ in 0..8 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let i = (x as usize) % m.len();
+                m[i] = (x >> 32) as u8;
+            }
+            let _ = enum_values(&m, "skb_drop_reason");
+            let _ = has_type(&m, "btf_trace_kfree_skb");
         }
     }
 }

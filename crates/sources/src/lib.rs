@@ -6,6 +6,8 @@ pub mod collectors;
 pub mod error;
 pub mod ethtool;
 pub mod meta;
+#[cfg(test)]
+mod mutation;
 pub mod netlink;
 pub mod netns;
 pub mod root;
