@@ -62,6 +62,13 @@ pub struct WalkArgs {
     pub iface: Option<String>,
     #[command(flatten)]
     pub offline: Offline,
+    /// Keep walking, one map per interval (each measured from the end of the last).
+    #[arg(long, conflicts_with_all = ["from", "to"])]
+    pub watch: bool,
+    /// With --watch: stop after this many maps (0: until interrupted).
+    #[arg(long, default_value_t = 0, requires = "watch")]
+    pub count: u64,
+    /// JSON output; with --watch, one document per line.
     #[arg(long)]
     pub json: bool,
 }

@@ -42,20 +42,32 @@ fn run(cli: Cli) -> Result<ExitCode> {
     )?;
     let style = output::style();
     match cli.command {
+        Command::Walk(args) if args.watch => {
+            // Each map is measured from the end of the previous one: no sample is taken twice,
+            // and nothing is kept beyond the last snapshot (namespaces come and go).
+            let mut from = target.snapshots(&root, &Options::default())?;
+            let mut n = 0;
+            while args.count == 0 || n < args.count {
+                std::thread::sleep(args.interval.0);
+                let to = target.snapshots(&root, &Options::default())?;
+                print_walks(
+                    &walks(&from, &to, args.iface.as_deref())?,
+                    args.json,
+                    true,
+                    style,
+                )?;
+                from = to;
+                n += 1;
+            }
+        }
         Command::Walk(args) => {
             let (from, to) = measure(&target, &root, &args.offline, args.interval, false)?;
-            let walks = walks(&from, &to, args.iface.as_deref())?;
-            match (args.json, walks.as_slice()) {
-                (true, [one]) => output::json(one)?,
-                (true, many) => {
-                    output::json(&serde_json::json!({ "schema": "pktmap.walks/1", "walks": many }))?
-                }
-                (false, many) => {
-                    let texts: Vec<String> =
-                        many.iter().map(|w| walk_render::text(w, style)).collect();
-                    output::text(&texts.join("\n"))?
-                }
-            }
+            print_walks(
+                &walks(&from, &to, args.iface.as_deref())?,
+                args.json,
+                false,
+                style,
+            )?;
         }
         Command::Diagnose(args) => {
             // The drop counter runs across the same interval as the two snapshots.
@@ -277,6 +289,22 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Walks as text, or as JSON: one document, or one line per document when watching.
+fn print_walks(walks: &[Walk], json: bool, lines: bool, style: pktmap_render::Style) -> Result<()> {
+    let doc = match walks {
+        [one] => serde_json::to_value(one)?,
+        many => serde_json::json!({ "schema": "pktmap.walks/1", "walks": many }),
+    };
+    match (json, lines) {
+        (true, true) => output::text(&(serde_json::to_string(&doc)? + "\n")),
+        (true, false) => output::json(&doc),
+        (false, _) => {
+            let texts: Vec<String> = walks.iter().map(|w| walk_render::text(w, style)).collect();
+            output::text(&(texts.join("\n") + if lines { "\n" } else { "" }))
+        }
+    }
 }
 
 /// The two moments to compare: two files, boot and now, or now and an interval later.

@@ -5,5 +5,6 @@ mod faults;
 mod golden;
 mod hostile;
 mod live;
+mod soak;
 mod support;
 mod trace;
