@@ -333,6 +333,7 @@ impl Drop for Sock {
 /// `ethtool` layout the ioctl path renders too.
 mod genl {
     use super::Query;
+    use crate::netlink::attrs;
     use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_GENERIC};
     use std::io::{Error, ErrorKind};
 
@@ -384,22 +385,6 @@ mod genl {
         let len =
             (u32::from_ne_bytes(reply[..4].try_into().expect("4 bytes")) as usize).min(reply.len());
         Ok(reply[20..len].to_vec())
-    }
-
-    /// `(type, value)` of each attribute.
-    fn attrs(b: &[u8]) -> Vec<(u16, &[u8])> {
-        let mut out = Vec::new();
-        let mut off = 0;
-        while off + 4 <= b.len() {
-            let len = u16::from_ne_bytes([b[off], b[off + 1]]) as usize;
-            let ty = u16::from_ne_bytes([b[off + 2], b[off + 3]]) & 0x3fff;
-            if len < 4 || off + len > b.len() {
-                break;
-            }
-            out.push((ty, &b[off + 4..off + len]));
-            off += (len + 3) & !3;
-        }
-        out
     }
 
     fn u32_of(a: &[(u16, &[u8])], ty: u16) -> u32 {

@@ -151,6 +151,23 @@ pub fn split_messages(bytes: &[u8]) -> Result<Vec<(u16, &[u8])>, ParseError> {
     Ok(out)
 }
 
+/// `(type, value)` of each netlink attribute in `b` (type without the nested and byte-order
+/// flags); stops at the first malformed one.
+pub fn attrs(b: &[u8]) -> Vec<(u16, &[u8])> {
+    let mut out = Vec::new();
+    let mut off = 0;
+    while off + 4 <= b.len() {
+        let len = u16::from_ne_bytes([b[off], b[off + 1]]) as usize;
+        let ty = u16::from_ne_bytes([b[off + 2], b[off + 3]]) & 0x3fff;
+        if len < 4 || off + len > b.len() {
+            break;
+        }
+        out.push((ty, &b[off + 4..off + len]));
+        off += (len + 3) & !3;
+    }
+    out
+}
+
 /// Decodes reply bytes into route messages.
 pub fn parse_messages(bytes: &[u8]) -> Result<Vec<RouteNetlinkMessage>, ParseError> {
     let mut out = Vec::new();

@@ -240,19 +240,10 @@ fn ask_nsid(sock: &netlink_sys::Socket, seq: u32, fd: u32) -> Option<i32> {
         return None;
     }
     // Attributes after the 16-byte header and the 4-byte rtgenmsg.
-    let mut off = 20;
-    while off + 8 <= msg.len() {
-        let len = u16::from_ne_bytes([msg[off], msg[off + 1]]) as usize;
-        let ty = u16::from_ne_bytes([msg[off + 2], msg[off + 3]]);
-        if len < 4 {
-            return None;
-        }
-        if ty == NETNSA_NSID {
-            return Some(i32::from_ne_bytes(msg[off + 4..off + 8].try_into().ok()?));
-        }
-        off += (len + 3) & !3;
-    }
-    None
+    crate::netlink::attrs(&msg[20..])
+        .into_iter()
+        .find(|(ty, _)| *ty == NETNSA_NSID)
+        .and_then(|(_, v)| Some(i32::from_ne_bytes(v.get(..4)?.try_into().ok()?)))
 }
 
 /// A sysfs mounted for this thread's namespace; unmounted and removed on drop.

@@ -250,44 +250,7 @@ fn a_slow_tcp_reader_with_a_small_tcp_rmem_is_found_as_application_delay() {
     }
     let _g = shared();
     let pair = NetnsPair::new();
-    // tcp_rmem is per namespace: small in the receiver's only.
-    sh(&[
-        "ip",
-        "netns",
-        "exec",
-        &pair.b,
-        "sysctl",
-        "-qw",
-        "net.ipv4.tcp_rmem=4096 16384 65536",
-    ]);
-    let listener = NetnsPair::within(&pair.b, || {
-        std::net::TcpListener::bind((ADDR_B, 8082)).unwrap()
-    });
-    let reader = std::thread::spawn(move || {
-        use std::io::Read;
-        let (mut s, _) = listener.accept().unwrap();
-        let mut buf = [0u8; 1024];
-        // Reads a trickle: 1 KiB every 50 ms.
-        for _ in 0..80 {
-            if s.read(&mut buf).unwrap_or(0) == 0 {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    });
-    let writer = NetnsPair::within(&pair.a, || {
-        std::net::TcpStream::connect((ADDR_B, 8082)).unwrap()
-    });
-    let w = std::thread::spawn(move || {
-        use std::io::Write;
-        let mut writer = writer;
-        writer
-            .set_write_timeout(Some(Duration::from_secs(4)))
-            .unwrap();
-        let chunk = vec![0u8; 64 * 1024];
-        let start = std::time::Instant::now();
-        while start.elapsed() < Duration::from_secs(3) && writer.write_all(&chunk).is_ok() {}
-    });
+    let (reader, w) = slow_tcp_reader(&pair, 8082);
     std::thread::sleep(Duration::from_millis(800));
     let receiver = diagnose_in(&pair.b, "500ms");
     let sender = diagnose_in(&pair.a, "500ms");

@@ -212,3 +212,51 @@ impl Drop for NetnsPair {
         }
     }
 }
+
+/// A TCP stream from a to b whose reader in b trickles (1 KiB every 50 ms) behind a small
+/// tcp_rmem (per namespace, b's only): flow control, not loss (kernel-notes). Runs about 3 s;
+/// join both handles.
+pub fn slow_tcp_reader(
+    pair: &NetnsPair,
+    port: u16,
+) -> (std::thread::JoinHandle<()>, std::thread::JoinHandle<()>) {
+    sh(&[
+        "ip",
+        "netns",
+        "exec",
+        &pair.b,
+        "sysctl",
+        "-qw",
+        "net.ipv4.tcp_rmem=4096 16384 65536",
+    ]);
+    let listener = NetnsPair::within(&pair.b, move || {
+        std::net::TcpListener::bind((ADDR_B, port)).unwrap()
+    });
+    let reader = std::thread::spawn(move || {
+        use std::io::Read;
+        let (mut s, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 1024];
+        for _ in 0..70 {
+            if s.read(&mut buf).unwrap_or(0) == 0 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    });
+    let writer = NetnsPair::within(&pair.a, move || {
+        std::net::TcpStream::connect((ADDR_B, port)).unwrap()
+    });
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        let mut writer = writer;
+        writer
+            .set_write_timeout(Some(std::time::Duration::from_secs(4)))
+            .unwrap();
+        let chunk = vec![0u8; 64 * 1024];
+        let start = std::time::Instant::now();
+        while start.elapsed() < std::time::Duration::from_secs(3)
+            && writer.write_all(&chunk).is_ok()
+        {}
+    });
+    (reader, writer)
+}

@@ -286,45 +286,7 @@ fn diagnose_with_trace_adds_latency_histograms_to_the_slow_reader() {
     }
     let _g = shared();
     let pair = NetnsPair::new();
-    let st = std::process::Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &pair.b,
-            "sysctl",
-            "-qw",
-            "net.ipv4.tcp_rmem=4096 16384 65536",
-        ])
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let listener = NetnsPair::within(&pair.b, || {
-        std::net::TcpListener::bind((ADDR_B, 8091)).unwrap()
-    });
-    let reader = std::thread::spawn(move || {
-        use std::io::Read;
-        let (mut s, _) = listener.accept().unwrap();
-        let mut buf = [0u8; 1024];
-        for _ in 0..60 {
-            if s.read(&mut buf).unwrap_or(0) == 0 {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    });
-    let writer = NetnsPair::within(&pair.a, || {
-        std::net::TcpStream::connect((ADDR_B, 8091)).unwrap()
-    });
-    let w = std::thread::spawn(move || {
-        use std::io::Write;
-        let mut writer = writer;
-        writer
-            .set_write_timeout(Some(Duration::from_secs(4)))
-            .unwrap();
-        let chunk = vec![0u8; 64 * 1024];
-        let start = std::time::Instant::now();
-        while start.elapsed() < Duration::from_secs(3) && writer.write_all(&chunk).is_ok() {}
-    });
+    let (reader, w) = slow_tcp_reader(&pair, 8091);
     std::thread::sleep(Duration::from_millis(600));
     let out = run(&[
         "--netns",

@@ -3,7 +3,7 @@
 
 use crate::collector::{Collector, Sink};
 use crate::error::{ParseError, SourceError};
-use crate::netlink::{Dump, parse_messages};
+use crate::netlink::{Dump, attrs, parse_messages};
 use crate::root::Root;
 use netlink_packet_core::Nla;
 use netlink_packet_route::RouteNetlinkMessage;
@@ -178,22 +178,6 @@ pub fn parse_filters(bytes: &[u8]) -> Result<Vec<String>, ParseError> {
 /// `tc` handles of the ingress hooks: `ingress`'s ffff:fff1 and clsact's ingress ffff:fff2.
 const INGRESS_PARENTS: [u32; 2] = [0xffff_fff1, 0xffff_fff2];
 
-/// `(type, value)` of each netlink attribute in `b`.
-fn nlattrs(b: &[u8]) -> Vec<(u16, &[u8])> {
-    let mut out = Vec::new();
-    let mut off = 0;
-    while off + 4 <= b.len() {
-        let len = u16::from_ne_bytes([b[off], b[off + 1]]) as usize;
-        let ty = u16::from_ne_bytes([b[off + 2], b[off + 3]]) & 0x3fff;
-        if len < 4 || off + len > b.len() {
-            break;
-        }
-        out.push((ty, &b[off + 4..off + len]));
-        off += (len + 3) & !3;
-    }
-    out
-}
-
 fn nl_u(v: &[u8]) -> u64 {
     match v.len() {
         4 => u64::from(u32::from_ne_bytes(v.try_into().expect("4"))),
@@ -217,7 +201,7 @@ fn cake_xstats(raw: &[u8]) -> Vec<(&'static str, u64, Kind)> {
         (21, "sparse_flows", Kind::Gauge, false),
         (22, "bulk_flows", Kind::Gauge, false),
     ];
-    let top = nlattrs(raw);
+    let top = attrs(raw);
     let mut out = Vec::new();
     if let Some((_, v)) = top.iter().find(|(t, _)| *t == MEMORY_USED) {
         out.push(("memory_used", nl_u(v), Kind::Gauge));
@@ -225,7 +209,7 @@ fn cake_xstats(raw: &[u8]) -> Vec<(&'static str, u64, Kind)> {
     let Some((_, tins)) = top.iter().find(|(t, _)| *t == TIN_STATS) else {
         return out;
     };
-    let tins: Vec<Vec<(u16, &[u8])>> = nlattrs(tins).into_iter().map(|(_, t)| nlattrs(t)).collect();
+    let tins: Vec<Vec<(u16, &[u8])>> = attrs(tins).into_iter().map(|(_, t)| attrs(t)).collect();
     for (ty, name, kind, worst) in TIN {
         let values = tins
             .iter()
