@@ -2,6 +2,7 @@
 
 mod cli;
 mod doctor;
+mod interrupt;
 mod output;
 mod target;
 mod trace;
@@ -41,6 +42,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
         cli.root.as_deref(),
     )?;
     let style = output::style();
+    if matches!(
+        cli.command,
+        Command::Walk(_) | Command::Diagnose(_) | Command::Trace(_)
+    ) {
+        interrupt::install();
+    }
     match cli.command {
         Command::Walk(args) if args.watch => {
             // Each map is measured from the end of the previous one: no sample is taken twice,
@@ -48,7 +55,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let mut from = target.snapshots(&root, &Options::default())?;
             let mut n = 0;
             while args.count == 0 || n < args.count {
-                std::thread::sleep(args.interval.0);
+                interrupt::wait(args.interval.0);
+                if interrupt::stopped() {
+                    break;
+                }
                 let to = target.snapshots(&root, &Options::default())?;
                 print_walks(
                     &walks(&from, &to, args.iface.as_deref())?,
@@ -75,6 +85,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 Target::One(ns) => Some(ns.label.inode),
                 _ => None,
             };
+            let started = std::time::Instant::now();
             let tracer = if args.trace {
                 Some(trace::DropTracer::start(only)?)
             } else {
@@ -92,9 +103,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 args.interval,
                 args.since_boot,
             )?;
-            let traced = tracer.map(|t| t.finish(args.interval.0)).transpose()?;
+            let traced = tracer.map(|t| t.finish(started.elapsed())).transpose()?;
             let histograms = latency
-                .map(|t| trace::finish_latency(t, args.interval.0))
+                .map(|t| trace::finish_latency(t, started.elapsed()))
                 .transpose()?;
             let mut worst = 0;
             let mut reports = Vec::new();
@@ -322,7 +333,8 @@ fn measure(
     if since_boot {
         return Ok((first.iter().map(at_boot).collect(), first));
     }
-    std::thread::sleep(interval.0);
+    // Interrupted early, the walk covers the shorter time: snapshots carry their own clocks.
+    interrupt::wait(interval.0);
     Ok((first, target.snapshots(root, &Options::default())?))
 }
 

@@ -47,8 +47,8 @@ pub fn drops(
     };
     let mut tracer = DropTracer::start(only_netns)?;
     tracer.only_ifindex = ifindex;
-    std::thread::sleep(interval);
-    tracer.finish(interval)
+    let measured = crate::interrupt::wait(interval);
+    tracer.finish(measured)
 }
 
 /// A running drop counter, for callers that measure their own interval (diagnose --trace).
@@ -199,8 +199,8 @@ fn devices_under(dir: &std::path::Path) -> HashMap<u32, String> {
 /// Fills the latency histograms for `interval`; `task`: run-queue latency of this pid only.
 pub fn latency(interval: Duration, task: u32) -> Result<LatencyTrace> {
     let tracer = start_latency(task)?;
-    std::thread::sleep(interval);
-    finish_latency(tracer, interval)
+    let measured = crate::interrupt::wait(interval);
+    finish_latency(tracer, measured)
 }
 
 pub fn start_latency(task: u32) -> Result<LatencyTracer> {

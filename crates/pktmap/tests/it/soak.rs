@@ -90,3 +90,23 @@ fn watch_stays_flat_while_namespaces_come_and_go() {
         "a namespace handle was kept between maps"
     );
 }
+
+#[test]
+fn ctrl_c_ends_a_watch_cleanly_after_the_maps_already_printed() {
+    let child = bin()
+        .args(["walk", "--watch", "--json", "--interval", "200ms"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(900));
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{:?}", out.status);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(!lines.is_empty(), "no map before the interrupt");
+    for l in lines {
+        let v: serde_json::Value = serde_json::from_str(l).expect("whole JSON lines only");
+        assert!(v.is_object() || v.is_array());
+    }
+}

@@ -113,14 +113,12 @@ fn loaded_programs() -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-#[test]
-fn nothing_stays_loaded_after_kill_9() {
-    if !root_or_skip("nothing_stays_loaded_after_kill_9") {
-        return;
-    }
-    let _g = exclusive();
-    let mut child = bin()
-        .args(["trace", "drops", "--interval", "30s"])
+/// Starts `trace drops` for 30 s and waits until its program is in the kernel.
+fn tracer_loaded() -> std::process::Child {
+    let child = bin()
+        .args(["trace", "drops", "--json", "--interval", "30s"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
@@ -131,13 +129,66 @@ fn nothing_stays_loaded_after_kill_9() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
-    let _ = child.wait();
-    std::thread::sleep(Duration::from_millis(200));
-    assert!(
-        !loaded_programs().contains("count_drop"),
-        "a program outlived pktmap"
-    );
+    child
+}
+
+#[test]
+fn nothing_stays_loaded_after_sigint_sigterm_or_sigkill() {
+    if !root_or_skip("nothing_stays_loaded_after_sigint_sigterm_or_sigkill") {
+        return;
+    }
+    let _g = exclusive();
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGKILL] {
+        let child = tracer_loaded();
+        let asked = std::time::Instant::now();
+        unsafe { libc::kill(child.id() as i32, sig) };
+        let out = child.wait_with_output().unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(
+            !loaded_programs().contains("count_drop"),
+            "a program outlived pktmap after signal {sig}"
+        );
+        if sig == libc::SIGKILL {
+            continue;
+        }
+        // Interrupted, it reports what it counted so far, over the time it really counted.
+        assert!(out.status.success(), "signal {sig}: {}", stderr(&out));
+        assert!(
+            asked.elapsed() < Duration::from_secs(5),
+            "signal {sig} ignored"
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let secs = v["interval_s"].as_f64().unwrap();
+        assert!((0.0..10.0).contains(&secs), "signal {sig}: {secs} s");
+    }
+}
+
+#[test]
+fn two_tracers_at_once_each_count_every_drop() {
+    if !root_or_skip("two_tracers_at_once_each_count_every_drop") {
+        return;
+    }
+    let _g = shared();
+    let pair = NetnsPair::new();
+    let start = |secs: &'static str| {
+        let ns = pair.b.clone();
+        std::thread::spawn(move || trace_in(&ns, secs))
+    };
+    let (one, two) = (start("5s"), start("5s"));
+    // Both tracers are attached before the flood starts and still are after it ends.
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    while loaded_programs().matches("count_drop").count() < 2 {
+        assert!(std::time::Instant::now() < deadline, "tracers never loaded");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let sent = udp_flood(&pair.a, 9310, 2_000, 1.0).join().unwrap();
+    let (one, two) = (one.join().unwrap(), two.join().unwrap());
+    for t in [&one, &two] {
+        let n = row(t, "NO_SOCKET").count;
+        // A closed port answers each datagram with a drop; ICMP rate limits do not apply here.
+        assert!(n >= sent && n <= sent + 50, "{n} of {sent} sent: {t:#?}");
+    }
 }
 
 #[test]
