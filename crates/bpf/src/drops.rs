@@ -11,7 +11,7 @@ use aya::{Btf, Ebpf, EbpfLoader};
 pub struct DropCounter {
     bpf: Ebpf,
     /// Keeps run-time accounting on while the counter runs.
-    _stats: Option<std::os::fd::OwnedFd>,
+    stats: Option<std::os::fd::OwnedFd>,
 }
 
 /// Counts read so far: per key, and the program's own tallies.
@@ -24,6 +24,8 @@ pub struct DropCounts {
     pub map_full: u64,
     /// What the program itself cost.
     pub cost: Vec<crate::ProgramCost>,
+    /// Whether the kernel kept run-time statistics (BPF_ENABLE_STATS needs CAP_SYS_ADMIN).
+    pub cost_measured: bool,
 }
 
 fn err(what: &str, e: impl std::fmt::Display) -> String {
@@ -55,7 +57,7 @@ impl DropCounter {
             .map_err(|e| err("verifying count_drop", e))?;
         prog.attach()
             .map_err(|e| err("attaching to skb:kfree_skb", e))?;
-        Ok(DropCounter { bpf, _stats: stats })
+        Ok(DropCounter { bpf, stats })
     }
 
     /// Sums every CPU's counts.
@@ -75,6 +77,7 @@ impl DropCounter {
         out.events = sum(DROP_STAT_EVENTS);
         out.map_full = sum(DROP_STAT_FULL);
         out.cost = crate::costs(&self.bpf);
+        out.cost_measured = self.stats.is_some();
         Ok(out)
     }
 }

@@ -23,6 +23,11 @@ impl Symbols {
         Symbols::parse(&std::fs::read_to_string("/proc/kallsyms").unwrap_or_default())
     }
 
+    /// No address visible: /proc/kallsyms shows zeros to a reader without CAP_SYSLOG.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// `nft_do_chain+0x4a1`, or the raw address when unknown (addresses hidden from non-root).
     pub fn resolve(&self, addr: u64) -> String {
         match self.0.partition_point(|(a, _)| *a <= addr) {
@@ -44,5 +49,6 @@ mod tests {
         );
         assert_eq!(s.resolve(0xffffffff81000142), "tcp_v4_rcv+0x42");
         assert_eq!(s.resolve(0x10), "0x10");
+        assert!(super::Symbols::parse("0000000000000000 T hidden\n").is_empty());
     }
 }

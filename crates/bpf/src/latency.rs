@@ -69,7 +69,7 @@ const PROGRAMS: [&str; 9] = [
 
 pub struct LatencyTracer {
     bpf: Ebpf,
-    _stats: Option<std::os::fd::OwnedFd>,
+    stats: Option<std::os::fd::OwnedFd>,
     /// Tracepoints that could not be attached, with why.
     pub missing: Vec<(String, String)>,
 }
@@ -82,6 +82,8 @@ pub struct Histograms {
     pub napi_full_budget: u64,
     pub track_full: u64,
     pub cost: Vec<crate::ProgramCost>,
+    /// Whether the kernel kept run-time statistics (BPF_ENABLE_STATS needs CAP_SYS_ADMIN).
+    pub cost_measured: bool,
 }
 
 impl LatencyTracer {
@@ -112,7 +114,7 @@ impl LatencyTracer {
         }
         Ok(LatencyTracer {
             bpf,
-            _stats: stats,
+            stats,
             missing,
         })
     }
@@ -138,6 +140,7 @@ impl LatencyTracer {
         out.napi_polls = sum(&stats, 1);
         out.track_full = sum(&stats, 2);
         out.cost = crate::costs(&self.bpf);
+        out.cost_measured = self.stats.is_some();
         Ok(out)
     }
 }

@@ -84,6 +84,8 @@ pub struct DropTrace {
     pub reasons: Vec<ReasonRow>,
     /// pktmap's own cost (kernel run-time statistics of its program).
     pub cost: Vec<Cost>,
+    /// What these privileges kept from the report, by name.
+    pub limits: Vec<String>,
 }
 
 /// `0x0800` -> `ipv4`.
@@ -147,4 +149,6 @@ pub struct LatencyTrace {
     /// Tracepoints this kernel lacks or refused, and why: their histograms stay empty.
     pub disabled: Vec<(String, String)>,
     pub cost: Vec<Cost>,
+    /// What these privileges kept from the report, by name.
+    pub limits: Vec<String>,
 }

@@ -62,6 +62,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 let to = target.snapshots(&root, &Options::default())?;
                 print_walks(
                     &walks(&from, &to, args.iface.as_deref())?,
+                    matches!(target, Target::All),
                     args.json,
                     true,
                     style,
@@ -74,6 +75,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let (from, to) = measure(&target, &root, &args.offline, args.interval, false)?;
             print_walks(
                 &walks(&from, &to, args.iface.as_deref())?,
+                matches!(target, Target::All),
                 args.json,
                 false,
                 style,
@@ -303,9 +305,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 /// Walks as text, or as JSON: one document, or one line per document when watching.
-fn print_walks(walks: &[Walk], json: bool, lines: bool, style: pktmap_render::Style) -> Result<()> {
+/// `--all-netns` always gets the list shape, however many namespaces there were.
+fn print_walks(
+    walks: &[Walk],
+    all: bool,
+    json: bool,
+    lines: bool,
+    style: pktmap_render::Style,
+) -> Result<()> {
     let doc = match walks {
-        [one] => serde_json::to_value(one)?,
+        [one] if !all => serde_json::to_value(one)?,
         many => serde_json::json!({ "schema": "pktmap.walks/1", "walks": many }),
     };
     match (json, lines) {

@@ -46,7 +46,14 @@ impl Target {
                 Ok(vec![s])
             }
             Target::All => {
-                let all = netns::list();
+                let (all, hidden) = netns::list_counting_hidden();
+                if hidden > 0 {
+                    eprintln!(
+                        "pktmap: the network namespaces of {hidden} processes are hidden from \
+                         these privileges (another user's /proc/PID/ns/net needs \
+                         CAP_SYS_PTRACE); namespaces only they hold are missing"
+                    );
+                }
                 let files: Vec<_> = all
                     .values()
                     .map(|n| (n.label.inode, n.path.clone()))

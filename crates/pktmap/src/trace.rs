@@ -158,6 +158,7 @@ fn assemble(
         events: counts.events,
         map_full: counts.map_full,
         reasons,
+        limits: limits(counts.cost_measured, Some(&syms)),
         cost: costs(&counts.cost),
     })
 }
@@ -241,7 +242,28 @@ pub fn finish_latency(tracer: LatencyTracer, interval: Duration) -> Result<Laten
         track_full: h.track_full,
         disabled,
         cost: costs(&h.cost),
+        limits: limits(h.cost_measured, None),
     })
+}
+
+/// What the running privileges withheld: both need more than CAP_BPF and CAP_PERFMON.
+fn limits(cost_measured: bool, syms: Option<&Symbols>) -> Vec<String> {
+    let mut out = Vec::new();
+    if !cost_measured {
+        out.push(
+            "pktmap's own cost is not measured: the kernel's BPF run-time statistics need \
+             CAP_SYS_ADMIN"
+                .to_string(),
+        );
+    }
+    if syms.is_some_and(Symbols::is_empty) {
+        out.push(
+            "drop locations are raw addresses: /proc/kallsyms shows kernel addresses only \
+             with CAP_SYSLOG"
+                .to_string(),
+        );
+    }
+    out
 }
 
 fn costs(c: &[pktmap_bpf::ProgramCost]) -> Vec<pktmap_model::trace::Cost> {

@@ -219,6 +219,7 @@ pub fn trace_text(t: &pktmap_model::trace::DropTrace, host: &str, style: Style) 
         )));
     }
     out.extend(cost_lines(&t.cost));
+    out.extend(t.limits.iter().map(|l| style.yellow(l)));
     if t.reasons.is_empty() {
         out.push(style.green("no packet was dropped"));
         return out.join("\n") + "\n";
@@ -271,6 +272,7 @@ pub fn latency_text(t: &pktmap_model::trace::LatencyTrace, host: &str, style: St
     for (tp, why) in &t.disabled {
         out.push(style.yellow(&format!("tracepoint {tp} not attached: {why}")));
     }
+    out.extend(t.limits.iter().map(|l| style.yellow(l)));
     let show = |unit: &str, v: Option<u64>| match v {
         None => "-".to_string(),
         Some(v) if unit == "ns" => format!("< {}", duration(v + 1)),

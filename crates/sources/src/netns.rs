@@ -65,6 +65,13 @@ fn resolve(path: PathBuf, label: NetnsLabel) -> Result<Netns, SourceError> {
 /// Every network namespace on the host, by inode: those named under /run/netns and those
 /// some process is in. A namespace that vanishes while listed is simply left out.
 pub fn list() -> BTreeMap<u64, Netns> {
+    list_counting_hidden().0
+}
+
+/// [`list`], and how many processes' namespaces these privileges could not see: another
+/// user's `/proc/PID/ns/net` needs CAP_SYS_PTRACE, so namespaces only they hold are missing.
+pub fn list_counting_hidden() -> (BTreeMap<u64, Netns>, usize) {
+    let mut hidden = 0;
     let own = std::fs::metadata("/proc/thread-self/ns/net")
         .map(|m| m.ino())
         .ok();
@@ -99,8 +106,14 @@ pub fn list() -> BTreeMap<u64, Netns> {
                 continue;
             };
             let path = e.path().join("ns/net");
-            let Ok(m) = std::fs::metadata(&path) else {
-                continue;
+            let m = match std::fs::metadata(&path) {
+                Ok(m) => m,
+                // Gone since the listing: simply absent.
+                Err(e) if e.kind() != std::io::ErrorKind::PermissionDenied => continue,
+                Err(_) => {
+                    hidden += 1;
+                    continue;
+                }
             };
             let ns = add(&mut found, own, m.ino(), path);
             if ns.label.pid.is_none() {
@@ -113,7 +126,7 @@ pub fn list() -> BTreeMap<u64, Netns> {
             }
         }
     }
-    found
+    (found, hidden)
 }
 
 /// A container or pod named by a process's `/proc/PID/cgroup`: docker, containerd (cri),

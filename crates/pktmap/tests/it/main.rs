@@ -5,6 +5,7 @@ mod faults;
 mod golden;
 mod hostile;
 mod live;
+mod privileges;
 mod soak;
 mod support;
 mod trace;
