@@ -1,7 +1,7 @@
 //! `pktmap trace drops` on the real kernel: each induced drop is counted with the kernel's
 //! reason, placed at its stage and attributed to its namespace.
 
-use crate::live::{deaf_receiver, udp_flood};
+use crate::live::{deaf_receiver, stubborn_listener, udp_flood};
 use crate::support::*;
 use serde::Deserialize;
 use std::time::Duration;
@@ -188,6 +188,65 @@ fn two_tracers_at_once_each_count_every_drop() {
         let n = row(t, "NO_SOCKET").count;
         // A closed port answers each datagram with a drop; ICMP rate limits do not apply here.
         assert!(n >= sent && n <= sent + 50, "{n} of {sent} sent: {t:#?}");
+    }
+}
+
+/// kernel-notes: a SYN meeting a full accept queue is consumed without a reason; only a
+/// completed handshake that finds it full says TCP_LISTEN_OVERFLOW. TCP_DEFER_ACCEPT holds
+/// each connection until its first data, so every client's data completes one.
+#[test]
+fn a_completed_handshake_meeting_a_full_accept_queue_is_listen_overflow_at_rx10() {
+    if !root_or_skip("a_completed_handshake_meeting_a_full_accept_queue_is_listen_overflow_at_rx10")
+    {
+        return;
+    }
+    let _g = shared();
+    let pair = NetnsPair::new();
+    let listener = stubborn_listener(&pair.b, 8095, 1);
+    let secs: libc::c_int = 5;
+    let rc = unsafe {
+        libc::setsockopt(
+            std::os::fd::AsRawFd::as_raw_fd(&listener),
+            libc::IPPROTO_TCP,
+            libc::TCP_DEFER_ACCEPT,
+            (&secs as *const libc::c_int).cast(),
+            4,
+        )
+    };
+    assert_eq!(rc, 0);
+    let ns = pair.b.clone();
+    let tracer = std::thread::spawn(move || trace_in(&ns, "4s"));
+    std::thread::sleep(Duration::from_millis(1000));
+    // Every client completes its handshake (held back by TCP_DEFER_ACCEPT, so the accept
+    // queue stays empty meanwhile) before any sends: then each first data segment finishes a
+    // connection the full queue has no room for.
+    let all_connected = std::sync::Arc::new(std::sync::Barrier::new(20));
+    let clients: Vec<_> = (0..20)
+        .map(|_| {
+            let (a, all_connected) = (pair.a.clone(), all_connected.clone());
+            std::thread::spawn(move || {
+                NetnsPair::within(&a, move || {
+                    use std::io::Write;
+                    let s = std::net::TcpStream::connect_timeout(
+                        &format!("{ADDR_B}:8095").parse().unwrap(),
+                        Duration::from_millis(1000),
+                    );
+                    all_connected.wait();
+                    let mut s = s.ok()?;
+                    s.write_all(b"hello").ok()?;
+                    std::thread::sleep(Duration::from_secs(2));
+                    Some(s)
+                })
+            })
+        })
+        .collect();
+    let t = tracer.join().unwrap();
+    let r = row(&t, "TCP_LISTEN_OVERFLOW");
+    assert_eq!(r.stage.as_deref(), Some("rx.10"));
+    assert!(r.count >= 5, "{r:?}");
+    assert!(r.netns[0].0.starts_with(&pair.b), "{:?}", r.netns);
+    for c in clients {
+        let _ = c.join();
     }
 }
 
