@@ -40,16 +40,32 @@ pub fn checks() -> Vec<Check> {
             .is_some_and(|b| pktmap_bpf::btf::has_type(b, t))
     };
     for (tp, feature) in [
-        ("kfree_skb", "trace drops"),
-        ("netif_receive_skb", "receive-to-copy latency (planned)"),
+        ("kfree_skb", "trace drops: drop reasons"),
+        ("softirq_raise", "trace latency: NET_RX raise to run (rx.5)"),
+        (
+            "softirq_entry",
+            "trace latency: softirq latency and run time (rx.5)",
+        ),
+        ("softirq_exit", "trace latency: softirq run time (rx.5)"),
+        (
+            "napi_poll",
+            "trace latency: NAPI work against budget (rx.6)",
+        ),
+        (
+            "netif_receive_skb",
+            "trace latency: receive to copy (rx.11)",
+        ),
         (
             "skb_copy_datagram_iovec",
-            "receive-to-copy latency (planned)",
+            "trace latency: receive to copy (rx.11)",
         ),
-        ("softirq_entry", "softirq latency (planned)"),
-        ("napi_poll", "NAPI budget histograms (planned)"),
-        ("net_dev_queue", "qdisc residence (planned)"),
-        ("sched_switch", "run-queue latency (planned)"),
+        ("net_dev_queue", "trace latency: qdisc residence (tx.3)"),
+        (
+            "net_dev_start_xmit",
+            "trace latency: qdisc residence (tx.3)",
+        ),
+        ("sched_wakeup", "trace latency: run-queue latency (rx.11)"),
+        ("sched_switch", "trace latency: run-queue latency (rx.11)"),
     ] {
         let ok = has(&format!("btf_trace_{tp}"));
         out.push(Check {
@@ -80,6 +96,16 @@ pub fn checks() -> Vec<Check> {
             "absent, and not needed: pktmap uses tracepoints only".into()
         },
     });
+    // Only tried when BPF can be loaded at all, so the answer is about fentry itself.
+    let fentry = pktmap_bpf::probe::fentry();
+    out.push(Check {
+        what: "fentry",
+        ok: true,
+        detail: match fentry {
+            Ok(()) => "allowed (tried), and not needed: pktmap uses tracepoints only".into(),
+            Err(e) => format!("refused ({e}), and not needed: pktmap uses tracepoints only"),
+        },
+    });
     let ringbuf = has("bpf_ringbuf_query")
         || btf.as_deref().is_some_and(|b| {
             pktmap_bpf::btf::enum_values(b, "bpf_map_type")
@@ -89,20 +115,22 @@ pub fn checks() -> Vec<Check> {
         what: "BPF ring buffer",
         ok: ringbuf,
         detail: if ringbuf {
-            "available for sampled packets".into()
+            "available (not needed: pktmap counts in the kernel and sends no packet to user space)"
+                .into()
         } else {
             "absent".into()
         },
     });
     let caps = capabilities();
     let cap = |bit: u32| caps & (1 << bit) != 0;
-    let (bpf, perfmon, admin, net_admin) = (cap(39), cap(38), cap(21), cap(12));
+    let (bpf, perfmon, admin) = (cap(39), cap(38), cap(21));
+    let (syslog, ptrace, net_admin) = (cap(34), cap(19), cap(12));
     out.push(Check {
         what: "privileges",
         ok: (bpf && perfmon) || admin,
         detail: format!(
-            "CAP_BPF {}, CAP_PERFMON {}, CAP_SYS_ADMIN {}, CAP_NET_ADMIN {}: trace needs CAP_BPF+CAP_PERFMON (or CAP_SYS_ADMIN); --netns/--pid/--all-netns need CAP_SYS_ADMIN; walk, snapshot, diagnose and audit need none",
-            yes(bpf), yes(perfmon), yes(admin), yes(net_admin)
+            "CAP_BPF {}, CAP_PERFMON {}, CAP_SYSLOG {}, CAP_SYS_ADMIN {}, CAP_SYS_PTRACE {}, CAP_NET_ADMIN {}: trace needs CAP_BPF+CAP_PERFMON (CAP_SYSLOG names drop locations, CAP_SYS_ADMIN measures its own cost); --netns/--pid need CAP_SYS_ADMIN, --all-netns also CAP_SYS_PTRACE; walk, snapshot, diagnose and audit need none",
+            yes(bpf), yes(perfmon), yes(syslog), yes(admin), yes(ptrace), yes(net_admin)
         ),
     });
     out

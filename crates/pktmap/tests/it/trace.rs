@@ -323,6 +323,15 @@ fn doctor_says_what_this_kernel_offers() {
             .unwrap()
             .contains("not needed")
     );
+    for tp in ["napi_poll", "net_dev_start_xmit", "sched_switch"] {
+        assert_eq!(check(tp)["ok"], true, "{tp}");
+    }
+    // fentry is tried, not guessed: this kernel refuses it (kernel-notes), others may not.
+    let fentry = check("fentry")["detail"].as_str().unwrap().to_string();
+    assert!(
+        fentry.starts_with("allowed (tried)") || fentry.starts_with("refused (loading"),
+        "{fentry}"
+    );
 }
 
 #[test]
