@@ -58,6 +58,13 @@ struct {
 	__type(value, __u64);
 } wake_start SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, NAPI_DEVS_MAX);
+	__type(key, __u32);
+	__type(value, struct napi_dev);
+} napi_devs SEC(".maps");
+
 /* floor(log2(v)) without a loop the verifier would have to walk. */
 static __always_inline __u32 log2_bucket(__u64 v)
 {
@@ -138,6 +145,22 @@ int BPF_PROG(napi_poll, struct napi_struct *napi, int work, int budget)
 	stat(LAT_STAT_NAPI_POLLS);
 	if (work >= budget)
 		stat(LAT_STAT_NAPI_FULL);
+
+	__u32 ifindex = BPF_CORE_READ(napi, dev, ifindex);
+	struct napi_dev *d = bpf_map_lookup_elem(&napi_devs, &ifindex);
+	if (!d) {
+		struct napi_dev zero = {};
+		bpf_map_update_elem(&napi_devs, &ifindex, &zero, BPF_NOEXIST);
+		d = bpf_map_lookup_elem(&napi_devs, &ifindex);
+		if (!d) {
+			stat(LAT_STAT_TRACK_FULL);
+			return 0;
+		}
+	}
+	d->polls += 1;
+	d->work += work;
+	if (work >= budget)
+		d->full_budget += 1;
 	return 0;
 }
 

@@ -36,4 +36,12 @@ struct drop_key {
 #define LAT_STATS 3
 #define TRACK_MAX_ENTRIES 65536
 
+/* NAPI polls of one device, in a per-CPU hash keyed by ifindex: the CPU is the per-CPU slot. */
+struct napi_dev {
+	__u64 polls;
+	__u64 full_budget; /* polls that used their whole budget */
+	__u64 work;        /* packets handled, summed over the polls */
+};
+#define NAPI_DEVS_MAX 1024
+
 #endif

@@ -23,6 +23,18 @@ pub const DROP_STAT_FULL: u32 = 1;
 /// `DROPS_MAX_ENTRIES`.
 pub const DROPS_MAX_ENTRIES: usize = 8192;
 
+/// `struct napi_dev`: one device's polls on one CPU.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct NapiDev {
+    pub polls: u64,
+    pub full_budget: u64,
+    pub work: u64,
+}
+
+// SAFETY: three u64, no padding.
+unsafe impl aya::Pod for NapiDev {}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -31,5 +43,7 @@ mod tests {
         let header = include_str!("../bpf/pktmap.h");
         assert!(header.contains("#define DROPS_MAX_ENTRIES 8192"));
         assert!(header.contains("#define DROP_STAT_FULL 1"));
+        assert_eq!(std::mem::size_of::<super::NapiDev>(), 24);
+        assert!(header.contains("__u64 full_budget;"));
     }
 }

@@ -1,7 +1,7 @@
 //! The latency histograms: loads `latency.bpf.o`, attaches each program to its tracepoint (a
 //! tracepoint this kernel lacks disables that histogram only), reads the per-CPU buckets.
 
-use aya::maps::PerCpuArray;
+use aya::maps::{PerCpuArray, PerCpuHashMap};
 use aya::programs::BtfTracePoint;
 use aya::{Btf, Ebpf, EbpfLoader};
 
@@ -81,6 +81,8 @@ pub struct Histograms {
     pub napi_polls: u64,
     pub napi_full_budget: u64,
     pub track_full: u64,
+    /// `(ifindex, cpu, polls)` of every device that polled, per CPU that polled it.
+    pub napi_devices: Vec<(u32, u32, crate::abi::NapiDev)>,
     pub cost: Vec<crate::ProgramCost>,
     /// Whether the kernel kept run-time statistics (BPF_ENABLE_STATS needs CAP_SYS_ADMIN).
     pub cost_measured: bool,
@@ -139,6 +141,18 @@ impl LatencyTracer {
         out.napi_full_budget = sum(&stats, 0);
         out.napi_polls = sum(&stats, 1);
         out.track_full = sum(&stats, 2);
+        let devs: PerCpuHashMap<_, u32, crate::abi::NapiDev> =
+            PerCpuHashMap::try_from(self.bpf.map("napi_devs").ok_or("no napi_devs map")?)
+                .map_err(|e| e.to_string())?;
+        for entry in devs.iter() {
+            let (ifindex, per_cpu) = entry.map_err(|e| e.to_string())?;
+            for (cpu, d) in per_cpu.iter().enumerate() {
+                if d.polls > 0 {
+                    out.napi_devices.push((ifindex, cpu as u32, *d));
+                }
+            }
+        }
+        out.napi_devices.sort_by_key(|(i, c, _)| (*i, *c));
         out.cost = crate::costs(&self.bpf);
         out.cost_measured = self.stats.is_some();
         Ok(out)

@@ -136,6 +136,18 @@ pub struct Histogram {
     pub buckets: Vec<(u64, u64)>,
 }
 
+/// NAPI polls of one device on one CPU: where receive work ran and whether it kept up.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct NapiRow {
+    pub device: String,
+    pub cpu: u32,
+    pub polls: u64,
+    /// Polls that used their whole budget: more was waiting than one poll may take.
+    pub full_budget: u64,
+    /// Packets per poll, on average.
+    pub mean_work: f64,
+}
+
 #[derive(Serialize, Debug, Clone, PartialEq)]
 pub struct LatencyTrace {
     pub schema: &'static str,
@@ -146,6 +158,8 @@ pub struct LatencyTrace {
     pub napi_full_budget: u64,
     /// Start times not kept because a tracking map was full (their latencies are missing).
     pub track_full: u64,
+    /// Per device and CPU, busiest first.
+    pub napi: Vec<NapiRow>,
     /// Tracepoints this kernel lacks or refused, and why: their histograms stay empty.
     pub disabled: Vec<(String, String)>,
     pub cost: Vec<Cost>,

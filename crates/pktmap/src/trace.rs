@@ -4,7 +4,9 @@
 use anyhow::{Result, anyhow};
 use pktmap_bpf::latency::{HISTOGRAMS, LatencyTracer, quantile};
 use pktmap_bpf::{btf, drops::DropCounter, kallsyms::Symbols};
-use pktmap_model::trace::{DropTrace, Histogram, LatencyTrace, ReasonRow, ethertype, reason_stage};
+use pktmap_model::trace::{
+    DropTrace, Histogram, LatencyTrace, NapiRow, ReasonRow, ethertype, reason_stage,
+};
 use pktmap_sources::netns;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -240,10 +242,34 @@ pub fn finish_latency(tracer: LatencyTracer, interval: Duration) -> Result<Laten
         napi_polls: h.napi_polls,
         napi_full_budget: h.napi_full_budget,
         track_full: h.track_full,
+        napi: napi_rows(&h.napi_devices),
         disabled,
         cost: costs(&h.cost),
         limits: limits(h.cost_measured, None),
     })
+}
+
+/// Device names from pktmap's namespace (NAPI runs where the device is; a device of another
+/// namespace shows as its ifindex).
+fn napi_rows(devs: &[(u32, u32, pktmap_bpf::abi::NapiDev)]) -> Vec<NapiRow> {
+    let names = devices_under(std::path::Path::new("/sys/class/net"));
+    let mut rows: Vec<NapiRow> = devs
+        .iter()
+        .map(|(ifindex, cpu, d)| NapiRow {
+            // The per-CPU backlog (loopback, veth, RPS) is a NAPI instance with no device.
+            device: match (ifindex, names.get(ifindex)) {
+                (0, _) => "cpu backlog".to_string(),
+                (_, Some(name)) => name.clone(),
+                _ => format!("ifindex {ifindex}"),
+            },
+            cpu: *cpu,
+            polls: d.polls,
+            full_budget: d.full_budget,
+            mean_work: d.work as f64 / d.polls as f64,
+        })
+        .collect();
+    rows.sort_by_key(|r| std::cmp::Reverse(r.polls));
+    rows
 }
 
 /// What the running privileges withheld: both need more than CAP_BPF and CAP_PERFMON.

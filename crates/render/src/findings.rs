@@ -305,6 +305,26 @@ pub fn latency_text(t: &pktmap_model::trace::LatencyTrace, host: &str, style: St
                 grouped(t.napi_full_budget),
                 grouped(t.napi_polls)
             ));
+            out.push(format!(
+                "  {:<16} {:>4} {:>10} {:>12} {:>12}",
+                "DEVICE", "CPU", "POLLS", "FULL BUDGET", "PKTS/POLL"
+            ));
+            for r in &t.napi {
+                let line = format!(
+                    "  {:<16} {:>4} {:>10} {:>12} {:>12.1}",
+                    r.device,
+                    r.cpu,
+                    grouped(r.polls),
+                    grouped(r.full_budget),
+                    r.mean_work
+                );
+                // A device that fills its budget is where receive work does not keep up.
+                out.push(if r.full_budget > 0 {
+                    style.yellow(&line)
+                } else {
+                    line
+                });
+            }
         }
     }
     out.extend(cost_lines(&t.cost));
