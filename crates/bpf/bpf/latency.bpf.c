@@ -11,8 +11,27 @@ char LICENSE[] SEC("license") = "GPL";
 
 #define NET_RX_SOFTIRQ 3
 
-/* Run-queue latency only for this pid (0: every task); set by the loader. */
+/* Run-queue latency only for this process or thread (0: every task), and only for tasks whose
+ * command starts with target_comm (empty: any); set by the loader. */
 const volatile __u32 target_pid = 0;
+const volatile char target_comm[16] = {};
+
+static __always_inline int wanted(struct task_struct *p)
+{
+	if (target_pid && BPF_CORE_READ(p, pid) != target_pid && BPF_CORE_READ(p, tgid) != target_pid)
+		return 0;
+	if (!target_comm[0])
+		return 1;
+	char comm[16] = {};
+	BPF_CORE_READ_STR_INTO(&comm, p, comm);
+	for (int i = 0; i < 16; i++) {
+		if (!target_comm[i])
+			return 1;
+		if (comm[i] != target_comm[i])
+			return 0;
+	}
+	return 1;
+}
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -211,9 +230,9 @@ int BPF_PROG(net_dev_start_xmit, const struct sk_buff *skb, const struct net_dev
 SEC("tp_btf/sched_wakeup")
 int BPF_PROG(sched_wakeup, struct task_struct *p)
 {
-	__u32 pid = BPF_CORE_READ(p, pid);
-	if (target_pid && pid != target_pid)
+	if (!wanted(p))
 		return 0;
+	__u32 pid = BPF_CORE_READ(p, pid);
 	__u64 now = bpf_ktime_get_ns();
 	if (bpf_map_update_elem(&wake_start, &pid, &now, BPF_ANY))
 		stat(LAT_STAT_TRACK_FULL);

@@ -66,6 +66,8 @@ struct napi_struct {
 
 struct task_struct {
 	int pid;
+	int tgid;
+	char comm[16];
 } __attribute__((preserve_access_index));
 
 #endif

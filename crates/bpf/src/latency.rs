@@ -89,13 +89,23 @@ pub struct Histograms {
 }
 
 impl LatencyTracer {
-    /// `pid`: run-queue latency of this task only (0: all tasks).
-    pub fn start(pid: u32) -> Result<LatencyTracer, String> {
+    /// Run-queue latency only of the process or thread `pid` (0: all) and of tasks whose
+    /// command starts with `comm` (empty: any; at most 15 bytes, as the kernel keeps it).
+    pub fn start(pid: u32, comm: &str) -> Result<LatencyTracer, String> {
+        let mut target_comm = [0u8; 16];
+        let bytes = comm.as_bytes();
+        if bytes.len() > 15 {
+            return Err(format!(
+                "command {comm:?} is longer than the 15 bytes the kernel keeps"
+            ));
+        }
+        target_comm[..bytes.len()].copy_from_slice(bytes);
         let stats = crate::enable_run_time_stats();
         let btf = Btf::from_sys_fs().map_err(|e| format!("reading the kernel's BTF: {e}"))?;
         let mut bpf = EbpfLoader::new()
             .btf(Some(&btf))
             .override_global("target_pid", &pid, true)
+            .override_global("target_comm", &target_comm, true)
             .load(crate::LATENCY_OBJECT)
             .map_err(|e| format!("loading latency.bpf.o: {e}"))?;
         let mut missing = Vec::new();
@@ -207,7 +217,7 @@ mod tests {
             eprintln!("skipping: needs root");
             return;
         }
-        let t = LatencyTracer::start(0).unwrap();
+        let t = LatencyTracer::start(0, "").unwrap();
         assert!(t.missing.is_empty(), "{:?}", t.missing);
         let rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();

@@ -164,9 +164,12 @@ pub struct TraceLatencyArgs {
     /// How long to measure.
     #[arg(long, short, default_value = "5s", value_parser = parse_duration)]
     pub interval: Interval,
-    /// Run-queue latency of this task (pid) only; all tasks by default.
+    /// Run-queue latency of this process (or thread) only; all tasks by default.
     #[arg(long, value_name = "PID", default_value_t = 0)]
     pub task: u32,
+    /// Run-queue latency only of tasks whose command (comm) starts with NAME.
+    #[arg(long, value_name = "NAME", default_value = "", value_parser = parse_comm)]
+    pub comm: String,
     #[arg(long)]
     pub json: bool,
 }
@@ -216,6 +219,16 @@ pub struct ExplainArgs {
 
 #[derive(Clone, Copy, Debug)]
 pub struct Interval(pub Duration);
+
+/// A command name as the kernel keeps it (`comm`): at most 15 bytes.
+fn parse_comm(s: &str) -> Result<String, String> {
+    if s.len() > 15 {
+        return Err(format!(
+            "{s:?} is longer than the 15 bytes the kernel keeps of a command name"
+        ));
+    }
+    Ok(s.to_string())
+}
 
 /// `1s`, `500ms`, `2m`, or a bare number of seconds.
 pub fn parse_duration(text: &str) -> Result<Interval, String> {

@@ -22,7 +22,15 @@ use std::process::ExitCode;
 use target::Target;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // A usage error must not exit 2, which diagnose and audit use for "critical".
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => e.exit(),
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(3);
+        }
+    };
     match run(cli) {
         Ok(code) => code,
         Err(e) if output::is_broken_pipe(&e) => ExitCode::SUCCESS,
@@ -94,7 +102,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 None
             };
             let latency = if args.trace {
-                Some(trace::start_latency(0)?)
+                Some(trace::start_latency(0, "")?)
             } else {
                 None
             };
@@ -221,7 +229,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Trace(cli::TraceCommand::Latency(args)) => {
-            let t = trace::latency(args.interval.0, args.task)?;
+            let t = trace::latency(args.interval.0, args.task, &args.comm)?;
             if args.json {
                 output::json(&t)?;
             } else {

@@ -199,15 +199,16 @@ fn devices_under(dir: &std::path::Path) -> HashMap<u32, String> {
         .collect()
 }
 
-/// Fills the latency histograms for `interval`; `task`: run-queue latency of this pid only.
-pub fn latency(interval: Duration, task: u32) -> Result<LatencyTrace> {
-    let tracer = start_latency(task)?;
+/// Fills the latency histograms for `interval`; run-queue latency only of process or thread
+/// `task` (0: all) and of commands starting with `comm` (empty: all).
+pub fn latency(interval: Duration, task: u32, comm: &str) -> Result<LatencyTrace> {
+    let tracer = start_latency(task, comm)?;
     let measured = crate::interrupt::wait(interval);
     finish_latency(tracer, measured)
 }
 
-pub fn start_latency(task: u32) -> Result<LatencyTracer> {
-    LatencyTracer::start(task)
+pub fn start_latency(task: u32, comm: &str) -> Result<LatencyTracer> {
+    LatencyTracer::start(task, comm)
         .map_err(|e| anyhow!("{e} (pktmap trace needs root, or CAP_BPF and CAP_PERFMON)"))
 }
 

@@ -320,3 +320,12 @@ fn sysfs_statistics_stand_in_for_rtnetlink() {
     assert_eq!(metric("rx_missed_errors"), Some(7));
     assert_eq!(v["identities"]["dev=eth9"], "4");
 }
+
+#[test]
+fn a_usage_error_exits_3_never_the_critical_2() {
+    let out = run(&["diagnose", "--intervl", "1s"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--intervl"));
+    assert_eq!(run(&["--help"]).status.code(), Some(0));
+    assert_eq!(run(&["--version"]).status.code(), Some(0));
+}

@@ -448,3 +448,53 @@ fn diagnose_with_trace_adds_latency_histograms_to_the_slow_reader() {
         "{keys:?}"
     );
 }
+
+/// Run-queue latency of one process or one command: a thread of this test, named uniquely,
+/// wakes every 5 ms; the filters keep its wakeups and nothing of a command that does not run.
+#[test]
+fn run_queue_latency_filters_by_process_and_by_command() {
+    if !root_or_skip("run_queue_latency_filters_by_process_and_by_command") {
+        return;
+    }
+    let _g = shared();
+    let name = format!("pmtwake{}", std::process::id() % 100_000);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let waker = {
+        let stop = stop.clone();
+        std::thread::Builder::new()
+            .name(name.clone())
+            .spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            })
+            .unwrap()
+    };
+    let runq = |filter: &[&str]| {
+        let mut args = vec!["trace", "latency", "--json", "--interval", "1s"];
+        args.extend_from_slice(filter);
+        let out = run(&args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["histograms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["name"].as_str().unwrap().starts_with("run-queue"))
+            .unwrap()["count"]
+            .as_u64()
+            .unwrap()
+    };
+    let by_comm = runq(&["--comm", &name]);
+    let by_pid = runq(&["--task", &std::process::id().to_string()]);
+    let nobody = runq(&["--comm", "pmt-not-running"]);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    waker.join().unwrap();
+    // At most 200 wakeups a second; a loaded VM may lose some to scheduling, never most.
+    assert!((50..=260).contains(&by_comm), "{by_comm}");
+    assert!(by_pid >= by_comm / 2, "{by_pid} vs {by_comm}");
+    assert_eq!(nobody, 0);
+    let long = run(&["trace", "latency", "--comm", "a-command-name-too-long"]);
+    assert_eq!(long.status.code(), Some(3));
+    assert!(stderr(&long).contains("15 bytes"), "{}", stderr(&long));
+}
