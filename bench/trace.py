@@ -50,6 +50,8 @@ modes = {
     "no tracing": None,
     "pktmap trace drops": [BIN, "trace", "drops", "--interval", "60s"],
     "pktmap trace latency": [BIN, "trace", "latency", "--interval", "60s"],
+    # With --cost the kernel times every program run: the price of measuring the price.
+    "pktmap trace drops --cost": [BIN, "trace", "drops", "--cost", "--interval", "60s"],
 }
 if shutil.which("bpftrace"):
     # bpftrace finds tracepoints through tracefs: mount it in a private mount namespace.

@@ -35,6 +35,8 @@ struct drop_key {
 #define LAT_STAT_TRACK_FULL 2 /* a start time not kept: the tracking map was full */
 #define LAT_STATS 3
 #define TRACK_MAX_ENTRIES 65536
+/* Per-packet latencies follow one packet in TRACK_SAMPLE, chosen at random. */
+#define TRACK_SAMPLE 8
 
 /* NAPI polls of one device, in a per-CPU hash keyed by ifindex: the CPU is the per-CPU slot. */
 struct napi_dev {

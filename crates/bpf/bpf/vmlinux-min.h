@@ -29,6 +29,10 @@ enum {
 	BPF_NOEXIST = 1,
 };
 
+enum {
+	BPF_F_NO_COMMON_LRU = 1U << 1,
+};
+
 struct ns_common {
 	unsigned int inum;
 } __attribute__((preserve_access_index));

@@ -11,7 +11,7 @@ use aya::{Btf, Ebpf, EbpfLoader};
 pub struct DropCounter {
     bpf: Ebpf,
     /// Keeps run-time accounting on while the counter runs.
-    stats: Option<std::os::fd::OwnedFd>,
+    stats: Option<Option<std::os::fd::OwnedFd>>,
 }
 
 /// Counts read so far: per key, and the program's own tallies.
@@ -24,8 +24,9 @@ pub struct DropCounts {
     pub map_full: u64,
     /// What the program itself cost.
     pub cost: Vec<crate::ProgramCost>,
-    /// Whether the kernel kept run-time statistics (BPF_ENABLE_STATS needs CAP_SYS_ADMIN).
-    pub cost_measured: bool,
+    /// None: not asked for; else whether the kernel kept run-time statistics
+    /// (BPF_ENABLE_STATS needs CAP_SYS_ADMIN).
+    pub cost_measured: Option<bool>,
 }
 
 fn err(what: &str, e: impl std::fmt::Display) -> String {
@@ -41,8 +42,10 @@ fn err(what: &str, e: impl std::fmt::Display) -> String {
 
 impl DropCounter {
     /// Loads and attaches. Needs CAP_BPF and CAP_PERFMON (or root) and kernel BTF.
-    pub fn start() -> Result<DropCounter, String> {
-        let stats = crate::enable_run_time_stats();
+    /// `cost`: have the kernel time every run of the program, for [`DropCounts::cost`]. That
+    /// timing costs tens of nanoseconds per run, so it is asked for, not assumed.
+    pub fn start(cost: bool) -> Result<DropCounter, String> {
+        let stats = cost.then(crate::enable_run_time_stats);
         let btf = Btf::from_sys_fs().map_err(|e| err("reading the kernel's BTF", e))?;
         let mut bpf = EbpfLoader::new()
             .btf(Some(&btf))
@@ -77,7 +80,7 @@ impl DropCounter {
         out.events = sum(DROP_STAT_EVENTS);
         out.map_full = sum(DROP_STAT_FULL);
         out.cost = crate::costs(&self.bpf);
-        out.cost_measured = self.stats.is_some();
+        out.cost_measured = self.stats.as_ref().map(Option::is_some);
         Ok(out)
     }
 }
@@ -98,7 +101,7 @@ mod tests {
             eprintln!("skipping: needs root");
             return;
         }
-        let counter = DropCounter::start().unwrap();
+        let counter = DropCounter::start(true).unwrap();
         let reasons = crate::btf::drop_reasons().unwrap();
         let no_socket = *reasons
             .iter()

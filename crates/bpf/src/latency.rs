@@ -69,7 +69,7 @@ const PROGRAMS: [&str; 9] = [
 
 pub struct LatencyTracer {
     bpf: Ebpf,
-    stats: Option<std::os::fd::OwnedFd>,
+    stats: Option<Option<std::os::fd::OwnedFd>>,
     /// Tracepoints that could not be attached, with why.
     pub missing: Vec<(String, String)>,
 }
@@ -84,14 +84,16 @@ pub struct Histograms {
     /// `(ifindex, cpu, polls)` of every device that polled, per CPU that polled it.
     pub napi_devices: Vec<(u32, u32, crate::abi::NapiDev)>,
     pub cost: Vec<crate::ProgramCost>,
-    /// Whether the kernel kept run-time statistics (BPF_ENABLE_STATS needs CAP_SYS_ADMIN).
-    pub cost_measured: bool,
+    /// None: not asked for; else whether the kernel kept run-time statistics
+    /// (BPF_ENABLE_STATS needs CAP_SYS_ADMIN).
+    pub cost_measured: Option<bool>,
 }
 
 impl LatencyTracer {
     /// Run-queue latency only of the process or thread `pid` (0: all) and of tasks whose
     /// command starts with `comm` (empty: any; at most 15 bytes, as the kernel keeps it).
-    pub fn start(pid: u32, comm: &str) -> Result<LatencyTracer, String> {
+    /// `cost`: as for [`crate::drops::DropCounter::start`].
+    pub fn start(pid: u32, comm: &str, cost: bool) -> Result<LatencyTracer, String> {
         let mut target_comm = [0u8; 16];
         let bytes = comm.as_bytes();
         if bytes.len() > 15 {
@@ -100,7 +102,7 @@ impl LatencyTracer {
             ));
         }
         target_comm[..bytes.len()].copy_from_slice(bytes);
-        let stats = crate::enable_run_time_stats();
+        let stats = cost.then(crate::enable_run_time_stats);
         let btf = Btf::from_sys_fs().map_err(|e| format!("reading the kernel's BTF: {e}"))?;
         let mut bpf = EbpfLoader::new()
             .btf(Some(&btf))
@@ -164,7 +166,7 @@ impl LatencyTracer {
         }
         out.napi_devices.sort_by_key(|(i, c, _)| (*i, *c));
         out.cost = crate::costs(&self.bpf);
-        out.cost_measured = self.stats.is_some();
+        out.cost_measured = self.stats.as_ref().map(Option::is_some);
         Ok(out)
     }
 }
@@ -217,7 +219,7 @@ mod tests {
             eprintln!("skipping: needs root");
             return;
         }
-        let t = LatencyTracer::start(0, "").unwrap();
+        let t = LatencyTracer::start(0, "", true).unwrap();
         assert!(t.missing.is_empty(), "{:?}", t.missing);
         let rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();

@@ -170,6 +170,10 @@ pub struct TraceLatencyArgs {
     /// Run-queue latency only of tasks whose command (comm) starts with NAME.
     #[arg(long, value_name = "NAME", default_value = "", value_parser = parse_comm)]
     pub comm: String,
+    /// Also measure pktmap's own cost per program. The kernel then times every run, which
+    /// itself adds tens of nanoseconds per run: off unless asked.
+    #[arg(long)]
+    pub cost: bool,
     #[arg(long)]
     pub json: bool,
 }
@@ -182,6 +186,10 @@ pub struct TraceDropsArgs {
     /// Only drops of packets on this device (of the namespace read).
     #[arg(long)]
     pub iface: Option<String>,
+    /// Also measure pktmap's own cost per program. The kernel then times every run, which
+    /// itself adds tens of nanoseconds per run: off unless asked.
+    #[arg(long)]
+    pub cost: bool,
     #[arg(long)]
     pub json: bool,
 }

@@ -97,12 +97,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             let started = std::time::Instant::now();
             let tracer = if args.trace {
-                Some(trace::DropTracer::start(only)?)
+                Some(trace::DropTracer::start(only, false)?)
             } else {
                 None
             };
             let latency = if args.trace {
-                Some(trace::start_latency(0, "")?)
+                Some(trace::start_latency(0, "", false)?)
             } else {
                 None
             };
@@ -229,7 +229,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Trace(cli::TraceCommand::Latency(args)) => {
-            let t = trace::latency(args.interval.0, args.task, &args.comm)?;
+            let t = trace::latency(args.interval.0, args.task, &args.comm, args.cost)?;
             if args.json {
                 output::json(&t)?;
             } else {
@@ -242,7 +242,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 Target::One(ns) => Some(ns.label.inode),
                 _ => None,
             };
-            let t = trace::drops(args.interval.0, only, args.iface.as_deref())?;
+            let t = trace::drops(args.interval.0, only, args.iface.as_deref(), args.cost)?;
             if args.json {
                 output::json(&t)?;
             } else {

@@ -20,6 +20,7 @@ pub fn drops(
     interval: Duration,
     only_netns: Option<u64>,
     iface: Option<&str>,
+    cost: bool,
 ) -> Result<DropTrace> {
     let ifindex = match iface {
         None => None,
@@ -47,7 +48,7 @@ pub fn drops(
             )
         }
     };
-    let mut tracer = DropTracer::start(only_netns)?;
+    let mut tracer = DropTracer::start(only_netns, cost)?;
     tracer.only_ifindex = ifindex;
     let measured = crate::interrupt::wait(interval);
     tracer.finish(measured)
@@ -61,8 +62,8 @@ pub struct DropTracer {
 }
 
 impl DropTracer {
-    pub fn start(only_netns: Option<u64>) -> Result<DropTracer> {
-        let counter = DropCounter::start()
+    pub fn start(only_netns: Option<u64>, cost: bool) -> Result<DropTracer> {
+        let counter = DropCounter::start(cost)
             .map_err(|e| anyhow!("{e} (pktmap trace needs root, or CAP_BPF and CAP_PERFMON)"))?;
         Ok(DropTracer {
             counter,
@@ -201,14 +202,14 @@ fn devices_under(dir: &std::path::Path) -> HashMap<u32, String> {
 
 /// Fills the latency histograms for `interval`; run-queue latency only of process or thread
 /// `task` (0: all) and of commands starting with `comm` (empty: all).
-pub fn latency(interval: Duration, task: u32, comm: &str) -> Result<LatencyTrace> {
-    let tracer = start_latency(task, comm)?;
+pub fn latency(interval: Duration, task: u32, comm: &str, cost: bool) -> Result<LatencyTrace> {
+    let tracer = start_latency(task, comm, cost)?;
     let measured = crate::interrupt::wait(interval);
     finish_latency(tracer, measured)
 }
 
-pub fn start_latency(task: u32, comm: &str) -> Result<LatencyTracer> {
-    LatencyTracer::start(task, comm)
+pub fn start_latency(task: u32, comm: &str, cost: bool) -> Result<LatencyTracer> {
+    LatencyTracer::start(task, comm, cost)
         .map_err(|e| anyhow!("{e} (pktmap trace needs root, or CAP_BPF and CAP_PERFMON)"))
 }
 
@@ -274,9 +275,9 @@ fn napi_rows(devs: &[(u32, u32, pktmap_bpf::abi::NapiDev)]) -> Vec<NapiRow> {
 }
 
 /// What the running privileges withheld: both need more than CAP_BPF and CAP_PERFMON.
-fn limits(cost_measured: bool, syms: Option<&Symbols>) -> Vec<String> {
+fn limits(cost_measured: Option<bool>, syms: Option<&Symbols>) -> Vec<String> {
     let mut out = Vec::new();
-    if !cost_measured {
+    if cost_measured == Some(false) {
         out.push(
             "pktmap's own cost is not measured: the kernel's BPF run-time statistics need \
              CAP_SYS_ADMIN"

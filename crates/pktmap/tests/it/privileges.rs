@@ -116,7 +116,7 @@ fn trace_needs_bpf_and_perfmon_and_names_what_more_would_add() {
         std::thread::sleep(Duration::from_millis(300));
         let t = json(&as_nobody(
             caps,
-            &["trace", "drops", "--json", "--interval", "1s"],
+            &["trace", "drops", "--json", "--cost", "--interval", "1s"],
         ));
         flood.join().unwrap();
         let no_socket = t["reasons"]

@@ -36,6 +36,7 @@ fn trace_in(ns: &str, secs: &str) -> Trace {
         "trace",
         "drops",
         "--json",
+        "--cost",
         "--interval",
         secs,
     ]);
@@ -96,7 +97,7 @@ fn closed_port_rule_and_full_buffer_each_get_their_reason_stage_and_namespace() 
                 .contains("do_table")
     );
     assert!(t.events >= t.reasons.iter().map(|r| r.count).sum::<u64>());
-    // pktmap reports its own cost: its program ran at least once per drop it saw.
+    // Asked with --cost, pktmap reports its own: its program ran at least once per drop it saw.
     let c = t
         .cost
         .iter()
