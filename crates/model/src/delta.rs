@@ -256,6 +256,31 @@ mod tests {
     }
 
     #[test]
+    fn a_wall_clock_jump_does_not_move_a_rate() {
+        // NTP steps the clock back an hour, then forward a day, between samples 2 s apart.
+        for jump_ms in [-3_600_000i64, 86_400_000] {
+            let mut a = snap(100.0, "b", &[("rx_packets", "eth0", 0, Kind::Counter64)]);
+            let mut b = snap(
+                102.0,
+                "b",
+                &[("rx_packets", "eth0", 1_000, Kind::Counter64)],
+            );
+            a.meta.time_unix_ms = 1_800_000_000_000;
+            b.meta.time_unix_ms = (1_800_000_002_000 + jump_ms) as u64;
+            let d = Delta::between(&a, &b).unwrap();
+            assert_eq!(d.interval_s, 2.0);
+            assert_eq!(d.changes[0].rate, Some(500.0));
+        }
+        // Across a reboot only the wall clock is left; run backwards it is refused, clearly.
+        let mut a = snap(1000.0, "a", &[]);
+        let mut b = snap(5.0, "b", &[]);
+        a.meta.time_unix_ms = 3_000;
+        b.meta.time_unix_ms = 1_000;
+        let e = Delta::between(&a, &b).unwrap_err();
+        assert!(matches!(e, DeltaError::NotInOrder { .. }), "{e}");
+    }
+
+    #[test]
     fn vanished_and_new_series_are_reported() {
         let a = snap(1.0, "b", &[("rx_packets", "old", 1, Kind::Counter64)]);
         let b = snap(2.0, "b", &[("rx_packets", "new", 1, Kind::Counter64)]);
