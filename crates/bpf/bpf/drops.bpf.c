@@ -6,6 +6,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
 #include "pktmap.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -34,6 +35,77 @@ static __always_inline void bump(__u32 idx)
 		*v += 1;
 }
 
+/* Samples a second, 0: none; set by the loader. */
+const volatile __u32 sample_per_sec = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, SAMPLES_RING_BYTES);
+} samples SEC(".maps");
+
+/* One shared budget: [0] the second it counts for, [1] samples taken in it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, __u64);
+} sample_budget SEC(".maps");
+
+static __always_inline int sample_allowed(void)
+{
+	__u32 k0 = 0, k1 = 1;
+	__u64 *second = bpf_map_lookup_elem(&sample_budget, &k0);
+	__u64 *taken = bpf_map_lookup_elem(&sample_budget, &k1);
+	if (!second || !taken)
+		return 0;
+	__u64 now = bpf_ktime_get_ns() / 1000000000ULL;
+	if (*second != now) {
+		/* Racy across CPUs at the turn of a second: a few samples more, never unbounded. */
+		*second = now;
+		*taken = 0;
+	}
+	return __sync_fetch_and_add(taken, 1) < sample_per_sec;
+}
+
+static __always_inline void sample(struct sk_buff *skb, struct drop_key *key)
+{
+	struct drop_sample *s = bpf_ringbuf_reserve(&samples, sizeof(*s), 0);
+	if (!s) {
+		bump(DROP_STAT_SAMPLE_LOST);
+		return;
+	}
+	__builtin_memset(s, 0, sizeof(*s));
+	s->reason = key->reason;
+	s->netns = key->netns;
+	s->ifindex = key->ifindex;
+	unsigned char *head = BPF_CORE_READ(skb, head);
+	__u16 nh = BPF_CORE_READ(skb, network_header);
+	__u16 th = BPF_CORE_READ(skb, transport_header);
+	__u8 first = 0;
+	bpf_probe_read_kernel(&first, 1, head + nh);
+	if (key->protocol == bpf_htons(0x0800) && (first >> 4) == 4) {
+		s->family = 4;
+		bpf_probe_read_kernel(&s->l4proto, 1, head + nh + 9);
+		bpf_probe_read_kernel(s->saddr, 4, head + nh + 12);
+		bpf_probe_read_kernel(s->daddr, 4, head + nh + 16);
+		if (th == nh)
+			th = nh + (first & 0xf) * 4;
+	} else if (key->protocol == bpf_htons(0x86dd) && (first >> 4) == 6) {
+		s->family = 6;
+		bpf_probe_read_kernel(&s->l4proto, 1, head + nh + 6);
+		bpf_probe_read_kernel(s->saddr, 16, head + nh + 8);
+		bpf_probe_read_kernel(s->daddr, 16, head + nh + 24);
+		if (th == nh)
+			th = nh + 40;
+	}
+	/* 0xffff: the transport header was never set. */
+	if (s->family && th != 0xffff && (s->l4proto == 6 || s->l4proto == 17)) {
+		bpf_probe_read_kernel(&s->sport, 2, head + th);
+		bpf_probe_read_kernel(&s->dport, 2, head + th + 2);
+	}
+	bpf_ringbuf_submit(s, 0);
+}
+
 SEC("tp_btf/kfree_skb")
 int BPF_PROG(count_drop, struct sk_buff *skb, void *location, int reason)
 {
@@ -54,6 +126,9 @@ int BPF_PROG(count_drop, struct sk_buff *skb, void *location, int reason)
 		if (sk)
 			key.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 	}
+
+	if (sample_per_sec && sample_allowed())
+		sample(skb, &key);
 
 	__u64 *count = bpf_map_lookup_elem(&drops, &key);
 	if (count) {

@@ -13,11 +13,28 @@ struct drop_key {
 	__u16 pad;
 };
 
+/* One dropped packet's addresses, sent to user space at most sample_per_sec times a second
+ * through a ring buffer (addresses in network byte order, IPv4 in the first 4 bytes). */
+struct drop_sample {
+	__u32 reason;
+	__u32 netns;
+	__u32 ifindex;
+	__u16 sport;
+	__u16 dport;
+	__u8 family;  /* 4 or 6, 0 if neither */
+	__u8 l4proto; /* IPPROTO_TCP, IPPROTO_UDP, ... */
+	__u16 pad;
+	__u8 saddr[16];
+	__u8 daddr[16];
+};
+#define SAMPLES_RING_BYTES (256 * 1024)
+
 /* Bounded maps: a full map is counted in DROP_STAT_FULL, never silent. */
 #define DROPS_MAX_ENTRIES 8192
 #define DROP_STAT_EVENTS 0
 #define DROP_STAT_FULL 1
-#define DROP_STATS 2
+#define DROP_STAT_SAMPLE_LOST 2 /* a sample not sent: the ring buffer was full */
+#define DROP_STATS 3
 
 /* Latency histograms: log2 buckets of nanoseconds (napi: of packets), per-CPU array indexed
  * by hist * HIST_BUCKETS + bucket. */

@@ -20,6 +20,8 @@ enum bpf_map_type {
 	BPF_MAP_TYPE_PERCPU_HASH = 5,
 	BPF_MAP_TYPE_PERCPU_ARRAY = 6,
 	BPF_MAP_TYPE_LRU_HASH = 9,
+	BPF_MAP_TYPE_ARRAY = 2,
+	BPF_MAP_TYPE_RINGBUF = 27,
 };
 
 typedef _Bool bool;
@@ -62,6 +64,9 @@ struct sk_buff {
 	struct net_device *dev;
 	struct sock *sk;
 	__be16 protocol;
+	unsigned char *head;
+	__u16 network_header;
+	__u16 transport_header;
 } __attribute__((preserve_access_index));
 
 struct napi_struct {

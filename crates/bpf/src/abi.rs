@@ -23,6 +23,27 @@ pub const DROP_STAT_FULL: u32 = 1;
 /// `DROPS_MAX_ENTRIES`.
 pub const DROPS_MAX_ENTRIES: usize = 8192;
 
+/// `struct drop_sample`: one dropped packet's addresses.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DropSample {
+    pub reason: u32,
+    pub netns: u32,
+    pub ifindex: u32,
+    /// Network byte order.
+    pub sport: u16,
+    pub dport: u16,
+    /// 4, 6, or 0 when the packet was neither.
+    pub family: u8,
+    pub l4proto: u8,
+    pub pad: u16,
+    pub saddr: [u8; 16],
+    pub daddr: [u8; 16],
+}
+
+/// `DROP_STAT_SAMPLE_LOST`.
+pub const DROP_STAT_SAMPLE_LOST: u32 = 2;
+
 /// `struct napi_dev`: one device's polls on one CPU.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -44,6 +65,8 @@ mod tests {
         assert!(header.contains("#define DROPS_MAX_ENTRIES 8192"));
         assert!(header.contains("#define DROP_STAT_FULL 1"));
         assert_eq!(std::mem::size_of::<super::NapiDev>(), 24);
+        assert_eq!(std::mem::size_of::<super::DropSample>(), 52);
+        assert!(header.contains("#define DROP_STAT_SAMPLE_LOST 2"));
         assert!(header.contains("__u64 full_budget;"));
     }
 }

@@ -3,8 +3,8 @@
 //! maps belong to file descriptors of this process, nothing is pinned, so even SIGKILL leaves
 //! nothing behind.
 
-use crate::abi::{DROP_STAT_EVENTS, DROP_STAT_FULL, DropKey};
-use aya::maps::{PerCpuArray, PerCpuHashMap};
+use crate::abi::{DROP_STAT_EVENTS, DROP_STAT_FULL, DropKey, DropSample};
+use aya::maps::{PerCpuArray, PerCpuHashMap, RingBuf};
 use aya::programs::BtfTracePoint;
 use aya::{Btf, Ebpf, EbpfLoader};
 
@@ -22,6 +22,10 @@ pub struct DropCounts {
     pub events: u64,
     /// Drops not counted by key because the map was full.
     pub map_full: u64,
+    /// Dropped packets' addresses, at most the rate asked for.
+    pub samples: Vec<DropSample>,
+    /// Samples not sent because the ring buffer was full.
+    pub samples_lost: u64,
     /// What the program itself cost.
     pub cost: Vec<crate::ProgramCost>,
     /// None: not asked for; else whether the kernel kept run-time statistics
@@ -44,11 +48,13 @@ impl DropCounter {
     /// Loads and attaches. Needs CAP_BPF and CAP_PERFMON (or root) and kernel BTF.
     /// `cost`: have the kernel time every run of the program, for [`DropCounts::cost`]. That
     /// timing costs tens of nanoseconds per run, so it is asked for, not assumed.
-    pub fn start(cost: bool) -> Result<DropCounter, String> {
+    /// `sample_per_sec`: at most this many dropped packets' addresses a second (0: none).
+    pub fn start(cost: bool, sample_per_sec: u32) -> Result<DropCounter, String> {
         let stats = cost.then(crate::enable_run_time_stats);
         let btf = Btf::from_sys_fs().map_err(|e| err("reading the kernel's BTF", e))?;
         let mut bpf = EbpfLoader::new()
             .btf(Some(&btf))
+            .override_global("sample_per_sec", &sample_per_sec, true)
             .load(crate::DROPS_OBJECT)
             .map_err(|e| err("loading drops.bpf.o", e))?;
         let prog: &mut BtfTracePoint = bpf
@@ -63,8 +69,8 @@ impl DropCounter {
         Ok(DropCounter { bpf, stats })
     }
 
-    /// Sums every CPU's counts.
-    pub fn read(&self) -> Result<DropCounts, String> {
+    /// Sums every CPU's counts and takes the samples sent so far.
+    pub fn read(&mut self) -> Result<DropCounts, String> {
         let map: PerCpuHashMap<_, DropKey, u64> =
             PerCpuHashMap::try_from(self.bpf.map("drops").ok_or("no drops map")?)
                 .map_err(|e| err("drops map", e))?;
@@ -79,6 +85,16 @@ impl DropCounter {
         let sum = |i: u32| stats.get(&i, 0).map(|v| v.iter().sum()).unwrap_or(0);
         out.events = sum(DROP_STAT_EVENTS);
         out.map_full = sum(DROP_STAT_FULL);
+        out.samples_lost = sum(crate::abi::DROP_STAT_SAMPLE_LOST);
+        let mut ring = RingBuf::try_from(self.bpf.map_mut("samples").ok_or("no samples map")?)
+            .map_err(|e| err("samples ring buffer", e))?;
+        while let Some(item) = ring.next() {
+            if item.len() >= std::mem::size_of::<DropSample>() {
+                // SAFETY: the program wrote a whole struct drop_sample; read_unaligned copies it.
+                out.samples
+                    .push(unsafe { std::ptr::read_unaligned(item.as_ptr().cast::<DropSample>()) });
+            }
+        }
         out.cost = crate::costs(&self.bpf);
         out.cost_measured = self.stats.as_ref().map(Option::is_some);
         Ok(out)
@@ -101,7 +117,7 @@ mod tests {
             eprintln!("skipping: needs root");
             return;
         }
-        let counter = DropCounter::start(true).unwrap();
+        let mut counter = DropCounter::start(true, 0).unwrap();
         let reasons = crate::btf::drop_reasons().unwrap();
         let no_socket = *reasons
             .iter()

@@ -57,6 +57,9 @@ pub struct ReasonRow {
     pub rate: f64,
     /// Where in the kernel, worst first: `(symbol+offset, count)`.
     pub locations: Vec<(String, u64)>,
+    /// Sampled packets by flow, most sampled first: `(udp 10.0.0.1:5000 > 10.0.0.2:53, n)`
+    /// (with `--sample`).
+    pub samples: Vec<(String, u64)>,
     /// Which namespaces: `(label, count)`.
     pub netns: Vec<(String, u64)>,
     /// Which devices: `(name or ifindex, count)`.
@@ -81,11 +84,44 @@ pub struct DropTrace {
     pub events: u64,
     /// Drops seen but not attributed because the program's map was full.
     pub map_full: u64,
+    /// Samples not sent because their ring buffer was full.
+    pub samples_lost: u64,
     pub reasons: Vec<ReasonRow>,
     /// pktmap's own cost (kernel run-time statistics of its program).
     pub cost: Vec<Cost>,
     /// What these privileges kept from the report, by name.
     pub limits: Vec<String>,
+}
+
+/// A sampled packet as a person reads it: `udp 10.0.0.1:5000 > 10.0.0.2:53`.
+pub fn flow(
+    family: u8,
+    l4proto: u8,
+    saddr: [u8; 16],
+    daddr: [u8; 16],
+    sport: u16,
+    dport: u16,
+) -> String {
+    let addr = |a: [u8; 16]| -> String {
+        match family {
+            4 => std::net::Ipv4Addr::new(a[0], a[1], a[2], a[3]).to_string(),
+            _ => format!("[{}]", std::net::Ipv6Addr::from(a)),
+        }
+    };
+    let proto = match l4proto {
+        6 => "tcp".to_string(),
+        17 => "udp".to_string(),
+        1 => "icmp".to_string(),
+        58 => "icmpv6".to_string(),
+        p => format!("proto {p}"),
+    };
+    if family == 0 {
+        return "not IP".to_string();
+    }
+    match (u16::from_be(sport), u16::from_be(dport)) {
+        (0, 0) => format!("{proto} {} > {}", addr(saddr), addr(daddr)),
+        (s, d) => format!("{proto} {}:{s} > {}:{d}", addr(saddr), addr(daddr)),
+    }
 }
 
 /// `0x0800` -> `ipv4`.
@@ -117,6 +153,18 @@ mod tests {
             assert!(catalog::stage(s).is_some(), "{s}");
         }
         assert_eq!(ethertype(0x0008), "ipv4");
+        let mut a = [0u8; 16];
+        a[..4].copy_from_slice(&[10, 0, 0, 1]);
+        let mut b = [0u8; 16];
+        b[..4].copy_from_slice(&[10, 0, 0, 2]);
+        assert_eq!(
+            flow(4, 17, a, b, 5000u16.to_be(), 53u16.to_be()),
+            "udp 10.0.0.1:5000 > 10.0.0.2:53"
+        );
+        let mut v6 = [0u8; 16];
+        v6[15] = 1;
+        assert_eq!(flow(6, 58, v6, v6, 0, 0), "icmpv6 [::1] > [::1]");
+        assert_eq!(flow(0, 0, a, b, 0, 0), "not IP");
     }
 }
 

@@ -186,6 +186,10 @@ pub struct TraceDropsArgs {
     /// Only drops of packets on this device (of the namespace read).
     #[arg(long)]
     pub iface: Option<String>,
+    /// Also show the addresses and ports of up to N dropped packets a second (all reasons
+    /// together), up to five per reason.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub sample: u32,
     /// Also measure pktmap's own cost per program. The kernel then times every run, which
     /// itself adds tens of nanoseconds per run: off unless asked.
     #[arg(long)]

@@ -97,7 +97,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             let started = std::time::Instant::now();
             let tracer = if args.trace {
-                Some(trace::DropTracer::start(only, false)?)
+                Some(trace::DropTracer::start(only, false, 0)?)
             } else {
                 None
             };
@@ -242,7 +242,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 Target::One(ns) => Some(ns.label.inode),
                 _ => None,
             };
-            let t = trace::drops(args.interval.0, only, args.iface.as_deref(), args.cost)?;
+            let t = trace::drops(
+                args.interval.0,
+                only,
+                args.iface.as_deref(),
+                args.cost,
+                args.sample,
+            )?;
             if args.json {
                 output::json(&t)?;
             } else {

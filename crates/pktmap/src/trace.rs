@@ -5,7 +5,7 @@ use anyhow::{Result, anyhow};
 use pktmap_bpf::latency::{HISTOGRAMS, LatencyTracer, quantile};
 use pktmap_bpf::{btf, drops::DropCounter, kallsyms::Symbols};
 use pktmap_model::trace::{
-    DropTrace, Histogram, LatencyTrace, NapiRow, ReasonRow, ethertype, reason_stage,
+    DropTrace, Histogram, LatencyTrace, NapiRow, ReasonRow, ethertype, flow, reason_stage,
 };
 use pktmap_sources::netns;
 use std::collections::{BTreeMap, HashMap};
@@ -21,6 +21,7 @@ pub fn drops(
     only_netns: Option<u64>,
     iface: Option<&str>,
     cost: bool,
+    sample_per_sec: u32,
 ) -> Result<DropTrace> {
     let ifindex = match iface {
         None => None,
@@ -48,7 +49,7 @@ pub fn drops(
             )
         }
     };
-    let mut tracer = DropTracer::start(only_netns, cost)?;
+    let mut tracer = DropTracer::start(only_netns, cost, sample_per_sec)?;
     tracer.only_ifindex = ifindex;
     let measured = crate::interrupt::wait(interval);
     tracer.finish(measured)
@@ -62,8 +63,8 @@ pub struct DropTracer {
 }
 
 impl DropTracer {
-    pub fn start(only_netns: Option<u64>, cost: bool) -> Result<DropTracer> {
-        let counter = DropCounter::start(cost)
+    pub fn start(only_netns: Option<u64>, cost: bool, sample_per_sec: u32) -> Result<DropTracer> {
+        let counter = DropCounter::start(cost, sample_per_sec)
             .map_err(|e| anyhow!("{e} (pktmap trace needs root, or CAP_BPF and CAP_PERFMON)"))?;
         Ok(DropTracer {
             counter,
@@ -73,7 +74,7 @@ impl DropTracer {
     }
 
     /// Reads, detaches, and places the counts; `interval` is what they were counted over.
-    pub fn finish(self, interval: Duration) -> Result<DropTrace> {
+    pub fn finish(mut self, interval: Duration) -> Result<DropTrace> {
         let counts = self.counter.read().map_err(|e| anyhow!(e))?;
         // Detach before the slow part: nothing keeps counting while names are resolved.
         drop(self.counter);
@@ -135,6 +136,20 @@ fn assemble(
         *a.devices.entry(dev).or_default() += n;
         *a.protocols.entry(ethertype(k.protocol)).or_default() += n;
     }
+    for s in counts
+        .samples
+        .iter()
+        .filter(|s| only_netns.is_none_or(|ns| u64::from(s.netns) == ns))
+        .filter(|s| only_ifindex.is_none_or(|i| s.ifindex == i))
+    {
+        if let Some(a) = rows.get_mut(&s.reason) {
+            *a.samples
+                .entry(flow(
+                    s.family, s.l4proto, s.saddr, s.daddr, s.sport, s.dport,
+                ))
+                .or_default() += 1;
+        }
+    }
     let mut reasons: Vec<ReasonRow> = rows
         .into_iter()
         .map(|(reason, a)| {
@@ -151,6 +166,7 @@ fn assemble(
                 netns: top(a.netns),
                 devices: top(a.devices),
                 protocols: top(a.protocols),
+                samples: top(a.samples),
             }
         })
         .collect();
@@ -160,6 +176,7 @@ fn assemble(
         interval_s: secs,
         events: counts.events,
         map_full: counts.map_full,
+        samples_lost: counts.samples_lost,
         reasons,
         limits: limits(counts.cost_measured, Some(&syms)),
         cost: costs(&counts.cost),
@@ -173,6 +190,7 @@ struct Acc {
     netns: HashMap<String, u64>,
     devices: HashMap<String, u64>,
     protocols: HashMap<String, u64>,
+    samples: HashMap<String, u64>,
 }
 
 fn top(m: HashMap<String, u64>) -> Vec<(String, u64)> {

@@ -212,6 +212,12 @@ pub fn trace_text(t: &pktmap_model::trace::DropTrace, host: &str, style: Style) 
         t.interval_s,
         grouped(t.events)
     ))];
+    if t.samples_lost > 0 {
+        out.push(style.yellow(&format!(
+            "{} samples not shown: their ring buffer was full",
+            grouped(t.samples_lost)
+        )));
+    }
     if t.map_full > 0 {
         out.push(style.yellow(&format!(
             "{} drops not attributed: the counting map was full",
@@ -248,6 +254,9 @@ pub fn trace_text(t: &pktmap_model::trace::DropTrace, host: &str, style: Style) 
             first(&r.devices),
             first(&r.protocols)
         ));
+        for (s, n) in &r.samples {
+            out.push(format!("{:<61}  sampled {n}x {s}", ""));
+        }
     }
     out.join("\n") + "\n"
 }

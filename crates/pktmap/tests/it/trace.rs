@@ -499,3 +499,45 @@ fn run_queue_latency_filters_by_process_and_by_command() {
     assert_eq!(long.status.code(), Some(3));
     assert!(stderr(&long).contains("15 bytes"), "{}", stderr(&long));
 }
+
+#[test]
+fn sampled_drops_name_the_flow_at_the_rate_asked() {
+    if !root_or_skip("sampled_drops_name_the_flow_at_the_rate_asked") {
+        return;
+    }
+    let _g = shared();
+    let pair = NetnsPair::new();
+    let flood = udp_flood(&pair.a, 9330, 2_000, 2.0);
+    std::thread::sleep(Duration::from_millis(300));
+    let out = run(&[
+        "--netns",
+        &pair.b,
+        "trace",
+        "drops",
+        "--json",
+        "--sample",
+        "20",
+        "--interval",
+        "1s",
+    ]);
+    flood.join().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let row = v["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "NO_SOCKET")
+        .unwrap_or_else(|| panic!("{v:#}"))
+        .clone();
+    let samples = row["samples"].as_array().unwrap();
+    let (flow, n) = (
+        samples[0][0].as_str().unwrap(),
+        samples[0][1].as_u64().unwrap(),
+    );
+    assert!(flow.starts_with(&format!("udp {ADDR_A}:")), "{flow}");
+    assert!(flow.ends_with(&format!("> {ADDR_B}:9330")), "{flow}");
+    // The budget is per second of the kernel clock: a 1 s interval may touch two seconds.
+    assert!((10..=45).contains(&n), "{n} samples at 20/s");
+    assert_eq!(v["samples_lost"], 0);
+}
