@@ -251,6 +251,27 @@ fn a_completed_handshake_meeting_a_full_accept_queue_is_listen_overflow_at_rx10(
     }
 }
 
+/// The first diagnose finding whose `field` is `value`, and its evidence keys.
+fn finding<'a>(
+    v: &'a serde_json::Value,
+    field: &str,
+    value: &str,
+) -> (&'a serde_json::Value, Vec<&'a str>) {
+    let f = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f[field] == value)
+        .unwrap_or_else(|| panic!("no finding with {field} {value}: {v:#}"));
+    let keys = f["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["key"].as_str())
+        .collect();
+    (f, keys)
+}
+
 #[test]
 fn diagnose_with_trace_adds_the_kernels_reason_to_the_finding() {
     if !root_or_skip("diagnose_with_trace_adds_the_kernels_reason_to_the_finding") {
@@ -280,18 +301,7 @@ fn diagnose_with_trace_adds_the_kernels_reason_to_the_finding() {
     flood.join().unwrap();
     let v: serde_json::Value =
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
-    let f = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["stage"] == "rx.8")
-        .expect("a finding at rx.8");
-    let keys: Vec<&str> = f["evidence"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|e| e["key"].as_str())
-        .collect();
+    let (f, keys) = finding(&v, "stage", "rx.8");
     assert!(keys.contains(&"drop reason NETFILTER_DROP"), "{keys:?}");
     assert_eq!(f["confidence"], "high");
 }
@@ -432,18 +442,7 @@ fn diagnose_with_trace_adds_latency_histograms_to_the_slow_reader() {
     reader.join().unwrap();
     let v: serde_json::Value =
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
-    let f = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["rule"] == "slow-reader")
-        .expect("the slow reader");
-    let keys: Vec<&str> = f["evidence"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|e| e["key"].as_str())
-        .collect();
+    let (_, keys) = finding(&v, "rule", "slow-reader");
     assert!(
         keys.iter().any(|k| k.starts_with("histogram run-queue")),
         "{keys:?}"
