@@ -162,10 +162,8 @@ int BPF_PROG(softirq_exit, unsigned int vec)
 SEC("tp_btf/napi_poll")
 int BPF_PROG(napi_poll, struct napi_struct *napi, int work, int budget)
 {
+	/* Totals are the sums of the per-device rows: counted once, here. */
 	record(HIST_NAPI_WORK, work);
-	stat(LAT_STAT_NAPI_POLLS);
-	if (work >= budget)
-		stat(LAT_STAT_NAPI_FULL);
 
 	__u32 ifindex = BPF_CORE_READ(napi, dev, ifindex);
 	struct napi_dev *d = bpf_map_lookup_elem(&napi_devs, &ifindex);

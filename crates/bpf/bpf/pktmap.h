@@ -46,11 +46,8 @@ struct drop_sample {
 #define HIST_QDISC 4          /* net_dev_queue -> net_dev_start_xmit (tx.3) */
 #define HIST_RUNQ 5           /* sched_wakeup -> sched_switch in (rx.11) */
 #define HISTS 6
-/* napi_poll rounds that used their whole budget. */
-#define LAT_STAT_NAPI_FULL 0
-#define LAT_STAT_NAPI_POLLS 1
-#define LAT_STAT_TRACK_FULL 2 /* a start time not kept: the tracking map was full */
-#define LAT_STATS 3
+#define LAT_STAT_TRACK_FULL 0 /* a start time or device not kept: its map was full */
+#define LAT_STATS 1
 #define TRACK_MAX_ENTRIES 65536
 /* Per-packet latencies follow one packet in TRACK_SAMPLE, chosen at random. */
 #define TRACK_SAMPLE 8

@@ -89,19 +89,26 @@ pub struct Histograms {
     pub cost_measured: Option<bool>,
 }
 
+/// `comm` as the program compares it: NUL-padded to the 16 bytes of `task_struct.comm`, of
+/// which the kernel keeps at most 15.
+pub fn comm_filter(comm: &str) -> Result<[u8; 16], String> {
+    let bytes = comm.as_bytes();
+    if bytes.len() > 15 {
+        return Err(format!(
+            "{comm:?} is longer than the 15 bytes the kernel keeps of a command name"
+        ));
+    }
+    let mut out = [0u8; 16];
+    out[..bytes.len()].copy_from_slice(bytes);
+    Ok(out)
+}
+
 impl LatencyTracer {
     /// Run-queue latency only of the process or thread `pid` (0: all) and of tasks whose
     /// command starts with `comm` (empty: any; at most 15 bytes, as the kernel keeps it).
     /// `cost`: as for [`crate::drops::DropCounter::start`].
     pub fn start(pid: u32, comm: &str, cost: bool) -> Result<LatencyTracer, String> {
-        let mut target_comm = [0u8; 16];
-        let bytes = comm.as_bytes();
-        if bytes.len() > 15 {
-            return Err(format!(
-                "command {comm:?} is longer than the 15 bytes the kernel keeps"
-            ));
-        }
-        target_comm[..bytes.len()].copy_from_slice(bytes);
+        let target_comm = comm_filter(comm)?;
         let stats = cost.then(crate::enable_run_time_stats);
         let btf = Btf::from_sys_fs().map_err(|e| format!("reading the kernel's BTF: {e}"))?;
         let mut bpf = EbpfLoader::new()
@@ -150,9 +157,7 @@ impl LatencyTracer {
             }
             out.buckets.push(b);
         }
-        out.napi_full_budget = sum(&stats, 0);
-        out.napi_polls = sum(&stats, 1);
-        out.track_full = sum(&stats, 2);
+        out.track_full = sum(&stats, 0);
         let devs: PerCpuHashMap<_, u32, crate::abi::NapiDev> =
             PerCpuHashMap::try_from(self.bpf.map("napi_devs").ok_or("no napi_devs map")?)
                 .map_err(|e| e.to_string())?;
@@ -165,6 +170,8 @@ impl LatencyTracer {
             }
         }
         out.napi_devices.sort_by_key(|(i, c, _)| (*i, *c));
+        out.napi_polls = out.napi_devices.iter().map(|(.., d)| d.polls).sum();
+        out.napi_full_budget = out.napi_devices.iter().map(|(.., d)| d.full_budget).sum();
         out.cost = crate::costs(&self.bpf);
         out.cost_measured = self.stats.as_ref().map(Option::is_some);
         Ok(out)

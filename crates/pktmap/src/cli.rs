@@ -232,14 +232,9 @@ pub struct ExplainArgs {
 #[derive(Clone, Copy, Debug)]
 pub struct Interval(pub Duration);
 
-/// A command name as the kernel keeps it (`comm`): at most 15 bytes.
+/// A command name the run-queue filter can hold: checked here so a long one is a usage error.
 fn parse_comm(s: &str) -> Result<String, String> {
-    if s.len() > 15 {
-        return Err(format!(
-            "{s:?} is longer than the 15 bytes the kernel keeps of a command name"
-        ));
-    }
-    Ok(s.to_string())
+    pktmap_bpf::latency::comm_filter(s).map(|_| s.to_string())
 }
 
 /// `1s`, `500ms`, `2m`, or a bare number of seconds.
