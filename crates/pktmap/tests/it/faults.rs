@@ -4,7 +4,6 @@
 use crate::live::{deaf_receiver, stubborn_listener, udp_flood};
 use crate::support::*;
 use serde::Deserialize;
-use std::process::Command;
 use std::time::Duration;
 
 #[derive(Deserialize, Debug)]
@@ -81,11 +80,6 @@ fn under_flood(
     r
 }
 
-fn sh(args: &[&str]) {
-    let st = Command::new(args[0]).args(&args[1..]).status().unwrap();
-    assert!(st.success(), "{args:?}");
-}
-
 #[test]
 fn a_netfilter_drop_rule_is_found_at_rx8() {
     if !root_or_skip("a_netfilter_drop_rule_is_found_at_rx8") {
@@ -93,10 +87,7 @@ fn a_netfilter_drop_rule_is_found_at_rx8() {
     }
     let _g = shared();
     let pair = NetnsPair::new();
-    sh(&[
-        "ip", "netns", "exec", &pair.b, "iptables", "-A", "INPUT", "-p", "udp", "--dport", "9200",
-        "-j", "DROP",
-    ]);
+    pair.drop_udp_in_b(9200);
     let _rx = deaf_receiver(&pair.b, 9200);
     let r = under_flood(&pair, 9200, 5_000, 300, &pair.b, "1s");
     let f = r.find("netfilter-gap");

@@ -99,7 +99,8 @@ pub fn root_or_skip(test: &str) -> bool {
     false
 }
 
-fn sh(args: &[&str]) {
+/// Runs a command that must succeed.
+pub fn sh(args: &[&str]) {
     let st = Command::new(args[0])
         .args(&args[1..])
         .status()
@@ -120,6 +121,15 @@ pub const ADDR_A: &str = "10.77.0.1";
 pub const ADDR_B: &str = "10.77.0.2";
 
 impl NetnsPair {
+    /// A netfilter rule in `b` that drops UDP to `port`.
+    pub fn drop_udp_in_b(&self, port: u16) {
+        let port = port.to_string();
+        sh(&[
+            "ip", "netns", "exec", &self.b, "iptables", "-A", "INPUT", "-p", "udp", "--dport",
+            &port, "-j", "DROP",
+        ]);
+    }
+
     pub fn new() -> NetnsPair {
         let id = format!("{}{}", std::process::id() % 100_000, unique());
         let pair = NetnsPair {

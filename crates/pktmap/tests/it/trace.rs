@@ -58,14 +58,7 @@ fn closed_port_rule_and_full_buffer_each_get_their_reason_stage_and_namespace() 
     }
     let _g = shared();
     let pair = NetnsPair::new();
-    let st = std::process::Command::new("ip")
-        .args([
-            "netns", "exec", &pair.b, "iptables", "-A", "INPUT", "-p", "udp", "--dport", "9301",
-            "-j", "DROP",
-        ])
-        .status()
-        .unwrap();
-    assert!(st.success());
+    pair.drop_udp_in_b(9301);
     let _rx = deaf_receiver(&pair.b, 9302);
     let floods = [
         udp_flood(&pair.a, 9300, 2_000, 2.0), // closed port
@@ -279,14 +272,7 @@ fn diagnose_with_trace_adds_the_kernels_reason_to_the_finding() {
     }
     let _g = shared();
     let pair = NetnsPair::new();
-    let st = std::process::Command::new("ip")
-        .args([
-            "netns", "exec", &pair.b, "iptables", "-A", "INPUT", "-p", "udp", "--dport", "9310",
-            "-j", "DROP",
-        ])
-        .status()
-        .unwrap();
-    assert!(st.success());
+    pair.drop_udp_in_b(9310);
     let flood = udp_flood(&pair.a, 9310, 3_000, 2.0);
     std::thread::sleep(Duration::from_millis(300));
     let out = run(&[
