@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""Cost of drop tracing: packets per second of a UDP flood across a veth pair into a closed port
-(every packet dropped, the worst case for a drop tracer), with no tracing, with
-`pktmap trace drops`, and with the equivalent bpftrace one-liner, alternating round by round.
-Root; traffic only inside the two namespaces this script makes.
+"""Cost of tracing: packets per second of a UDP flood across a veth pair with no tracing, with
+`pktmap trace drops` and `trace latency`, and with the equivalent bpftrace one-liners,
+alternating round by round. Two floods: into a closed port (every packet dropped, the worst case
+for a drop tracer) and into a socket that reads every packet (the usual case: nothing dropped,
+every packet copied to the application). Root; traffic only inside the two namespaces this
+script makes.
 
 Usage: bench/trace.py [ROUNDS]   (after `cargo build --release`; needs bpftrace for its column)"""
 import os, shutil, signal, statistics, subprocess, sys, time
@@ -13,13 +15,23 @@ A, B = f"pmtb-a{os.getpid()}", f"pmtb-b{os.getpid()}"
 FLOOD = """
 import socket, sys, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-n, end = 0, time.time() + float(sys.argv[1])
+n, end, port = 0, time.time() + float(sys.argv[1]), int(sys.argv[2])
 while time.time() < end:
     for _ in range(1000):
-        s.sendto(b"x" * 18, ("10.78.0.2", 9))
+        s.sendto(b"x" * 18, ("10.78.0.2", port))
     n += 1000
 print(n)
 """
+READER = """
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+s.bind(("10.78.0.2", 9999))
+buf = bytearray(64)
+while True:
+    s.recv_into(buf)
+"""
+CLOSED, OPEN = 9, 9999
 BPFTRACE = "tracepoint:skb:kfree_skb { @[args->reason, args->location] = count(); }"
 # The latency one-liners a user would write for the same histograms (receive-to-copy, NET_RX run time).
 BPFTRACE_LAT = ("tracepoint:net:netif_receive_skb { @start[args->skbaddr] = nsecs; } "
@@ -30,14 +42,14 @@ BPFTRACE_LAT = ("tracepoint:net:netif_receive_skb { @start[args->skbaddr] = nsec
 def sh(*a):
     subprocess.run(a, check=True)
 
-def flood(secs=2.0):
-    out = subprocess.run(["ip", "netns", "exec", A, sys.executable, "-c", FLOOD, str(secs)], capture_output=True, text=True, check=True)
+def flood(port, secs=2.0):
+    out = subprocess.run(["ip", "netns", "exec", A, sys.executable, "-c", FLOOD, str(secs), str(port)], capture_output=True, text=True, check=True)
     return int(out.stdout) / secs
 
-def with_tracer(cmd):
+def with_tracer(cmd, port):
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) if cmd else None
     time.sleep(1.0)  # attached
-    pps = flood()
+    pps = flood(port)
     if p:
         p.send_signal(signal.SIGINT)
         try:
@@ -53,25 +65,37 @@ modes = {
     # With --cost the kernel times every program run: the price of measuring the price.
     "pktmap trace drops --cost": [BIN, "trace", "drops", "--cost", "--interval", "60s"],
 }
+# PKTMAP_BASELINE=path/to/another/pktmap compares a second build (say, the previous commit's).
+if os.environ.get("PKTMAP_BASELINE"):
+    other = os.environ["PKTMAP_BASELINE"]
+    modes["baseline build: trace drops"] = [other, "trace", "drops", "--interval", "60s"]
+    modes["baseline build: trace latency"] = [other, "trace", "latency", "--interval", "60s"]
 if shutil.which("bpftrace"):
     # bpftrace finds tracepoints through tracefs: mount it in a private mount namespace.
     bt = lambda prog: ["unshare", "-m", "sh", "-c", f"mount -t tracefs nodev /sys/kernel/tracing && exec bpftrace -e '{prog}'"]
     modes["bpftrace kfree_skb count"] = bt(BPFTRACE)
     modes["bpftrace latency one-liners"] = bt(BPFTRACE_LAT)
+reader = None
 try:
     sh("ip", "netns", "add", A); sh("ip", "netns", "add", B)
     sh("ip", "link", "add", "pmtba", "netns", A, "type", "veth", "peer", "name", "pmtbb", "netns", B)
     sh("ip", "-n", A, "addr", "add", "10.78.0.1/24", "dev", "pmtba"); sh("ip", "-n", B, "addr", "add", "10.78.0.2/24", "dev", "pmtbb")
     sh("ip", "-n", A, "link", "set", "pmtba", "up"); sh("ip", "-n", B, "link", "set", "pmtbb", "up")
-    results = {m: [] for m in modes}
+    reader = subprocess.Popen(["ip", "netns", "exec", B, sys.executable, "-c", READER])
+    floods = {"closed port (every packet dropped)": CLOSED, "reading socket (every packet delivered)": OPEN}
+    results = {(f, m): [] for f in floods for m in modes}
     for _ in range(ROUNDS):
-        for m, cmd in modes.items():
-            results[m].append(with_tracer(cmd))
-    base = statistics.median(results["no tracing"])
-    print(f"UDP flood into a closed port across a veth pair, {ROUNDS} alternating rounds of 2 s:")
-    for m, v in results.items():
-        med = statistics.median(v)
-        print(f"  {m:<28} median {med:9.0f} pps   cost {100 * (1 - med / base):5.1f}%")
+        for f, port in floods.items():
+            for m, cmd in modes.items():
+                results[(f, m)].append(with_tracer(cmd, port))
+    for f in floods:
+        base = statistics.median(results[(f, "no tracing")])
+        print(f"UDP flood into a {f} across a veth pair, {ROUNDS} alternating rounds of 2 s:")
+        for m in modes:
+            med = statistics.median(results[(f, m)])
+            print(f"  {m:<28} median {med:9.0f} pps   cost {100 * (1 - med / base):5.1f}%")
 finally:
+    if reader:
+        reader.kill()
     subprocess.run(["ip", "netns", "del", A], stderr=subprocess.DEVNULL)
     subprocess.run(["ip", "netns", "del", B], stderr=subprocess.DEVNULL)

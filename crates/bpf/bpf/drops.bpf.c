@@ -116,15 +116,17 @@ int BPF_PROG(count_drop, struct sk_buff *skb, void *location, int reason)
 	struct drop_key key = {};
 	key.reason = reason;
 	key.location = (__u64)location;
-	key.protocol = BPF_CORE_READ(skb, protocol);
-	struct net_device *dev = BPF_CORE_READ(skb, dev);
+	/* The arguments are BTF-typed: plain loads (relocated by CO-RE, fault-safe in the
+	 * verifier's eyes), not a probe_read helper call per field. */
+	key.protocol = skb->protocol;
+	struct net_device *dev = skb->dev;
 	if (dev) {
-		key.ifindex = BPF_CORE_READ(dev, ifindex);
-		key.netns = BPF_CORE_READ(dev, nd_net.net, ns.inum);
+		key.ifindex = dev->ifindex;
+		key.netns = dev->nd_net.net->ns.inum;
 	} else {
-		struct sock *sk = BPF_CORE_READ(skb, sk);
+		struct sock *sk = skb->sk;
 		if (sk)
-			key.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+			key.netns = sk->__sk_common.skc_net.net->ns.inum;
 	}
 
 	if (sample_per_sec && sample_allowed())

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Latency histograms along the path, in the kernel: log2 buckets in a per-CPU array, one
- * increment per event, nothing per packet to user space. BTF-typed tracepoints only. */
+ * increment per event, nothing per packet to user space. Tracepoints only: BTF-typed, and raw
+ * where a packet's address is all that is needed. */
 #include "vmlinux-min.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -18,7 +19,7 @@ const volatile char target_comm[16] = {};
 
 static __always_inline int wanted(struct task_struct *p)
 {
-	if (target_pid && BPF_CORE_READ(p, pid) != target_pid && BPF_CORE_READ(p, tgid) != target_pid)
+	if (target_pid && p->pid != target_pid && p->tgid != target_pid)
 		return 0;
 	if (!target_comm[0])
 		return 1;
@@ -47,7 +48,7 @@ struct {
 	__type(value, __u64);
 } lat_stats SEC(".maps");
 
-/* Per-CPU: when NET_RX was raised, when it was entered. */
+/* Per-CPU: when NET_RX was raised, when it was entered (0: not timed; 1: raised, not timed). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 2);
@@ -55,29 +56,17 @@ struct {
 	__type(value, __u64);
 } softirq_ts SEC(".maps");
 
-/* Start times by skb address or pid; LRU so a packet never seen again ages out. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, TRACK_MAX_ENTRIES);
-	__type(key, __u64);
-	__type(value, __u64);
-	__uint(map_flags, BPF_F_NO_COMMON_LRU);
-} rx_start SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, TRACK_MAX_ENTRIES);
-	__type(key, __u64);
-	__type(value, __u64);
-	__uint(map_flags, BPF_F_NO_COMMON_LRU);
-} tx_start SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, TRACK_MAX_ENTRIES);
-	__type(key, __u32);
-	__type(value, __u64);
-} wake_start SEC(".maps");
+/* Start times by skb address (rx, tx) or pid (wakeups), one slot per hash. */
+#define SLOTS(name)                                   \
+	struct {                                      \
+		__uint(type, BPF_MAP_TYPE_ARRAY);     \
+		__uint(max_entries, TRACK_SLOTS);     \
+		__type(key, __u32);                   \
+		__type(value, struct track_slot);     \
+	} name SEC(".maps")
+SLOTS(rx_slots);
+SLOTS(tx_slots);
+SLOTS(wake_slots);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
@@ -114,6 +103,9 @@ static __always_inline void stat(__u32 idx)
 		*c += 1;
 }
 
+/* Under load NET_RX runs for every few packets, so its timings are sampled like packets are:
+ * one softirq in TRACK_SAMPLE, chosen at random, saves a clock read per tracepoint on the
+ * others. The first raise of a pending period decides; later raises find it decided. */
 SEC("tp_btf/softirq_raise")
 int BPF_PROG(softirq_raise, unsigned int vec)
 {
@@ -122,7 +114,7 @@ int BPF_PROG(softirq_raise, unsigned int vec)
 	__u32 k = 0;
 	__u64 *ts = bpf_map_lookup_elem(&softirq_ts, &k);
 	if (ts && !*ts)
-		*ts = bpf_ktime_get_ns();
+		*ts = bpf_get_prandom_u32() % TRACK_SAMPLE ? 1 : bpf_ktime_get_ns();
 	return 0;
 }
 
@@ -131,17 +123,25 @@ int BPF_PROG(softirq_entry, unsigned int vec)
 {
 	if (vec != NET_RX_SOFTIRQ)
 		return 0;
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now = 0;
 	__u32 k = 0;
 	__u64 *raised = bpf_map_lookup_elem(&softirq_ts, &k);
-	if (raised && *raised) {
-		record(HIST_SOFTIRQ_WAIT, now - *raised);
+	if (raised) {
+		if (*raised > 1) {
+			now = bpf_ktime_get_ns();
+			record(HIST_SOFTIRQ_WAIT, now - *raised);
+		}
 		*raised = 0;
 	}
 	k = 1;
 	__u64 *entered = bpf_map_lookup_elem(&softirq_ts, &k);
-	if (entered)
-		*entered = now;
+	if (!entered)
+		return 0;
+	if (bpf_get_prandom_u32() % TRACK_SAMPLE) {
+		*entered = 0;
+		return 0;
+	}
+	*entered = now ? now : bpf_ktime_get_ns();
 	return 0;
 }
 
@@ -165,14 +165,14 @@ int BPF_PROG(napi_poll, struct napi_struct *napi, int work, int budget)
 	/* Totals are the sums of the per-device rows: counted once, here. */
 	record(HIST_NAPI_WORK, work);
 
-	__u32 ifindex = BPF_CORE_READ(napi, dev, ifindex);
+	__u32 ifindex = napi->dev->ifindex;
 	struct napi_dev *d = bpf_map_lookup_elem(&napi_devs, &ifindex);
 	if (!d) {
 		struct napi_dev zero = {};
 		bpf_map_update_elem(&napi_devs, &ifindex, &zero, BPF_NOEXIST);
 		d = bpf_map_lookup_elem(&napi_devs, &ifindex);
 		if (!d) {
-			stat(LAT_STAT_TRACK_FULL);
+			stat(LAT_STAT_NAPI_FULL);
 			return 0;
 		}
 	}
@@ -183,75 +183,101 @@ int BPF_PROG(napi_poll, struct napi_struct *napi, int work, int budget)
 	return 0;
 }
 
-/* Per-packet start times are kept for one packet in TRACK_SAMPLE: a map update per packet
- * would cost more than the path it measures, and the percentiles of a random sample are the
- * same. Packets that are dropped never reach finish() and age out of the LRU map. */
-static __always_inline void start(void *map, __u64 key)
+/* Fibonacci hashing: skb addresses differ in their middle bits, pids in their low ones; the
+ * top bits of the product mix both. */
+static __always_inline struct track_slot *slot(void *map, __u64 key)
 {
-	if (bpf_get_prandom_u32() % TRACK_SAMPLE)
-		return;
-	__u64 now = bpf_ktime_get_ns();
-	if (bpf_map_update_elem(map, &key, &now, BPF_ANY))
-		stat(LAT_STAT_TRACK_FULL);
+	__u32 k = (__u32)((key * 0x9E3779B97F4A7C15ULL) >> 50) & (TRACK_SLOTS - 1);
+	return bpf_map_lookup_elem(map, &k);
 }
 
+static __always_inline void track(struct track_slot *s, __u64 key)
+{
+	if (s->key && s->key != key)
+		stat(LAT_STAT_REPLACED);
+	s->ts = bpf_ktime_get_ns();
+	s->key = key;
+}
+
+/* Per-packet start times are kept for one packet in TRACK_SAMPLE: the percentiles of a random
+ * sample are the same, and the other packets cost one slot read. A packet not sampled clears a
+ * slot that names its address: an skb freed (dropped) after its start and reused must not be
+ * matched with the old start time. */
+static __always_inline void start(void *map, __u64 skb)
+{
+	struct track_slot *s = slot(map, skb);
+	if (!s)
+		return;
+	if (bpf_get_prandom_u32() % TRACK_SAMPLE) {
+		if (s->key == skb)
+			s->key = 0;
+		return;
+	}
+	track(s, skb);
+}
+
+/* A racing start on another CPU can change the slot between the two reads; the cost is one
+ * wrong sample in a rare collision, against a lock on every packet. */
 static __always_inline void finish(void *map, __u64 key, __u32 hist)
 {
-	__u64 *t0 = bpf_map_lookup_elem(map, &key);
-	if (!t0)
+	/* Key 0 marks an empty slot (and is the idle task's pid). */
+	if (!key)
 		return;
-	record(hist, bpf_ktime_get_ns() - *t0);
-	bpf_map_delete_elem(map, &key);
+	struct track_slot *s = slot(map, key);
+	if (!s || s->key != key)
+		return;
+	__u64 t0 = s->ts;
+	s->key = 0;
+	__u64 now = bpf_ktime_get_ns();
+	if (now > t0)
+		record(hist, now - t0);
 }
 
-SEC("tp_btf/netif_receive_skb")
+/* Only the skb's address is needed here, as a number: raw tracepoints hand it over as one (a
+ * BTF-typed pointer may not be hashed), at the same dispatch cost. */
+SEC("raw_tp/netif_receive_skb")
 int BPF_PROG(netif_receive_skb, struct sk_buff *skb)
 {
-	start(&rx_start, (__u64)skb);
+	start(&rx_slots, (__u64)skb);
 	return 0;
 }
 
-SEC("tp_btf/skb_copy_datagram_iovec")
+SEC("raw_tp/skb_copy_datagram_iovec")
 int BPF_PROG(skb_copy_datagram_iovec, const struct sk_buff *skb, int len)
 {
-	finish(&rx_start, (__u64)skb, HIST_RX_TO_COPY);
+	finish(&rx_slots, (__u64)skb, HIST_RX_TO_COPY);
 	return 0;
 }
 
-SEC("tp_btf/net_dev_queue")
+SEC("raw_tp/net_dev_queue")
 int BPF_PROG(net_dev_queue, struct sk_buff *skb)
 {
-	start(&tx_start, (__u64)skb);
+	start(&tx_slots, (__u64)skb);
 	return 0;
 }
 
-SEC("tp_btf/net_dev_start_xmit")
+SEC("raw_tp/net_dev_start_xmit")
 int BPF_PROG(net_dev_start_xmit, const struct sk_buff *skb, const struct net_device *dev)
 {
-	finish(&tx_start, (__u64)skb, HIST_QDISC);
+	finish(&tx_slots, (__u64)skb, HIST_QDISC);
 	return 0;
 }
 
 SEC("tp_btf/sched_wakeup")
 int BPF_PROG(sched_wakeup, struct task_struct *p)
 {
-	if (!wanted(p))
+	__u32 pid = p->pid;
+	if (!pid || !wanted(p))
 		return 0;
-	__u32 pid = BPF_CORE_READ(p, pid);
-	__u64 now = bpf_ktime_get_ns();
-	if (bpf_map_update_elem(&wake_start, &pid, &now, BPF_ANY))
-		stat(LAT_STAT_TRACK_FULL);
+	struct track_slot *s = slot(&wake_slots, pid);
+	if (s)
+		track(s, pid);
 	return 0;
 }
 
 SEC("tp_btf/sched_switch")
 int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	__u32 pid = BPF_CORE_READ(next, pid);
-	__u64 *t0 = bpf_map_lookup_elem(&wake_start, &pid);
-	if (!t0)
-		return 0;
-	record(HIST_RUNQ, bpf_ktime_get_ns() - *t0);
-	bpf_map_delete_elem(&wake_start, &pid);
+	finish(&wake_slots, next->pid, HIST_RUNQ);
 	return 0;
 }

@@ -46,9 +46,16 @@ struct drop_sample {
 #define HIST_QDISC 4          /* net_dev_queue -> net_dev_start_xmit (tx.3) */
 #define HIST_RUNQ 5           /* sched_wakeup -> sched_switch in (rx.11) */
 #define HISTS 6
-#define LAT_STAT_TRACK_FULL 0 /* a start time or device not kept: its map was full */
-#define LAT_STATS 1
-#define TRACK_MAX_ENTRIES 65536
+#define LAT_STAT_NAPI_FULL 0 /* a device's NAPI row not kept: napi_devs was full */
+#define LAT_STAT_REPLACED 1  /* a start time overwritten before its end was seen */
+#define LAT_STATS 2
+/* Start times live in fixed slots (an array indexed by a hash of the skb address or pid), so
+ * that per-packet tracepoints read an array slot, never a hash map. */
+#define TRACK_SLOTS 16384
+struct track_slot {
+	__u64 key; /* skb address or pid; 0: empty */
+	__u64 ts;
+};
 /* Per-packet latencies follow one packet in TRACK_SAMPLE, chosen at random. */
 #define TRACK_SAMPLE 8
 

@@ -19,7 +19,6 @@ enum bpf_map_type {
 	BPF_MAP_TYPE_HASH = 1,
 	BPF_MAP_TYPE_PERCPU_HASH = 5,
 	BPF_MAP_TYPE_PERCPU_ARRAY = 6,
-	BPF_MAP_TYPE_LRU_HASH = 9,
 	BPF_MAP_TYPE_ARRAY = 2,
 	BPF_MAP_TYPE_RINGBUF = 27,
 };
@@ -29,10 +28,6 @@ typedef _Bool bool;
 enum {
 	BPF_ANY = 0,
 	BPF_NOEXIST = 1,
-};
-
-enum {
-	BPF_F_NO_COMMON_LRU = 1U << 1,
 };
 
 struct ns_common {
@@ -45,7 +40,7 @@ struct net {
 
 typedef struct {
 	struct net *net;
-} possible_net_t;
+} __attribute__((preserve_access_index)) possible_net_t;
 
 struct net_device {
 	int ifindex;

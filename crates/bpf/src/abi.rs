@@ -44,6 +44,10 @@ pub struct DropSample {
 /// `DROP_STAT_SAMPLE_LOST`.
 pub const DROP_STAT_SAMPLE_LOST: u32 = 2;
 
+/// `LAT_STAT_*` indexes of the `lat_stats` per-CPU array.
+pub const LAT_STAT_NAPI_FULL: u32 = 0;
+pub const LAT_STAT_REPLACED: u32 = 1;
+
 /// `struct napi_dev`: one device's polls on one CPU.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -68,5 +72,7 @@ mod tests {
         assert_eq!(std::mem::size_of::<super::DropSample>(), 52);
         assert!(header.contains("#define DROP_STAT_SAMPLE_LOST 2"));
         assert!(header.contains("__u64 full_budget;"));
+        assert!(header.contains("#define LAT_STAT_NAPI_FULL 0"));
+        assert!(header.contains("#define LAT_STAT_REPLACED 1"));
     }
 }

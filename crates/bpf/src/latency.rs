@@ -2,7 +2,7 @@
 //! tracepoint this kernel lacks disables that histogram only), reads the per-CPU buckets.
 
 use aya::maps::{PerCpuArray, PerCpuHashMap};
-use aya::programs::BtfTracePoint;
+use aya::programs::Program;
 use aya::{Btf, Ebpf, EbpfLoader};
 
 pub const HIST_BUCKETS: usize = 64;
@@ -80,7 +80,10 @@ pub struct Histograms {
     pub buckets: Vec<[u64; HIST_BUCKETS]>,
     pub napi_polls: u64,
     pub napi_full_budget: u64,
-    pub track_full: u64,
+    /// Device rows not kept: the NAPI device map was full.
+    pub napi_full: u64,
+    /// Start times overwritten before their end was seen (`LAT_STAT_REPLACED`).
+    pub replaced: u64,
     /// `(ifindex, cpu, polls)` of every device that polled, per CPU that polled it.
     pub napi_devices: Vec<(u32, u32, crate::abi::NapiDev)>,
     pub cost: Vec<crate::ProgramCost>,
@@ -120,13 +123,17 @@ impl LatencyTracer {
         let mut missing = Vec::new();
         for name in PROGRAMS.iter().chain(std::iter::once(&"sched_switch")) {
             let result = (|| -> Result<(), String> {
-                let prog: &mut BtfTracePoint = bpf
-                    .program_mut(name)
-                    .ok_or("not in the object")?
-                    .try_into()
-                    .map_err(|e| format!("{e}"))?;
-                prog.load(name, &btf).map_err(|e| format!("{e}"))?;
-                prog.attach().map_err(|e| format!("{e}"))?;
+                match bpf.program_mut(name).ok_or("not in the object")? {
+                    Program::BtfTracePoint(p) => {
+                        p.load(name, &btf).map_err(|e| format!("{e}"))?;
+                        p.attach().map_err(|e| format!("{e}"))?;
+                    }
+                    Program::RawTracePoint(p) => {
+                        p.load().map_err(|e| format!("{e}"))?;
+                        p.attach(name).map_err(|e| format!("{e}"))?;
+                    }
+                    _ => return Err("not a tracepoint program".into()),
+                }
                 Ok(())
             })();
             if let Err(e) = result {
@@ -157,7 +164,8 @@ impl LatencyTracer {
             }
             out.buckets.push(b);
         }
-        out.track_full = sum(&stats, 0);
+        out.napi_full = sum(&stats, crate::abi::LAT_STAT_NAPI_FULL);
+        out.replaced = sum(&stats, crate::abi::LAT_STAT_REPLACED);
         let devs: PerCpuHashMap<_, u32, crate::abi::NapiDev> =
             PerCpuHashMap::try_from(self.bpf.map("napi_devs").ok_or("no napi_devs map")?)
                 .map_err(|e| e.to_string())?;

@@ -7,6 +7,7 @@ pub mod btf;
 pub mod drops;
 pub mod kallsyms;
 pub mod latency;
+pub mod parsers;
 pub mod probe;
 
 /// What one program of ours cost while it ran: how often it ran and for how long in total.

@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod delta;
 pub mod diagnose;
 pub mod findings;
+pub mod fuzz;
 pub mod snapshot;
 pub mod trace;
 pub mod walk;

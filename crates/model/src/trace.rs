@@ -204,8 +204,11 @@ pub struct LatencyTrace {
     pub napi_polls: u64,
     /// Polls that used their whole budget: the device had more work than one poll allows.
     pub napi_full_budget: u64,
-    /// Start times not kept because a tracking map was full (their latencies are missing).
-    pub track_full: u64,
+    /// Device rows not kept because the NAPI device map was full (their polls are missing).
+    pub napi_full: u64,
+    /// Sampled start times overwritten before their end was seen: packets dropped on the way
+    /// (they never reach the end), or more packets in flight than the slots hold.
+    pub replaced: u64,
     /// Per device and CPU, busiest first.
     pub napi: Vec<NapiRow>,
     /// Tracepoints this kernel lacks or refused, and why: their histograms stay empty.

@@ -337,11 +337,19 @@ pub fn latency_text(t: &pktmap_model::trace::LatencyTrace, host: &str, style: St
         }
     }
     out.extend(cost_lines(&t.cost));
-    if t.track_full > 0 {
+    if t.napi_full > 0 {
         out.push(style.yellow(&format!(
-            "{} start times not kept: a tracking map was full",
-            grouped(t.track_full)
+            "{} NAPI polls of devices not kept: the device map was full",
+            grouped(t.napi_full)
         )));
+    }
+    if t.replaced > 0 {
+        // Not a warning: in a drop flood most sampled packets end here, by design.
+        out.push(format!(
+            "{} sampled start times replaced before their end (packets dropped on the way, or \
+             more in flight than the tracking slots hold)",
+            grouped(t.replaced)
+        ));
     }
     out.join("\n") + "\n"
 }

@@ -331,7 +331,7 @@ impl Drop for Sock {
 
 /// The ethtool generic netlink family: one GET request per query, attributes rendered in the
 /// `ethtool` layout the ioctl path renders too.
-mod genl {
+pub mod genl {
     use super::Query;
     use crate::netlink::attrs;
     use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_GENERIC};
@@ -431,9 +431,14 @@ mod genl {
             _ => ETHTOOL_MSG_COALESCE_GET,
         };
         let reply = request(&sock, family, cmd, &a)?;
-        let r = attrs(&reply);
+        Ok(render(dev, q, &reply))
+    }
+
+    /// A reply's attributes in the `ethtool` layout; absent attributes read as zero.
+    pub fn render(dev: &str, q: Query, reply: &[u8]) -> String {
+        let r = attrs(reply);
         let v = |ty: u16| u32_of(&r, ty);
-        Ok(match q {
+        match q {
             // ETHTOOL_A_RINGS_*: RX_MAX 2, RX_MINI_MAX 3, RX_JUMBO_MAX 4, TX_MAX 5, RX 6.. TX 9.
             Query::Rings => {
                 super::render_sections(dev, "Ring", &["RX", "RX Mini", "RX Jumbo", "TX"], |i| {
@@ -453,6 +458,6 @@ mod genl {
                 u8_of(&r, 11) != 0,
                 u8_of(&r, 12) != 0,
             ),
-        })
+        }
     }
 }

@@ -6,10 +6,9 @@ pub mod collectors;
 pub mod error;
 pub mod ethtool;
 pub mod meta;
-#[cfg(test)]
-mod mutation;
 pub mod netlink;
 pub mod netns;
+pub mod parsers;
 pub mod root;
 
 pub use collector::{COLLECTORS, Collector, Options, Sink, take_snapshot, take_snapshot_with};

@@ -1,0 +1,170 @@
+//! Every parser of kernel text and binary replies in this crate, with its real seeds: the list
+//! the fuzz targets (`fuzz/`) and the stable corpus-and-mutants test share. Each entry parses
+//! and then uses the result the way the collector does, so the code after the parser is
+//! fuzzed too.
+
+use crate::collectors::{
+    conntrack, ethtool, interrupts, link, netdev, pressure, procs, qdisc, snmp, snmp6, sockets,
+    sockstat, softirqs, softnet,
+};
+use crate::ethtool::{Query, genl};
+use pktmap_model::fuzz::Parser;
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn sockets(b: &[u8], proto: &str) {
+    if let Ok(raw) = sockets::parse_raw(b, proto == "udp") {
+        drop(sockets::summarize(&raw));
+        for (s, _) in sockets::select(raw) {
+            drop(s.decode(proto));
+        }
+    }
+}
+
+pub const PARSERS: &[Parser] = &[
+    Parser {
+        name: "softnet",
+        seeds: &["fixtures/public/softnet_stat"],
+        parse: |b| drop(softnet::parse_softnet_stat(&text(b))),
+    },
+    Parser {
+        name: "snmp",
+        seeds: &[
+            "fixtures/public/netstat-snmp",
+            "fixtures/hosts/vm-udp-flood/t1/proc/net/snmp",
+            "fixtures/hosts/vm-udp-flood/t1/proc/net/netstat",
+        ],
+        parse: |b| drop(snmp::parse_snmp_pairs(&text(b))),
+    },
+    Parser {
+        name: "snmp6",
+        seeds: &["fixtures/hosts/vm-udp-flood/t1/proc/net/snmp6"],
+        parse: |b| drop(snmp6::parse_snmp6(&text(b))),
+    },
+    Parser {
+        name: "netdev",
+        seeds: &["fixtures/hosts/vm-udp-flood/t1/proc/net/dev"],
+        parse: |b| drop(netdev::parse_net_dev(&text(b))),
+    },
+    Parser {
+        name: "sockstat",
+        seeds: &[
+            "fixtures/hosts/vm-udp-flood/t1/proc/net/sockstat",
+            "fixtures/hosts/vm-udp-flood/t1/proc/net/sockstat6",
+        ],
+        parse: |b| drop(sockstat::parse_sockstat(&text(b))),
+    },
+    Parser {
+        name: "conntrack",
+        seeds: &["fixtures/public/nf_conntrack"],
+        parse: |b| drop(conntrack::parse_nf_conntrack_stat(&text(b))),
+    },
+    Parser {
+        name: "softirqs",
+        seeds: &["fixtures/hosts/vm-udp-flood/t1/proc/softirqs"],
+        parse: |b| drop(softirqs::parse_softirqs(&text(b))),
+    },
+    Parser {
+        name: "interrupts",
+        seeds: &["fixtures/public/interrupts"],
+        parse: |b| {
+            let devs = ["eth0", "ens5", "enp1s0f0"].map(String::from).into();
+            if let Ok(rows) = interrupts::parse_interrupts(&text(b)) {
+                for r in &rows {
+                    for a in r.actions() {
+                        drop(interrupts::identify_queue(a, &devs));
+                    }
+                }
+            }
+        },
+    },
+    Parser {
+        name: "pressure",
+        seeds: &["fixtures/hosts/vm-udp-flood/t1/proc/pressure"],
+        parse: |b| drop(pressure::parse_pressure(&text(b))),
+    },
+    Parser {
+        name: "proc_stat",
+        seeds: &["fixtures/hosts/vm-udp-flood/t1/proc/14/stat"],
+        parse: |b| {
+            let _ = procs::parse_stat(&text(b));
+        },
+    },
+    Parser {
+        name: "ethtool_stats",
+        seeds: &["fixtures/public/ethtool-S"],
+        parse: |b| drop(ethtool::parse_ethtool_s(&text(b))),
+    },
+    Parser {
+        name: "ethtool_other",
+        seeds: &["fixtures/public/ethtool-other"],
+        parse: |b| {
+            drop(ethtool::parse_sections(&text(b)));
+            let m = ethtool::parse_keyed(&text(b));
+            drop(m.get("table").map(|t| ethtool::indirection_summary(t)));
+        },
+    },
+    Parser {
+        name: "ethtool_genl",
+        seeds: &["fuzz/seeds/ethtool_genl"],
+        parse: |b| {
+            for q in [Query::Rings, Query::Channels, Query::Coalesce] {
+                let t = genl::render("eth0", q, b);
+                drop(ethtool::parse_sections(&t));
+                drop(ethtool::parse_keyed(&t));
+            }
+        },
+    },
+    Parser {
+        name: "rtnl_links",
+        seeds: &["fixtures/hosts/vm-udp-flood/t1/netlink/rtnl-links.bin"],
+        parse: |b| drop(link::parse_links(b)),
+    },
+    Parser {
+        name: "rtnl_qdiscs",
+        seeds: &["fixtures/hosts/vm-udp-flood/t1/netlink/rtnl-qdiscs.bin"],
+        parse: |b| {
+            drop(qdisc::parse_qdiscs(b));
+            drop(qdisc::parse_filters(b));
+        },
+    },
+    Parser {
+        name: "sock_diag_tcp",
+        seeds: &[
+            "fixtures/hosts/vm-udp-flood/t1/netlink/sockdiag-2-6.bin",
+            "fixtures/hosts/vm-udp-flood/t1/netlink/sockdiag-10-6.bin",
+        ],
+        parse: |b| sockets(b, "tcp"),
+    },
+    Parser {
+        name: "sock_diag_udp",
+        seeds: &[
+            "fixtures/hosts/vm-udp-flood/t1/netlink/sockdiag-2-17.bin",
+            "fixtures/hosts/vm-udp-flood/t1/netlink/sockdiag-10-17.bin",
+        ],
+        parse: |b| sockets(b, "udp"),
+    },
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pktmap_model::fuzz::{check, repo_root};
+
+    #[test]
+    fn every_parser_survives_seeds_fuzz_corpus_and_mutants() {
+        check(PARSERS, env!("CARGO_MANIFEST_DIR"));
+    }
+
+    #[test]
+    fn genl_replies_render_as_ethtool_prints_them() {
+        let root = repo_root(env!("CARGO_MANIFEST_DIR"));
+        let rings = std::fs::read(root.join("fuzz/seeds/ethtool_genl/rings.bin")).unwrap();
+        let t = genl::render("eth0", Query::Rings, &rings);
+        let sections = ethtool::parse_sections(&t).unwrap();
+        assert!(sections.contains(&("rx".to_string(), 512, 8192)), "{t}");
+        assert!(sections.contains(&("tx".to_string(), 1024, 8192)), "{t}");
+    }
+}
