@@ -54,18 +54,21 @@ pub const HISTOGRAMS: [(u32, &str, &str, &[&str], &str); 6] = [
     ),
 ];
 
-const PROGRAMS: [&str; 9] = [
-    "softirq_raise",
-    "softirq_entry",
-    "softirq_exit",
-    "napi_poll",
-    "netif_receive_skb",
-    "skb_copy_datagram_iovec",
-    "net_dev_queue",
-    "net_dev_start_xmit",
-    "sched_wakeup",
-    // sched_switch is attached below with the others; listed in HISTOGRAMS.
-];
+/// The stages the histograms measure, each once, in map order: what `--stage` may pick.
+pub fn stages() -> Vec<&'static str> {
+    let mut out: Vec<&str> = Vec::new();
+    for (.., stage) in HISTOGRAMS {
+        if !out.contains(&stage) {
+            out.push(stage);
+        }
+    }
+    out
+}
+
+/// Whether a histogram of `stage` is wanted when only `only` were asked for (none: all).
+pub fn wanted(only: &[String], stage: &str) -> bool {
+    only.is_empty() || only.iter().any(|s| s == stage)
+}
 
 pub struct LatencyTracer {
     bpf: Ebpf,
@@ -109,8 +112,14 @@ pub fn comm_filter(comm: &str) -> Result<[u8; 16], String> {
 impl LatencyTracer {
     /// Run-queue latency only of the process or thread `pid` (0: all) and of tasks whose
     /// command starts with `comm` (empty: any; at most 15 bytes, as the kernel keeps it).
-    /// `cost`: as for [`crate::drops::DropCounter::start`].
-    pub fn start(pid: u32, comm: &str, cost: bool) -> Result<LatencyTracer, String> {
+    /// `cost`: as for [`crate::drops::DropCounter::start`]. Only the programs of histograms at
+    /// the stages `only` are attached (none: every one): fewer tracepoints, less cost.
+    pub fn start(
+        pid: u32,
+        comm: &str,
+        cost: bool,
+        only: &[String],
+    ) -> Result<LatencyTracer, String> {
         let target_comm = comm_filter(comm)?;
         let stats = cost.then(crate::enable_run_time_stats);
         let btf = Btf::from_sys_fs().map_err(|e| format!("reading the kernel's BTF: {e}"))?;
@@ -121,7 +130,16 @@ impl LatencyTracer {
             .load(crate::LATENCY_OBJECT)
             .map_err(|e| format!("loading latency.bpf.o: {e}"))?;
         let mut missing = Vec::new();
-        for name in PROGRAMS.iter().chain(std::iter::once(&"sched_switch")) {
+        let attach = HISTOGRAMS
+            .iter()
+            .filter(|(.., stage)| wanted(only, stage))
+            .flat_map(|(_, _, _, programs, _)| programs.iter());
+        let mut attached: Vec<&str> = Vec::new();
+        for name in attach {
+            if attached.contains(name) {
+                continue;
+            }
+            attached.push(name);
             let result = (|| -> Result<(), String> {
                 match bpf.program_mut(name).ok_or("not in the object")? {
                     Program::BtfTracePoint(p) => {
@@ -234,7 +252,7 @@ mod tests {
             eprintln!("skipping: needs root");
             return;
         }
-        let t = LatencyTracer::start(0, "", true).unwrap();
+        let t = LatencyTracer::start(0, "", true, &[]).unwrap();
         assert!(t.missing.is_empty(), "{:?}", t.missing);
         let rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();

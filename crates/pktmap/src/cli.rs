@@ -170,6 +170,10 @@ pub struct TraceLatencyArgs {
     /// Run-queue latency only of tasks whose command (comm) starts with NAME.
     #[arg(long, value_name = "NAME", default_value = "", value_parser = parse_comm)]
     pub comm: String,
+    /// Only the histograms of this stage (repeatable; rx.5, rx.6, rx.11, tx.3). Fewer
+    /// tracepoints are attached, so tracing costs less.
+    #[arg(long, value_name = "STAGE", value_parser = parse_latency_stage)]
+    pub stage: Vec<String>,
     /// Also measure pktmap's own cost per program. The kernel then times every run, which
     /// itself adds tens of nanoseconds per run: off unless asked.
     #[arg(long)]
@@ -235,6 +239,18 @@ pub struct Interval(pub Duration);
 /// A command name the run-queue filter can hold: checked here so a long one is a usage error.
 fn parse_comm(s: &str) -> Result<String, String> {
     pktmap_bpf::latency::comm_filter(s).map(|_| s.to_string())
+}
+
+fn parse_latency_stage(s: &str) -> Result<String, String> {
+    let stages = pktmap_bpf::latency::stages();
+    if stages.contains(&s) {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "no latency histogram at {s}; these stages have one: {}",
+            stages.join(", ")
+        ))
+    }
 }
 
 /// `1s`, `500ms`, `2m`, or a bare number of seconds.

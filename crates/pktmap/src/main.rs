@@ -102,7 +102,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 None
             };
             let latency = if args.trace {
-                Some(trace::start_latency(0, "", false)?)
+                Some(trace::start_latency(
+                    &trace::LatencyScope::default(),
+                    false,
+                )?)
             } else {
                 None
             };
@@ -115,7 +118,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             )?;
             let traced = tracer.map(|t| t.finish(started.elapsed())).transpose()?;
             let histograms = latency
-                .map(|t| trace::finish_latency(t, started.elapsed()))
+                .map(|t| trace::finish_latency(t, &[], started.elapsed()))
                 .transpose()?;
             let mut worst = 0;
             let mut reports = Vec::new();
@@ -229,7 +232,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Trace(cli::TraceCommand::Latency(args)) => {
-            let t = trace::latency(args.interval.0, args.task, &args.comm, args.cost)?;
+            let scope = trace::LatencyScope {
+                task: args.task,
+                comm: args.comm,
+                only: args.stage,
+            };
+            let t = trace::latency(args.interval.0, &scope, args.cost)?;
             if args.json {
                 output::json(&t)?;
             } else {

@@ -218,27 +218,42 @@ fn devices_under(dir: &std::path::Path) -> HashMap<u32, String> {
         .collect()
 }
 
-/// Fills the latency histograms for `interval`; run-queue latency only of process or thread
-/// `task` (0: all) and of commands starting with `comm` (empty: all).
-pub fn latency(interval: Duration, task: u32, comm: &str, cost: bool) -> Result<LatencyTrace> {
-    let tracer = start_latency(task, comm, cost)?;
-    let measured = crate::interrupt::wait(interval);
-    finish_latency(tracer, measured)
+/// What `trace latency` measures: run-queue latency only of process or thread `task` (0: all)
+/// and of commands starting with `comm` (empty: all); histograms only of the stages `only`
+/// (none: all).
+#[derive(Default)]
+pub struct LatencyScope {
+    pub task: u32,
+    pub comm: String,
+    pub only: Vec<String>,
 }
 
-pub fn start_latency(task: u32, comm: &str, cost: bool) -> Result<LatencyTracer> {
-    LatencyTracer::start(task, comm, cost)
+/// Fills the latency histograms for `interval`.
+pub fn latency(interval: Duration, scope: &LatencyScope, cost: bool) -> Result<LatencyTrace> {
+    let tracer = start_latency(scope, cost)?;
+    let measured = crate::interrupt::wait(interval);
+    finish_latency(tracer, &scope.only, measured)
+}
+
+pub fn start_latency(scope: &LatencyScope, cost: bool) -> Result<LatencyTracer> {
+    LatencyTracer::start(scope.task, &scope.comm, cost, &scope.only)
         .map_err(|e| anyhow!("{e} (pktmap trace needs root, or CAP_BPF and CAP_PERFMON)"))
 }
 
-/// Reads, detaches and summarises histograms filled over `interval`.
-pub fn finish_latency(tracer: LatencyTracer, interval: Duration) -> Result<LatencyTrace> {
+/// Reads, detaches and summarises histograms filled over `interval` (those of the stages
+/// `only`; none: all).
+pub fn finish_latency(
+    tracer: LatencyTracer,
+    only: &[String],
+    interval: Duration,
+) -> Result<LatencyTrace> {
     let h = tracer.read().map_err(|e| anyhow!(e))?;
     let disabled = tracer.missing.clone();
     drop(tracer);
     let histograms = HISTOGRAMS
         .iter()
         .zip(&h.buckets)
+        .filter(|((.., stage), _)| pktmap_bpf::latency::wanted(only, stage))
         .map(|((_, name, unit, _, stage), b)| Histogram {
             name,
             stage,

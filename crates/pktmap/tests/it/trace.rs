@@ -392,6 +392,10 @@ fn latency_histograms_fill_with_plausible_values_under_tcp_traffic() {
         // Between a microsecond-ish and a second: plausible for a loaded VM.
         let p50 = h["p50"].as_u64().unwrap();
         assert!((100..1_000_000_000).contains(&p50), "{name}: p50 {p50} ns");
+        // A start time matched to the wrong end (a reused skb address, the idle task's pid 0)
+        // shows as hours in the tail.
+        let p99 = h["p99"].as_u64().unwrap();
+        assert!(p99 < 10_000_000_000, "{name}: p99 {p99} ns");
     }
     // NAPI per device and CPU accounts for every poll the packets-per-poll histogram saw
     // (two maps read while running, so allow for polls between the two reads).
@@ -404,6 +408,68 @@ fn latency_histograms_fill_with_plausible_values_under_tcp_traffic() {
     assert!(
         napi.iter().any(|r| r["mean_work"].as_f64().unwrap() >= 1.0),
         "{napi:?}"
+    );
+}
+
+/// `--stage tx.3` shows only the qdisc histogram and loads only its two programs (the others
+/// would cost a run per packet for nothing).
+#[test]
+fn latency_stage_attaches_only_that_stages_programs() {
+    if !root_or_skip("latency_stage_attaches_only_that_stages_programs") {
+        return;
+    }
+    let _g = shared();
+    let pair = NetnsPair::new();
+    let sender = NetnsPair::within(&pair.a, || std::net::UdpSocket::bind((ADDR_A, 0)).unwrap());
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flood = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let _ = sender.send_to(b"x", (ADDR_B, 9));
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        })
+    };
+    let out = run(&[
+        "trace",
+        "latency",
+        "--stage",
+        "tx.3",
+        "--cost",
+        "--json",
+        "--interval",
+        "1s",
+    ]);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    flood.join().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let stages: Vec<&str> = v["histograms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["stage"].as_str().unwrap())
+        .collect();
+    assert_eq!(stages, ["tx.3"]);
+    let ran: Vec<&str> = v["cost"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["program"].as_str().unwrap())
+        .collect();
+    assert!(ran.contains(&"net_dev_queue"), "{ran:?}");
+    assert!(
+        ran.iter()
+            .all(|p| ["net_dev_queue", "net_dev_start_xmit"].contains(p)),
+        "{ran:?}"
+    );
+    let bad = run(&["trace", "latency", "--stage", "rx.9"]);
+    assert_eq!(bad.status.code(), Some(3));
+    assert!(
+        stderr(&bad).contains("rx.5, rx.6, rx.11, tx.3"),
+        "{}",
+        stderr(&bad)
     );
 }
 
