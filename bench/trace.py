@@ -64,6 +64,8 @@ modes = {
     "pktmap trace latency": [BIN, "trace", "latency", "--interval", "60s"],
     # With --cost the kernel times every program run: the price of measuring the price.
     "pktmap trace drops --cost": [BIN, "trace", "drops", "--cost", "--interval", "60s"],
+    # What an application owner asks: receive-to-copy and run-queue latency (rx.11) only.
+    "pktmap trace latency --stage rx.11": [BIN, "trace", "latency", "--stage", "rx.11", "--interval", "60s"],
 }
 # PKTMAP_BASELINE=path/to/another/pktmap compares a second build (say, the previous commit's).
 if os.environ.get("PKTMAP_BASELINE"):
