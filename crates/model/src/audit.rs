@@ -247,7 +247,7 @@ fn irq_layout(s: &Snapshot, _: PathHint) -> Vec<Item> {
         // Which CPU took each queue's interrupts (most of them).
         let busiest: BTreeSet<&String> = irqs
             .values()
-            .filter(|per| per.values().sum::<u64>() > 0)
+            .filter(|per| per.values().fold(0u64, |a, v| a.saturating_add(*v)) > 0)
             .filter_map(|per| per.iter().max_by_key(|(_, n)| **n).map(|(c, _)| c))
             .collect();
         let mut it = item(
@@ -274,7 +274,7 @@ fn irq_layout(s: &Snapshot, _: PathHint) -> Vec<Item> {
                     format!(
                         "{} on cpu{cpu} of {}",
                         per.get(*cpu).unwrap_or(&0),
-                        per.values().sum::<u64>()
+                        per.values().fold(0u64, |a, v| a.saturating_add(*v))
                     ),
                 ));
             }
@@ -525,7 +525,7 @@ fn conntrack(s: &Snapshot, _: PathHint) -> Vec<Item> {
         it.actions.push(Action::sysctl(
             "net.netfilter.nf_conntrack_max",
             &m.to_string(),
-            (m * 2).max(c * 2),
+            m.saturating_mul(2).max(c.saturating_mul(2)),
             "headroom before new flows are dropped",
         ));
     }

@@ -153,7 +153,7 @@ pub fn check(list: &[Parser], manifest_dir: &str) {
     assert!(n > list.len() * mutants_per_seed(), "{n} inputs");
 }
 
-/// pktmap's own parser: snapshot files (one snapshot or a set), read back and walked.
+/// pktmap's own parser: snapshot files (one snapshot or a set), read back and used.
 pub const PARSERS: &[Parser] = &[Parser {
     name: "snapshot_json",
     seeds: &["fuzz/seeds/snapshot_json"],
@@ -161,12 +161,14 @@ pub const PARSERS: &[Parser] = &[Parser {
         let Ok(snaps) = crate::snapshot::load_snapshots(&String::from_utf8_lossy(b)) else {
             return;
         };
-        // A loaded file is used as `walk --from A --to B` would: the delta of a snapshot with
-        // itself and with its neighbour.
+        // A loaded file is used as `walk`, `diagnose` (`--from A --to B`) and `audit --from`
+        // would: each snapshot audited, the delta of each with itself and with its neighbour.
         for pair in snaps.windows(2).chain(snaps.chunks(1)) {
             let (a, b) = (&pair[0], pair.last().expect("non-empty"));
+            drop(crate::audit::audit(b, crate::audit::PathHint::default()));
             if let Ok(d) = crate::delta::Delta::between(a, b) {
                 drop(crate::walk::build(&d, None));
+                drop(crate::diagnose::diagnose(&d));
             }
         }
     },

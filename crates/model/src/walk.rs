@@ -168,7 +168,8 @@ pub fn build(delta: &Delta, iface: Option<&str>) -> Walk {
         .collect();
     let mut totals: HashMap<&str, u64> = HashMap::new();
     for ((name, _), d) in &deltas {
-        *totals.entry(name).or_default() += d;
+        let t = totals.entry(name).or_default();
+        *t = t.saturating_add(*d);
     }
     let mut per_stage: Vec<Vec<CounterView>> = vec![Vec::new(); STAGES.len()];
     let mut unmapped = Vec::new();
@@ -201,7 +202,7 @@ pub fn build(delta: &Delta, iface: Option<&str>) -> Walk {
                             deltas.get(&(*n, &c.labels)).copied().unwrap_or(0)
                         }
                     })
-                    .sum()
+                    .fold(0, u64::saturating_add)
             })
             .unwrap_or(0);
         per_stage[idx].push(CounterView {

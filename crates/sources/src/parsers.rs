@@ -132,10 +132,9 @@ pub const PARSERS: &[Parser] = &[
     },
     Parser {
         name: "sock_diag_tcp",
-        seeds: &[
-            "fixtures/hosts/vm-udp-flood/t1/netlink/sockdiag-2-6.bin",
-            "fixtures/hosts/vm-udp-flood/t1/netlink/sockdiag-10-6.bin",
-        ],
+        // The flood host had no TCP socket: a loopback listener with a queued connection and
+        // established pairs holding unread data, over IPv4 and IPv6.
+        seeds: &["fuzz/seeds/sock_diag_tcp"],
         parse: |b| sockets(b, "tcp"),
     },
     Parser {
@@ -156,6 +155,24 @@ mod tests {
     #[test]
     fn every_parser_survives_seeds_fuzz_corpus_and_mutants() {
         check(PARSERS, env!("CARGO_MANIFEST_DIR"));
+    }
+
+    #[test]
+    fn the_tcp_seed_holds_what_it_stands_for() {
+        let root = repo_root(env!("CARGO_MANIFEST_DIR"));
+        let v4 =
+            std::fs::read(root.join("fuzz/seeds/sock_diag_tcp/loopback-v4-recvq-listener.bin"))
+                .unwrap();
+        let socks = sockets::parse_inet_diag(&v4, "tcp").unwrap();
+        let listener = socks
+            .iter()
+            .find(|s| s.local.ends_with(":47811") && s.state == "LISTEN");
+        assert_eq!(listener.map(|s| s.recv_q), Some(1), "{socks:?}");
+        let unread = socks
+            .iter()
+            .find(|s| s.recv_q == 70_000)
+            .expect("70,000 bytes unread");
+        assert!(unread.tcp_info.contains_key("rtt"), "{unread:?}");
     }
 
     #[test]

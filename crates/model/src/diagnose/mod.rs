@@ -44,7 +44,10 @@ impl<'a> Ctx<'a> {
     /// (delta, rate) of a counter summed over its label sets.
     pub fn sum(&self, name: &str) -> (u64, f64) {
         self.changes(name).fold((0, 0.0), |(d, r), c| {
-            (d + c.delta.unwrap_or(0), r + c.rate.unwrap_or(0.0))
+            (
+                u64::saturating_add(d, c.delta.unwrap_or(0)),
+                r + c.rate.unwrap_or(0.0),
+            )
         })
     }
 

@@ -142,7 +142,7 @@ fn nic_ring(ctx: &Ctx) -> Vec<Finding> {
             c.rate.unwrap_or(0.0),
         ));
         let e = sums.entry((dev.clone(), c.name.clone())).or_default();
-        e.0 += c.delta.unwrap_or(0);
+        e.0 = e.0.saturating_add(c.delta.unwrap_or(0));
         e.1 += c.rate.unwrap_or(0.0);
     }
     for (dev, evidence) in by_dev {
@@ -271,7 +271,7 @@ fn softirq_backlog(ctx: &Ctx) -> Vec<Finding> {
         .into();
     let proposed = current
         .parse::<u64>()
-        .map(|c| (c * 4).max(4096))
+        .map(|c| c.saturating_mul(4).max(4096))
         .unwrap_or(16384);
     f.actions.push(Action::sysctl(
         "net.core.netdev_max_backlog",
@@ -338,7 +338,7 @@ fn softirq_squeeze(ctx: &Ctx) -> Vec<Finding> {
             f.actions.push(Action::sysctl(
                 "net.core.netdev_budget",
                 budget,
-                b * 2,
+                b.saturating_mul(2),
                 "more packets per round",
             ));
         }
@@ -346,7 +346,7 @@ fn softirq_squeeze(ctx: &Ctx) -> Vec<Finding> {
             f.actions.push(Action::sysctl(
                 "net.core.netdev_budget_usecs",
                 usecs,
-                u * 2,
+                u.saturating_mul(2),
                 "more time per round",
             ));
         }
@@ -460,7 +460,7 @@ fn netfilter_gap(ctx: &Ctx) -> Vec<Finding> {
     ]
     .iter()
     .map(|n| ctx.sum(n).0)
-    .sum();
+    .fold(0, u64::saturating_add);
     let missing = received.saturating_sub(accounted);
     let rate = rate_in * missing as f64 / received as f64;
     if !Ctx::significant(missing, rate, rate_in) {
@@ -516,8 +516,8 @@ fn conntrack(ctx: &Ctx) -> Vec<Finding> {
     let (drops, rate) = ctx.sum("nf_conntrack.drop");
     let (early, _) = ctx.sum("nf_conntrack.early_drop");
     let (failed, frate) = ctx.sum("nf_conntrack.insert_failed");
-    let full = matches!((count, max), (Some(c), Some(m)) if m > 0 && c * 100 >= m * 95);
-    if drops + early >= super::MIN_EVENTS || full {
+    let full = matches!((count, max), (Some(c), Some(m)) if m > 0 && u128::from(c) * 100 >= u128::from(m) * 95);
+    if drops.saturating_add(early) >= super::MIN_EVENTS || full {
         let mut f = finding(
             "conntrack",
             "rx.8",
@@ -539,7 +539,7 @@ fn conntrack(ctx: &Ctx) -> Vec<Finding> {
                 "",
                 format!("{c} of {m}"),
             ));
-            f.actions.push(Action::sysctl("net.netfilter.nf_conntrack_max", &m.to_string(), m * 2, "room for the flows this host tracks (each entry costs ~300 bytes); global, shared by every namespace"));
+            f.actions.push(Action::sysctl("net.netfilter.nf_conntrack_max", &m.to_string(), m.saturating_mul(2), "room for the flows this host tracks (each entry costs ~300 bytes); global, shared by every namespace"));
         }
         f.cause =
             "every new flow needs a conntrack entry; when the table is full the packet is dropped \
@@ -604,7 +604,11 @@ fn closed_port(ctx: &Ctx) -> Vec<Finding> {
     let segs = ctx.rate("Tcp.InSegs");
     if rsts >= super::MIN_EVENTS
         && Ctx::significant(rsts, rr, segs)
-        && ctx.sum("Tcp.ActiveOpens").0 + ctx.sum("Tcp.PassiveOpens").0 < rsts
+        && ctx
+            .sum("Tcp.ActiveOpens")
+            .0
+            .saturating_add(ctx.sum("Tcp.PassiveOpens").0)
+            < rsts
     {
         let mut f = finding(
             "closed-port",
@@ -685,7 +689,7 @@ fn listen_overflow(ctx: &Ctx) -> Vec<Finding> {
         f.actions.push(Action::sysctl(
             "net.core.somaxconn",
             &cap.to_string(),
-            cap * 2,
+            cap.saturating_mul(2),
             format!("{} asks for more than the cap allows", s.local),
         ));
     } else {
@@ -720,8 +724,8 @@ fn tcp_receive_pressure(ctx: &Ctx) -> Vec<Finding> {
     let (d, r): (u64, f64) = moved
         .iter()
         .filter(|(n, _, _)| !n.ends_with("PruneCalled") && !n.ends_with("Collapsed"))
-        .fold((0, 0.0), |a, m| (a.0 + m.1, a.1 + m.2));
-    let strain: u64 = moved.iter().map(|m| m.1).sum();
+        .fold((0u64, 0.0), |a, m| (a.0.saturating_add(m.1), a.1 + m.2));
+    let strain = moved.iter().map(|m| m.1).fold(0, u64::saturating_add);
     if strain < super::MIN_EVENTS || (d > 0 && !Ctx::significant(d, r, segs) && strain < 100) {
         return Vec::new();
     }
@@ -964,7 +968,7 @@ fn slow_reader(ctx: &Ctx) -> Vec<Finding> {
         .filter(|s| {
             let used = s.skmem.get("rmem_alloc").copied().unwrap_or(0);
             let buf = s.skmem.get("rcvbuf").copied().unwrap_or(0);
-            s.recv_q >= 64 * 1024 || (buf > 0 && used * 2 >= buf)
+            s.recv_q >= 64 * 1024 || (buf > 0 && used.saturating_mul(2) >= buf)
         })
         .collect();
     if lagging.is_empty() {
@@ -1115,7 +1119,8 @@ fn receive_window(ctx: &Ctx) -> Vec<Finding> {
         .filter_map(|s| {
             let busy = *s.tcp_info.get("busy_time")?;
             let rwnd = *s.tcp_info.get("rwnd_limited")?;
-            (busy >= 100_000 && rwnd * 2 >= busy).then(|| (s, 100 * rwnd / busy))
+            (busy >= 100_000 && rwnd.saturating_mul(2) >= busy)
+                .then(|| (s, (u128::from(rwnd) * 100 / u128::from(busy)) as u64))
         })
         .collect();
     if limited.is_empty() {
@@ -1197,7 +1202,7 @@ fn rtt_inflation(ctx: &Ctx) -> Vec<Finding> {
         .filter_map(|s| {
             let rtt = *s.tcp_info.get("rtt")?;
             let min = *s.tcp_info.get("min_rtt")?;
-            (min > 0 && rtt >= 1_000 && rtt >= 4 * min).then_some((s, rtt, min))
+            (min > 0 && rtt >= 1_000 && rtt >= min.saturating_mul(4)).then_some((s, rtt, min))
         })
         .collect();
     if inflated.is_empty() {

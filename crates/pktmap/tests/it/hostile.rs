@@ -169,3 +169,35 @@ fn a_thousand_cpus_and_ten_thousand_interfaces() {
         "folded to 100 columns"
     );
 }
+
+/// Snapshot files whose every value is near 2^64 (the fuzzer's seed
+/// `fuzz/seeds/snapshot_json/huge-counters-set.json`): sums and doublings saturate instead of
+/// overflowing (a panic in this debug build, a small wrong number in release).
+#[test]
+fn counters_near_two_to_the_64_survive_walk_diagnose_and_audit() {
+    let set: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(repo().join("fuzz/seeds/snapshot_json/huge-counters-set.json")).unwrap(),
+    )
+    .unwrap();
+    let dir = TempDir::new("huge");
+    let (a, b) = (dir.path("a.json"), dir.path("b.json"));
+    std::fs::write(&a, set["snapshots"][0].to_string()).unwrap();
+    std::fs::write(&b, set["snapshots"][1].to_string()).unwrap();
+    for args in [
+        vec!["walk", "--from", &a, "--to", &b],
+        vec!["walk", "--json", "--from", &a, "--to", &b],
+        vec!["diagnose", "--from", &a, "--to", &b],
+        vec!["diagnose", "--json", "--from", &a, "--to", &b],
+        vec!["audit", "--from", &b],
+        vec!["audit", "--format", "sysctl", "--from", &b],
+    ] {
+        let out = run(&args);
+        assert!(
+            matches!(out.status.code(), Some(0..=2)),
+            "{args:?}: {:?} {}",
+            out.status,
+            stderr(&out)
+        );
+        assert!(!stdout(&out).is_empty(), "{args:?}");
+    }
+}

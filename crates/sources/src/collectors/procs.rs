@@ -21,7 +21,8 @@ pub fn parse_stat(text: &str) -> Option<(&str, u64)> {
     // After the name: state is field 3 of the line, utime 14 and stime 15.
     let utime: u64 = fields.get(11)?.parse().ok()?;
     let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some((comm, utime + stime))
+    // Ticks near 2^64 are no real process's: garbage, not a sum that wraps.
+    Some((comm, utime.checked_add(stime)?))
 }
 
 pub struct Procs;
@@ -84,5 +85,13 @@ mod tests {
         assert_eq!(parse_stat(odd), Some(("a) b (c", 11)));
         assert_eq!(parse_stat("12 (x"), None);
         assert_eq!(parse_stat("12 (x) S 1"), None);
+    }
+
+    /// Found by the fuzzer (fuzz/regressions/proc_stat): utime + stime past 2^64 overflowed.
+    #[test]
+    fn ticks_that_would_overflow_are_refused() {
+        let max = u64::MAX;
+        let line = format!("1 (k) S 2 0 0 0 -1 0 0 0 0 0 {max} {max} 0 0 20 0 1 0 3\n");
+        assert_eq!(parse_stat(&line), None);
     }
 }

@@ -217,7 +217,7 @@ fn cake_xstats(raw: &[u8]) -> Vec<(&'static str, u64, Kind)> {
         let v = if worst {
             values.max().unwrap_or(0)
         } else {
-            values.sum()
+            values.fold(0, u64::saturating_add)
         };
         out.push((name, v, kind));
     }
