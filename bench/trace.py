@@ -62,8 +62,6 @@ modes = {
     "no tracing": None,
     "pktmap trace drops": [BIN, "trace", "drops", "--interval", "60s"],
     "pktmap trace latency": [BIN, "trace", "latency", "--interval", "60s"],
-    # With --cost the kernel times every program run: the price of measuring the price.
-    "pktmap trace drops --cost": [BIN, "trace", "drops", "--cost", "--interval", "60s"],
     # What an application owner asks: receive-to-copy and run-queue latency (rx.11) only.
     "pktmap trace latency --stage rx.11": [BIN, "trace", "latency", "--stage", "rx.11", "--interval", "60s"],
 }
@@ -86,10 +84,13 @@ try:
     reader = subprocess.Popen(["ip", "netns", "exec", B, sys.executable, "-c", READER])
     floods = {"closed port (every packet dropped)": CLOSED, "reading socket (every packet delivered)": OPEN}
     results = {(f, m): [] for f in floods for m in modes}
-    for _ in range(ROUNDS):
+    names = list(modes)
+    for r in range(ROUNDS):
+        # Each round starts one mode later, so no mode always follows the same neighbour.
+        order = names[r % len(names):] + names[:r % len(names)]
         for f, port in floods.items():
-            for m, cmd in modes.items():
-                results[(f, m)].append(with_tracer(cmd, port))
+            for m in order:
+                results[(f, m)].append(with_tracer(modes[m], port))
     for f in floods:
         base = statistics.median(results[(f, "no tracing")])
         print(f"UDP flood into a {f} across a veth pair, {ROUNDS} alternating rounds of 2 s:")
