@@ -270,3 +270,36 @@ pub fn slow_tcp_reader(
     });
     (reader, writer)
 }
+
+/// A thread that runs `step` over and over until this is dropped (which stops and joins it).
+pub struct Repeat {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Starts a [`Repeat`] on a thread named `name` (the name is its `comm`).
+pub fn repeat(name: &str, mut step: impl FnMut() + Send + 'static) -> Repeat {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stop.clone();
+    let thread = std::thread::Builder::new()
+        .name(name.to_string())
+        .spawn(move || {
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                step();
+            }
+        })
+        .unwrap();
+    Repeat {
+        stop,
+        thread: Some(thread),
+    }
+}
+
+impl Drop for Repeat {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

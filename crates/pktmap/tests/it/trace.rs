@@ -421,16 +421,10 @@ fn latency_stage_attaches_only_that_stages_programs() {
     let _g = shared();
     let pair = NetnsPair::new();
     let sender = NetnsPair::within(&pair.a, || std::net::UdpSocket::bind((ADDR_A, 0)).unwrap());
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let flood = {
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let _ = sender.send_to(b"x", (ADDR_B, 9));
-                std::thread::sleep(Duration::from_micros(200));
-            }
-        })
-    };
+    let flood = repeat("pmt-flood", move || {
+        let _ = sender.send_to(b"x", (ADDR_B, 9));
+        std::thread::sleep(Duration::from_micros(200));
+    });
     let out = run(&[
         "trace",
         "latency",
@@ -441,8 +435,7 @@ fn latency_stage_attaches_only_that_stages_programs() {
         "--interval",
         "1s",
     ]);
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    flood.join().unwrap();
+    drop(flood);
     assert!(out.status.success(), "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let stages: Vec<&str> = v["histograms"]
@@ -511,18 +504,7 @@ fn run_queue_latency_filters_by_process_and_by_command() {
     }
     let _g = shared();
     let name = format!("pmtwake{}", std::process::id() % 100_000);
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let waker = {
-        let stop = stop.clone();
-        std::thread::Builder::new()
-            .name(name.clone())
-            .spawn(move || {
-                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-            })
-            .unwrap()
-    };
+    let waker = repeat(&name, || std::thread::sleep(Duration::from_millis(5)));
     let runq = |filter: &[&str]| {
         let mut args = vec!["trace", "latency", "--json", "--interval", "1s"];
         args.extend_from_slice(filter);
@@ -541,8 +523,7 @@ fn run_queue_latency_filters_by_process_and_by_command() {
     let by_comm = runq(&["--comm", &name]);
     let by_pid = runq(&["--task", &std::process::id().to_string()]);
     let nobody = runq(&["--comm", "pmt-not-running"]);
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    waker.join().unwrap();
+    drop(waker);
     // At most 200 wakeups a second; a loaded VM may lose some to scheduling, never most.
     assert!((50..=260).contains(&by_comm), "{by_comm}");
     assert!(by_pid >= by_comm / 2, "{by_pid} vs {by_comm}");
