@@ -42,10 +42,11 @@ for t in $targets; do
     # document and its mutations, without the fuzzer spending its time on megabytes.
     smallest=$(tr , '\n' <<<"$seeds" | xargs stat -c %s | sort -n | head -1)
     max_len=$((2 * smallest > 1024 ? 2 * smallest : 1024))
+    # New inputs go to the first folder: a scratch one, so replay and smoke change nothing.
     rm -rf "new/$t" && mkdir -p "new/$t"
     dirs=("new/$t" "corpus/$t" "regressions/$t")
     case $mode in
-        replay) args=(-runs=0); dirs=("corpus/$t" "regressions/$t") ;;
+        replay) args=(-runs=0) ;;
         smoke) args=(-runs="$runs" -seed=1 -max_len="$max_len" -print_final_stats=1) ;;
         fuzz) args=(-max_total_time="$secs" -max_len="$max_len" -print_final_stats=1) ;;
     esac

@@ -4,17 +4,21 @@
 
 use pktmap_model::fuzz::{Parser, seed_files};
 
+/// Looked up once, not on every one of the millions of inputs.
 fn parser() -> &'static Parser {
-    let name = env!("CARGO_BIN_NAME");
-    [
-        pktmap_model::fuzz::PARSERS,
-        pktmap_sources::parsers::PARSERS,
-        pktmap_bpf::parsers::PARSERS,
-    ]
-    .into_iter()
-    .flatten()
-    .find(|p| p.name == name)
-    .unwrap_or_else(|| panic!("no parser named {name}"))
+    static PARSER: std::sync::OnceLock<&'static Parser> = std::sync::OnceLock::new();
+    PARSER.get_or_init(|| {
+        let name = env!("CARGO_BIN_NAME");
+        [
+            pktmap_model::fuzz::PARSERS,
+            pktmap_sources::parsers::PARSERS,
+            pktmap_bpf::parsers::PARSERS,
+        ]
+        .into_iter()
+        .flatten()
+        .find(|p| p.name == name)
+        .unwrap_or_else(|| panic!("no parser named {name}"))
+    })
 }
 
 libfuzzer_sys::fuzz_target!(

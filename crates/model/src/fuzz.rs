@@ -162,10 +162,12 @@ pub const PARSERS: &[Parser] = &[Parser {
             return;
         };
         // A loaded file is used as `walk`, `diagnose` (`--from A --to B`) and `audit --from`
-        // would: each snapshot audited, the delta of each with itself and with its neighbour.
+        // would: each snapshot audited once, the delta of each with itself and its neighbour.
+        for s in &snaps {
+            drop(crate::audit::audit(s, crate::audit::PathHint::default()));
+        }
         for pair in snaps.windows(2).chain(snaps.chunks(1)) {
             let (a, b) = (&pair[0], pair.last().expect("non-empty"));
-            drop(crate::audit::audit(b, crate::audit::PathHint::default()));
             if let Ok(d) = crate::delta::Delta::between(a, b) {
                 drop(crate::walk::build(&d, None));
                 drop(crate::diagnose::diagnose(&d));
