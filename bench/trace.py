@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
 """Cost of tracing: packets per second of a UDP flood across a veth pair with no tracing, with
-`pktmap trace drops` and `trace latency`, and with the equivalent bpftrace one-liners,
-alternating round by round. Two floods: into a closed port (every packet dropped, the worst case
-for a drop tracer) and into a socket that reads every packet (the usual case: nothing dropped,
-every packet copied to the application). Root; traffic only inside the two namespaces this
-script makes.
+`pktmap trace drops` and `trace latency`, and with the equivalent bpftrace one-liners. Two floods:
+into a closed port (every packet dropped, the worst case for a drop tracer) and into a socket
+that reads every packet (the usual case: nothing dropped, every packet copied to the
+application). Every traced run sits between two untraced runs and is compared with their mean,
+so the VM's drift over a run cancels; the mode order rotates round by round. Root; traffic only
+inside the two namespaces this script makes.
 
-Usage: bench/trace.py [ROUNDS]   (after `cargo build --release`; needs bpftrace for its column)"""
-import os, shutil, signal, statistics, subprocess, sys, time
+Usage: bench/trace.py [ROUNDS]   (after `cargo build --release`; needs bpftrace for its rows)
+PKTMAP_BASELINE=path/to/another/pktmap adds that build's trace drops and trace latency.
+PKTMAP_EXTRA="LABEL<TAB>COMMAND" lines add any other tracer (say, a scratch floor of empty
+programs); PKTMAP_ONLY="WORD|WORD" keeps only the modes whose label has one of the words."""
+import os, shlex, shutil, signal, statistics, subprocess, sys, time
 
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 5
 BIN = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "target/release/pktmap")
@@ -47,19 +51,17 @@ def flood(port, secs=2.0):
     return int(out.stdout) / secs
 
 def with_tracer(cmd, port):
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) if cmd else None
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1.0)  # attached
     pps = flood(port)
-    if p:
-        p.send_signal(signal.SIGINT)
-        try:
-            p.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            p.kill()
+    p.send_signal(signal.SIGINT)
+    try:
+        p.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        p.kill()
     return pps
 
 modes = {
-    "no tracing": None,
     "pktmap trace drops": [BIN, "trace", "drops", "--interval", "60s"],
     "pktmap trace latency": [BIN, "trace", "latency", "--interval", "60s"],
     # What an application owner asks: receive-to-copy and run-queue latency (rx.11) only.
@@ -75,6 +77,12 @@ if shutil.which("bpftrace"):
     bt = lambda prog: ["unshare", "-m", "sh", "-c", f"mount -t tracefs nodev /sys/kernel/tracing && exec bpftrace -e '{prog}'"]
     modes["bpftrace kfree_skb count"] = bt(BPFTRACE)
     modes["bpftrace latency one-liners"] = bt(BPFTRACE_LAT)
+for line in filter(None, os.environ.get("PKTMAP_EXTRA", "").splitlines()):
+    label, cmd = line.split("\t", 1)
+    modes[label] = shlex.split(cmd)
+# PKTMAP_ONLY="drops|bpftrace": only the modes whose label contains one of these.
+if os.environ.get("PKTMAP_ONLY"):
+    modes = {k: v for k, v in modes.items() if any(w in k for w in os.environ["PKTMAP_ONLY"].split("|"))}
 reader = None
 try:
     sh("ip", "netns", "add", A); sh("ip", "netns", "add", B)
@@ -84,19 +92,26 @@ try:
     reader = subprocess.Popen(["ip", "netns", "exec", B, sys.executable, "-c", READER])
     floods = {"closed port (every packet dropped)": CLOSED, "reading socket (every packet delivered)": OPEN}
     results = {(f, m): [] for f in floods for m in modes}
+    base = {f: [] for f in floods}
     names = list(modes)
     for r in range(ROUNDS):
         # Each round starts one mode later, so no mode always follows the same neighbour.
         order = names[r % len(names):] + names[:r % len(names)]
         for f, port in floods.items():
+            before = flood(port)
+            base[f].append(before)
             for m in order:
-                results[(f, m)].append(with_tracer(modes[m], port))
+                pps = with_tracer(modes[m], port)
+                after = flood(port)
+                base[f].append(after)
+                results[(f, m)].append(1 - pps / ((before + after) / 2))
+                before = after
     for f in floods:
-        base = statistics.median(results[(f, "no tracing")])
-        print(f"UDP flood into a {f} across a veth pair, {ROUNDS} alternating rounds of 2 s:")
+        print(f"UDP flood into a {f} across a veth pair, {ROUNDS} rounds of 2 s floods:")
+        print(f"  {'no tracing':<40} median {statistics.median(base[f]):9.0f} pps")
         for m in modes:
-            med = statistics.median(results[(f, m)])
-            print(f"  {m:<28} median {med:9.0f} pps   cost {100 * (1 - med / base):5.1f}%")
+            q = statistics.quantiles(results[(f, m)], n=4) if ROUNDS > 1 else [results[(f, m)][0]] * 3
+            print(f"  {m:<40} cost {100 * q[1]:5.1f}%   (middle half {100 * q[0]:5.1f}% to {100 * q[2]:5.1f}%)")
 finally:
     if reader:
         reader.kill()

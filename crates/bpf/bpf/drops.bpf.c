@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Counts freed-and-dropped packets by reason, code location, namespace, device and protocol,
- * in the kernel: one per-CPU hash update per drop, nothing per packet to user space. Attached
- * to the BTF-typed tracepoint skb:kfree_skb (no kprobe). */
+ * in the kernel, nothing per packet to user space. Attached to the BTF-typed tracepoint
+ * skb:kfree_skb (no kprobe). Drops come in runs at one site (a flood into a closed port, a
+ * full socket): a run is counted in a per-CPU slot and moved into the hash when the site
+ * changes, so most drops cost an array slot, not a hash lookup. */
 #include "vmlinux-min.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -28,11 +30,41 @@ struct {
 	__type(value, __u64);
 } drop_stats SEC(".maps");
 
-static __always_inline void bump(__u32 idx)
+static __always_inline void bump(__u32 idx, __u64 n)
 {
 	__u64 *v = bpf_map_lookup_elem(&drop_stats, &idx);
 	if (v)
-		*v += 1;
+		*v += n;
+}
+
+/* This CPU's current run of drops at one key (read by user space after detaching). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct drop_run);
+} last_run SEC(".maps");
+
+static __always_inline void add(struct drop_key *key, __u64 n)
+{
+	__u64 *count = bpf_map_lookup_elem(&drops, key);
+	if (!count) {
+		if (!bpf_map_update_elem(&drops, key, &n, BPF_NOEXIST))
+			return;
+		/* Another CPU may have added the key since the lookup. */
+		count = bpf_map_lookup_elem(&drops, key);
+		if (!count) {
+			bump(DROP_STAT_FULL, n);
+			return;
+		}
+	}
+	*count += n;
+}
+
+static __always_inline int same_key(const struct drop_key *a, const struct drop_key *b)
+{
+	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
+	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2];
 }
 
 /* Samples a second, 0: none; set by the loader. */
@@ -71,7 +103,7 @@ static __always_inline void sample(struct sk_buff *skb, struct drop_key *key)
 {
 	struct drop_sample *s = bpf_ringbuf_reserve(&samples, sizeof(*s), 0);
 	if (!s) {
-		bump(DROP_STAT_SAMPLE_LOST);
+		bump(DROP_STAT_SAMPLE_LOST, 1);
 		return;
 	}
 	__builtin_memset(s, 0, sizeof(*s));
@@ -111,7 +143,7 @@ int BPF_PROG(count_drop, struct sk_buff *skb, void *location, int reason)
 {
 	if ((__u32)reason < min_reason)
 		return 0;
-	bump(DROP_STAT_EVENTS);
+	bump(DROP_STAT_EVENTS, 1);
 
 	struct drop_key key = {};
 	key.reason = reason;
@@ -132,13 +164,19 @@ int BPF_PROG(count_drop, struct sk_buff *skb, void *location, int reason)
 	if (sample_per_sec && sample_allowed())
 		sample(skb, &key);
 
-	__u64 *count = bpf_map_lookup_elem(&drops, &key);
-	if (count) {
-		*count += 1;
+	__u32 zero = 0;
+	struct drop_run *run = bpf_map_lookup_elem(&last_run, &zero);
+	if (!run) {
+		add(&key, 1);
 		return 0;
 	}
-	__u64 one = 1;
-	if (bpf_map_update_elem(&drops, &key, &one, BPF_NOEXIST))
-		bump(DROP_STAT_FULL);
+	if (run->count && same_key(&run->key, &key)) {
+		run->count += 1;
+		return 0;
+	}
+	if (run->count)
+		add(&run->key, run->count);
+	run->key = key;
+	run->count = 1;
 	return 0;
 }

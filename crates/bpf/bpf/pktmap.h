@@ -13,6 +13,12 @@ struct drop_key {
 	__u16 pad;
 };
 
+/* A CPU's latest run of drops at one key, not yet added to the hash. */
+struct drop_run {
+	struct drop_key key;
+	__u64 count;
+};
+
 /* One dropped packet's addresses, sent to user space at most sample_per_sec times a second
  * through a ring buffer (addresses in network byte order, IPv4 in the first 4 bytes). */
 struct drop_sample {

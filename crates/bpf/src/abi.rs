@@ -17,6 +17,17 @@ pub struct DropKey {
 // program zeroes the key before filling it).
 unsafe impl aya::Pod for DropKey {}
 
+/// `struct drop_run`: a CPU's latest run of drops at one key, not yet in the hash.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DropRun {
+    pub key: DropKey,
+    pub count: u64,
+}
+
+// SAFETY: a DropKey and a u64, no padding.
+unsafe impl aya::Pod for DropRun {}
+
 /// `DROP_STAT_*` indexes of the `drop_stats` per-CPU array.
 pub const DROP_STAT_EVENTS: u32 = 0;
 pub const DROP_STAT_FULL: u32 = 1;
@@ -69,6 +80,8 @@ mod tests {
         assert!(header.contains("#define DROPS_MAX_ENTRIES 8192"));
         assert!(header.contains("#define DROP_STAT_FULL 1"));
         assert_eq!(std::mem::size_of::<super::NapiDev>(), 24);
+        assert_eq!(std::mem::size_of::<super::DropRun>(), 32);
+        assert!(header.contains("struct drop_key key;\n\t__u64 count;"));
         assert_eq!(std::mem::size_of::<super::DropSample>(), 52);
         assert!(header.contains("#define DROP_STAT_SAMPLE_LOST 2"));
         assert!(header.contains("__u64 full_budget;"));

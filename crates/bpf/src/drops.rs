@@ -1,15 +1,19 @@
 //! The drop counter: loads `drops.bpf.o`, attaches it to skb:kfree_skb (BTF-typed tracepoint)
-//! and reads the per-CPU counts. Dropping the value detaches and unloads: the program and its
-//! maps belong to file descriptors of this process, nothing is pinned, so even SIGKILL leaves
-//! nothing behind.
+//! and, when done, detaches and reads the per-CPU counts. The program and its maps belong to
+//! file descriptors of this process, nothing is pinned, so even SIGKILL leaves nothing behind.
 
-use crate::abi::{DROP_STAT_EVENTS, DROP_STAT_FULL, DropKey, DropSample};
+use crate::abi::{DROP_STAT_EVENTS, DROP_STAT_FULL, DropKey, DropRun, DropSample};
 use aya::maps::{PerCpuArray, PerCpuHashMap, RingBuf};
 use aya::programs::BtfTracePoint;
+use aya::programs::tp_btf::BtfTracePointLinkId;
 use aya::{Btf, Ebpf, EbpfLoader};
+use std::collections::HashMap;
+
+const PROGRAM: &str = "count_drop";
 
 pub struct DropCounter {
     bpf: Ebpf,
+    link: BtfTracePointLinkId,
     /// Keeps run-time accounting on while the counter runs.
     stats: Option<Option<std::os::fd::OwnedFd>>,
 }
@@ -57,28 +61,44 @@ impl DropCounter {
             .override_global("sample_per_sec", &sample_per_sec, true)
             .load(crate::DROPS_OBJECT)
             .map_err(|e| err("loading drops.bpf.o", e))?;
-        let prog: &mut BtfTracePoint = bpf
-            .program_mut("count_drop")
-            .ok_or("drops.bpf.o has no count_drop program")?
-            .try_into()
-            .map_err(|e| err("count_drop", e))?;
+        let prog = program(&mut bpf)?;
         prog.load("kfree_skb", &btf)
             .map_err(|e| err("verifying count_drop", e))?;
-        prog.attach()
+        let link = prog
+            .attach()
             .map_err(|e| err("attaching to skb:kfree_skb", e))?;
-        Ok(DropCounter { bpf, stats })
+        Ok(DropCounter { bpf, link, stats })
     }
 
-    /// Sums every CPU's counts and takes the samples sent so far.
-    pub fn read(&mut self) -> Result<DropCounts, String> {
+    /// Detaches, then sums every CPU's counts (those in the hash and each CPU's current run,
+    /// which is final only once nothing runs) and takes the samples sent.
+    pub fn finish(mut self) -> Result<DropCounts, String> {
+        program(&mut self.bpf)?
+            .detach(self.link)
+            .map_err(|e| err("detaching count_drop", e))?;
         let map: PerCpuHashMap<_, DropKey, u64> =
             PerCpuHashMap::try_from(self.bpf.map("drops").ok_or("no drops map")?)
                 .map_err(|e| err("drops map", e))?;
-        let mut out = DropCounts::default();
+        let mut totals: HashMap<DropKey, u64> = HashMap::new();
         for item in map.iter() {
             let (k, per_cpu) = item.map_err(|e| err("reading drops", e))?;
-            out.by_key.push((k, per_cpu.iter().sum()));
+            *totals.entry(k).or_default() += per_cpu.iter().sum::<u64>();
         }
+        let runs: PerCpuArray<_, DropRun> =
+            PerCpuArray::try_from(self.bpf.map("last_run").ok_or("no last_run map")?)
+                .map_err(|e| err("last_run map", e))?;
+        for run in runs
+            .get(&0, 0)
+            .map_err(|e| err("reading last_run", e))?
+            .iter()
+            .filter(|r| r.count > 0)
+        {
+            *totals.entry(run.key).or_default() += run.count;
+        }
+        let mut out = DropCounts {
+            by_key: totals.into_iter().collect(),
+            ..DropCounts::default()
+        };
         let stats: PerCpuArray<_, u64> =
             PerCpuArray::try_from(self.bpf.map("drop_stats").ok_or("no drop_stats map")?)
                 .map_err(|e| err("drop_stats map", e))?;
@@ -101,14 +121,22 @@ impl DropCounter {
     }
 }
 
+fn program(bpf: &mut Ebpf) -> Result<&mut BtfTracePoint, String> {
+    bpf.program_mut(PROGRAM)
+        .ok_or("drops.bpf.o has no count_drop program")?
+        .try_into()
+        .map_err(|e| err(PROGRAM, e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// On the real kernel, as root: a datagram to a closed loopback port is counted with the
-    /// kernel's NO_SOCKET reason.
+    /// On the real kernel, as root: datagrams to closed loopback ports, v4 and v6 in turn (two
+    /// keys, so every drop ends a run and starts another), are each counted with the kernel's
+    /// NO_SOCKET reason, and no drop the program saw is lost between run and hash.
     #[test]
-    fn counts_a_closed_port_drop_by_reason() {
+    fn counts_closed_port_drops_by_reason_and_protocol() {
         if unsafe { libc_geteuid() } != 0 {
             assert!(
                 std::env::var("CI").map_or(true, |v| v != "true"),
@@ -117,30 +145,40 @@ mod tests {
             eprintln!("skipping: needs root");
             return;
         }
-        let mut counter = DropCounter::start(true, 0).unwrap();
+        let counter = DropCounter::start(true, 0).unwrap();
         let reasons = crate::btf::drop_reasons().unwrap();
         let no_socket = *reasons
             .iter()
             .find(|(_, n)| n.as_str() == "NO_SOCKET")
             .unwrap()
             .0;
-        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        let closed = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        let port = closed.local_addr().unwrap().port();
-        drop(closed);
+        let closed = |addr: &str| {
+            let s = std::net::UdpSocket::bind(addr).unwrap();
+            let closed = std::net::UdpSocket::bind(addr).unwrap();
+            let to = closed.local_addr().unwrap();
+            drop(closed);
+            (s, to)
+        };
+        let (s4, to4) = closed("127.0.0.1:0");
+        let (s6, to6) = closed("[::1]:0");
         for _ in 0..50 {
-            let _ = s.send_to(b"x", ("127.0.0.1", port));
+            let _ = s4.send_to(b"x", to4);
+            let _ = s6.send_to(b"x", to6);
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
-        let counts = counter.read().unwrap();
-        let n: u64 = counts
-            .by_key
-            .iter()
-            .filter(|(k, _)| k.reason == no_socket)
-            .map(|(_, c)| c)
-            .sum();
-        assert!(n >= 50, "{counts:?}");
-        assert!(counts.events >= n);
+        let counts = counter.finish().unwrap();
+        let of = |ethertype: u16| -> u64 {
+            counts
+                .by_key
+                .iter()
+                .filter(|(k, _)| k.reason == no_socket && k.protocol == ethertype.to_be())
+                .map(|(_, c)| c)
+                .sum()
+        };
+        assert!(of(0x0800) >= 50, "{counts:?}");
+        assert!(of(0x86dd) >= 50, "{counts:?}");
+        let counted: u64 = counts.by_key.iter().map(|(_, c)| c).sum();
+        assert_eq!(counted + counts.map_full, counts.events, "{counts:?}");
     }
 
     unsafe extern "C" {

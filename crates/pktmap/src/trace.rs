@@ -74,10 +74,9 @@ impl DropTracer {
     }
 
     /// Reads, detaches, and places the counts; `interval` is what they were counted over.
-    pub fn finish(mut self, interval: Duration) -> Result<DropTrace> {
-        let counts = self.counter.read().map_err(|e| anyhow!(e))?;
-        // Detach before the slow part: nothing keeps counting while names are resolved.
-        drop(self.counter);
+    pub fn finish(self, interval: Duration) -> Result<DropTrace> {
+        // Detached before the slow part: nothing keeps counting while names are resolved.
+        let counts = self.counter.finish().map_err(|e| anyhow!(e))?;
         assemble(counts, interval, self.only_netns, self.only_ifindex)
     }
 }
