@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Latency histograms along the path, in the kernel: log2 buckets in a per-CPU array, one
  * increment per event, nothing per packet to user space. Tracepoints only: BTF-typed, and raw
- * where a packet's address is all that is needed. */
+ * where a packet's address is all that is needed. User space may attach the programs only in
+ * sampling windows (being attached costs more than what these programs do): a start time from
+ * before the current window opened is never matched. */
 #include "vmlinux-min.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -47,6 +49,24 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } lat_stats SEC(".maps");
+
+/* [0]: when the current sampling window opened (bpf_ktime_get_ns's clock, set by user space
+ * before it attaches); 0 when the programs stay attached for the whole interval. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} window SEC(".maps");
+
+/* Whether a start time at t0 was taken in the current window. The end of a start from an
+ * earlier window may have passed while nothing was attached, and its slot since been reused. */
+static __always_inline int current(__u64 t0)
+{
+	__u32 k = 0;
+	__u64 *open = bpf_map_lookup_elem(&window, &k);
+	return !open || t0 >= *open;
+}
 
 /* Per-CPU: when NET_RX was raised, when it was entered (0: not timed; 1: raised, not timed). */
 struct {
@@ -127,7 +147,7 @@ int BPF_PROG(softirq_entry, unsigned int vec)
 	__u32 k = 0;
 	__u64 *raised = bpf_map_lookup_elem(&softirq_ts, &k);
 	if (raised) {
-		if (*raised > 1) {
+		if (*raised > 1 && current(*raised)) {
 			now = bpf_ktime_get_ns();
 			record(HIST_SOFTIRQ_WAIT, now - *raised);
 		}
@@ -153,7 +173,8 @@ int BPF_PROG(softirq_exit, unsigned int vec)
 	__u32 k = 1;
 	__u64 *entered = bpf_map_lookup_elem(&softirq_ts, &k);
 	if (entered && *entered) {
-		record(HIST_SOFTIRQ_RUN, bpf_ktime_get_ns() - *entered);
+		if (current(*entered))
+			record(HIST_SOFTIRQ_RUN, bpf_ktime_get_ns() - *entered);
 		*entered = 0;
 	}
 	return 0;
@@ -228,6 +249,10 @@ static __always_inline void finish(void *map, __u64 key, __u32 hist)
 		return;
 	__u64 t0 = s->ts;
 	s->key = 0;
+	if (!current(t0)) {
+		stat(LAT_STAT_LATE);
+		return;
+	}
 	__u64 now = bpf_ktime_get_ns();
 	if (now > t0)
 		record(hist, now - t0);

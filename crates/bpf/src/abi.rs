@@ -58,6 +58,7 @@ pub const DROP_STAT_SAMPLE_LOST: u32 = 2;
 /// `LAT_STAT_*` indexes of the `lat_stats` per-CPU array.
 pub const LAT_STAT_NAPI_FULL: u32 = 0;
 pub const LAT_STAT_REPLACED: u32 = 1;
+pub const LAT_STAT_LATE: u32 = 2;
 
 /// `struct napi_dev`: one device's polls on one CPU.
 #[repr(C)]
@@ -87,5 +88,6 @@ mod tests {
         assert!(header.contains("__u64 full_budget;"));
         assert!(header.contains("#define LAT_STAT_NAPI_FULL 0"));
         assert!(header.contains("#define LAT_STAT_REPLACED 1"));
+        assert!(header.contains("#define LAT_STAT_LATE 2"));
     }
 }

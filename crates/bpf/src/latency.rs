@@ -1,9 +1,16 @@
 //! The latency histograms: loads `latency.bpf.o`, attaches each program to its tracepoint (a
-//! tracepoint this kernel lacks disables that histogram only), reads the per-CPU buckets.
+//! tracepoint this kernel lacks disables that histogram only), throughout or in sampling
+//! windows, and reads the per-CPU buckets.
 
-use aya::maps::{PerCpuArray, PerCpuHashMap};
+use aya::maps::{Array, PerCpuArray, PerCpuHashMap};
 use aya::programs::Program;
+use aya::programs::raw_trace_point::RawTracePointLinkId;
+use aya::programs::tp_btf::BtfTracePointLinkId;
 use aya::{Btf, Ebpf, EbpfLoader};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 pub const HIST_BUCKETS: usize = 64;
 
@@ -70,11 +77,155 @@ pub fn wanted(only: &[String], stage: &str) -> bool {
     only.is_empty() || only.iter().any(|s| s == stage)
 }
 
+/// Programs that open a measurement (or count on their own): in each sampling window they are
+/// attached last and detached first, so that a start seen in the window can meet its end.
+const OPENERS: [&str; 5] = [
+    "softirq_raise",
+    "napi_poll",
+    "netif_receive_skb",
+    "net_dev_queue",
+    "sched_wakeup",
+];
+
+/// Time sampling. Being attached costs more than the programs do (every event pays the
+/// kernel's dispatch), so by default they are attached for `window` in every `period`; the
+/// programs that end a measurement stay `grace` longer. A latency longer than the grace is not
+/// seen then: it needs the programs attached throughout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Duty {
+    pub window: Duration,
+    pub period: Duration,
+    pub grace: Duration,
+}
+
+impl Duty {
+    pub const PERIOD: Duration = Duration::from_secs(1);
+    pub const GRACE: Duration = Duration::from_millis(100);
+
+    /// Attached `percent` of the time (1..=99); 100 or more: all the time (None).
+    pub fn percent(percent: u32) -> Option<Duty> {
+        (percent < 100).then(|| Duty {
+            window: Self::PERIOD * percent.max(1) / 100,
+            period: Self::PERIOD,
+            grace: Self::GRACE,
+        })
+    }
+}
+
 pub struct LatencyTracer {
-    bpf: Ebpf,
+    state: State,
     stats: Option<Option<std::os::fd::OwnedFd>>,
     /// Tracepoints that could not be attached, with why.
     pub missing: Vec<(String, String)>,
+}
+
+enum State {
+    Attached(Probes),
+    Sampling {
+        stop: Arc<AtomicBool>,
+        thread: JoinHandle<(Probes, Result<Duration, String>)>,
+    },
+}
+
+/// The loaded object and the links of the programs attached now.
+struct Probes {
+    bpf: Ebpf,
+    /// The programs that attached when tried at start, in attach order.
+    usable: Vec<&'static str>,
+    links: Vec<(&'static str, Link)>,
+}
+
+enum Link {
+    Btf(BtfTracePointLinkId),
+    Raw(RawTracePointLinkId),
+}
+
+impl Probes {
+    fn attach(&mut self, name: &'static str) -> Result<(), String> {
+        let link = match self.bpf.program_mut(name).ok_or("not in the object")? {
+            Program::BtfTracePoint(p) => Link::Btf(p.attach().map_err(|e| format!("{e}"))?),
+            Program::RawTracePoint(p) => Link::Raw(p.attach(name).map_err(|e| format!("{e}"))?),
+            _ => return Err("not a tracepoint program".into()),
+        };
+        self.links.push((name, link));
+        Ok(())
+    }
+
+    /// Detaches the attached programs `which` picks.
+    fn detach(&mut self, which: impl Fn(&str) -> bool) -> Result<(), String> {
+        let (go, keep) = std::mem::take(&mut self.links)
+            .into_iter()
+            .partition(|(n, _)| which(n));
+        self.links = keep;
+        for (name, link) in go {
+            let p = self.bpf.program_mut(name).ok_or("not in the object")?;
+            match (p, link) {
+                (Program::BtfTracePoint(p), Link::Btf(l)) => p.detach(l),
+                (Program::RawTracePoint(p), Link::Raw(l)) => p.detach(l),
+                _ => return Err(format!("{name}: link of another kind")),
+            }
+            .map_err(|e| format!("detaching {name}: {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// Opens a window: stamps it (older start times are never matched), then attaches the
+    /// programs that end measurements before those that open them.
+    fn open(&mut self) -> Result<(), String> {
+        let mut window: Array<_, u64> =
+            Array::try_from(self.bpf.map_mut("window").ok_or("no window map")?)
+                .map_err(|e| e.to_string())?;
+        window
+            .set(0, monotonic_ns(), 0)
+            .map_err(|e| format!("stamping the window: {e}"))?;
+        let usable = self.usable.clone();
+        let (openers, enders): (Vec<_>, Vec<_>) =
+            usable.into_iter().partition(|n| OPENERS.contains(n));
+        enders
+            .into_iter()
+            .chain(openers)
+            .try_for_each(|n| self.attach(n))
+    }
+
+    /// Runs windows until `stop`; returns the time the opening programs were attached.
+    fn sample(&mut self, duty: Duty, stop: &AtomicBool) -> Result<Duration, String> {
+        let mut observed = Duration::ZERO;
+        while !stop.load(Ordering::Relaxed) {
+            let began = Instant::now();
+            self.open()?;
+            let opened = Instant::now();
+            sleep_until(opened + duty.window, stop);
+            self.detach(|n| OPENERS.contains(&n))?;
+            observed += opened.elapsed();
+            // Not cut short by a stop: the last window's ends get their grace too.
+            std::thread::sleep(duty.grace);
+            self.detach(|_| true)?;
+            sleep_until(began + duty.period, stop);
+        }
+        Ok(observed)
+    }
+}
+
+/// Sleeps until `t`, waking early when `stop` is set.
+fn sleep_until(t: Instant, stop: &AtomicBool) {
+    while !stop.load(Ordering::Relaxed) {
+        let left = t.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(20)));
+    }
+}
+
+/// The clock `bpf_ktime_get_ns` reads.
+fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes the timespec it is given; CLOCK_MONOTONIC always exists.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 #[derive(Debug, Default)]
@@ -87,6 +238,10 @@ pub struct Histograms {
     pub napi_full: u64,
     /// Start times overwritten before their end was seen (`LAT_STAT_REPLACED`).
     pub replaced: u64,
+    /// Start times whose end came only after their window closed (`LAT_STAT_LATE`).
+    pub late: u64,
+    /// With time sampling, how long the opening programs were attached; None: throughout.
+    pub observed: Option<Duration>,
     /// `(ifindex, cpu, polls)` of every device that polled, per CPU that polled it.
     pub napi_devices: Vec<(u32, u32, crate::abi::NapiDev)>,
     pub cost: Vec<crate::ProgramCost>,
@@ -114,94 +269,127 @@ impl LatencyTracer {
     /// command starts with `comm` (empty: any; at most 15 bytes, as the kernel keeps it).
     /// `cost`: as for [`crate::drops::DropCounter::start`]. Only the programs of histograms at
     /// the stages `only` are attached (none: every one): fewer tracepoints, less cost.
+    /// `duty`: attach them in sampling windows (see [`Duty`]); None: throughout.
     pub fn start(
         pid: u32,
         comm: &str,
         cost: bool,
         only: &[String],
+        duty: Option<Duty>,
     ) -> Result<LatencyTracer, String> {
         let target_comm = comm_filter(comm)?;
         let stats = cost.then(crate::enable_run_time_stats);
         let btf = Btf::from_sys_fs().map_err(|e| format!("reading the kernel's BTF: {e}"))?;
-        let mut bpf = EbpfLoader::new()
+        let bpf = EbpfLoader::new()
             .btf(Some(&btf))
             .override_global("target_pid", &pid, true)
             .override_global("target_comm", &target_comm, true)
             .load(crate::LATENCY_OBJECT)
             .map_err(|e| format!("loading latency.bpf.o: {e}"))?;
+        let mut probes = Probes {
+            bpf,
+            usable: Vec::new(),
+            links: Vec::new(),
+        };
         let mut missing = Vec::new();
-        let attach = HISTOGRAMS
+        let wanted_programs = HISTOGRAMS
             .iter()
             .filter(|(.., stage)| wanted(only, stage))
             .flat_map(|(_, _, _, programs, _)| programs.iter());
-        let mut attached: Vec<&str> = Vec::new();
-        for name in attach {
-            if attached.contains(name) {
+        for name in wanted_programs {
+            if probes.usable.contains(name) || missing.iter().any(|(m, _)| m == name) {
                 continue;
             }
-            attached.push(name);
-            let result = (|| -> Result<(), String> {
-                match bpf.program_mut(name).ok_or("not in the object")? {
-                    Program::BtfTracePoint(p) => {
-                        p.load(name, &btf).map_err(|e| format!("{e}"))?;
-                        p.attach().map_err(|e| format!("{e}"))?;
-                    }
-                    Program::RawTracePoint(p) => {
-                        p.load().map_err(|e| format!("{e}"))?;
-                        p.attach(name).map_err(|e| format!("{e}"))?;
-                    }
-                    _ => return Err("not a tracepoint program".into()),
-                }
-                Ok(())
-            })();
-            if let Err(e) = result {
-                missing.push((name.to_string(), e));
+            // Loaded once; attached here to learn what this kernel allows.
+            let loaded = match probes.bpf.program_mut(name) {
+                Some(Program::BtfTracePoint(p)) => p.load(name, &btf).map_err(|e| format!("{e}")),
+                Some(Program::RawTracePoint(p)) => p.load().map_err(|e| format!("{e}")),
+                Some(_) => Err("not a tracepoint program".to_string()),
+                None => Err("not in the object".to_string()),
+            };
+            match loaded.and_then(|()| probes.attach(name)) {
+                Ok(()) => probes.usable.push(name),
+                Err(e) => missing.push((name.to_string(), e)),
             }
         }
+        let state = match duty {
+            None => State::Attached(probes),
+            Some(duty) => {
+                probes.detach(|_| true)?;
+                let stop = Arc::new(AtomicBool::new(false));
+                let flag = Arc::clone(&stop);
+                let thread = std::thread::spawn(move || {
+                    let observed = probes.sample(duty, &flag);
+                    // Whatever happened, nothing stays attached.
+                    let detached = probes.detach(|_| true);
+                    (probes, observed.and_then(|o| detached.map(|()| o)))
+                });
+                State::Sampling { stop, thread }
+            }
+        };
         Ok(LatencyTracer {
-            bpf,
+            state,
             stats,
             missing,
         })
     }
 
-    pub fn read(&self) -> Result<Histograms, String> {
-        let hists: PerCpuArray<_, u64> =
-            PerCpuArray::try_from(self.bpf.map("hists").ok_or("no hists map")?)
-                .map_err(|e| e.to_string())?;
-        let stats: PerCpuArray<_, u64> =
-            PerCpuArray::try_from(self.bpf.map("lat_stats").ok_or("no lat_stats map")?)
-                .map_err(|e| e.to_string())?;
-        let sum =
-            |m: &PerCpuArray<_, u64>, i: u32| m.get(&i, 0).map(|v| v.iter().sum()).unwrap_or(0);
-        let mut out = Histograms::default();
-        for (h, ..) in HISTOGRAMS {
-            let mut b = [0u64; HIST_BUCKETS];
-            for (i, slot) in b.iter_mut().enumerate() {
-                *slot = sum(&hists, h * HIST_BUCKETS as u32 + i as u32);
+    /// Ends the sampling windows (the one open gets its grace) or detaches, then reads.
+    pub fn finish(self) -> Result<Histograms, String> {
+        let (probes, observed) = match self.state {
+            State::Attached(mut p) => {
+                p.detach(|_| true)?;
+                (p, None)
             }
-            out.buckets.push(b);
-        }
-        out.napi_full = sum(&stats, crate::abi::LAT_STAT_NAPI_FULL);
-        out.replaced = sum(&stats, crate::abi::LAT_STAT_REPLACED);
-        let devs: PerCpuHashMap<_, u32, crate::abi::NapiDev> =
-            PerCpuHashMap::try_from(self.bpf.map("napi_devs").ok_or("no napi_devs map")?)
-                .map_err(|e| e.to_string())?;
-        for entry in devs.iter() {
-            let (ifindex, per_cpu) = entry.map_err(|e| e.to_string())?;
-            for (cpu, d) in per_cpu.iter().enumerate() {
-                if d.polls > 0 {
-                    out.napi_devices.push((ifindex, cpu as u32, *d));
-                }
+            State::Sampling { stop, thread } => {
+                stop.store(true, Ordering::Relaxed);
+                let (p, observed) = thread
+                    .join()
+                    .map_err(|_| "the sampling thread panicked".to_string())?;
+                (p, Some(observed?))
             }
-        }
-        out.napi_devices.sort_by_key(|(i, c, _)| (*i, *c));
-        out.napi_polls = out.napi_devices.iter().map(|(.., d)| d.polls).sum();
-        out.napi_full_budget = out.napi_devices.iter().map(|(.., d)| d.full_budget).sum();
-        out.cost = crate::costs(&self.bpf);
+        };
+        let mut out = read(&probes.bpf)?;
+        out.observed = observed;
         out.cost_measured = self.stats.as_ref().map(Option::is_some);
         Ok(out)
     }
+}
+
+fn read(bpf: &Ebpf) -> Result<Histograms, String> {
+    let hists: PerCpuArray<_, u64> = PerCpuArray::try_from(bpf.map("hists").ok_or("no hists map")?)
+        .map_err(|e| e.to_string())?;
+    let stats: PerCpuArray<_, u64> =
+        PerCpuArray::try_from(bpf.map("lat_stats").ok_or("no lat_stats map")?)
+            .map_err(|e| e.to_string())?;
+    let sum = |m: &PerCpuArray<_, u64>, i: u32| m.get(&i, 0).map(|v| v.iter().sum()).unwrap_or(0);
+    let mut out = Histograms::default();
+    for (h, ..) in HISTOGRAMS {
+        let mut b = [0u64; HIST_BUCKETS];
+        for (i, slot) in b.iter_mut().enumerate() {
+            *slot = sum(&hists, h * HIST_BUCKETS as u32 + i as u32);
+        }
+        out.buckets.push(b);
+    }
+    out.napi_full = sum(&stats, crate::abi::LAT_STAT_NAPI_FULL);
+    out.replaced = sum(&stats, crate::abi::LAT_STAT_REPLACED);
+    out.late = sum(&stats, crate::abi::LAT_STAT_LATE);
+    let devs: PerCpuHashMap<_, u32, crate::abi::NapiDev> =
+        PerCpuHashMap::try_from(bpf.map("napi_devs").ok_or("no napi_devs map")?)
+            .map_err(|e| e.to_string())?;
+    for entry in devs.iter() {
+        let (ifindex, per_cpu) = entry.map_err(|e| e.to_string())?;
+        for (cpu, d) in per_cpu.iter().enumerate() {
+            if d.polls > 0 {
+                out.napi_devices.push((ifindex, cpu as u32, *d));
+            }
+        }
+    }
+    out.napi_devices.sort_by_key(|(i, c, _)| (*i, *c));
+    out.napi_polls = out.napi_devices.iter().map(|(.., d)| d.polls).sum();
+    out.napi_full_budget = out.napi_devices.iter().map(|(.., d)| d.full_budget).sum();
+    out.cost = crate::costs(bpf);
+    Ok(out)
 }
 
 /// The value at `q` (0..1) of a log2 histogram: the upper bound of the bucket holding it.
@@ -230,6 +418,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn duty_is_a_share_of_each_second_and_100_is_throughout() {
+        let d = Duty::percent(20).unwrap();
+        assert_eq!(d.window, Duration::from_millis(200));
+        assert_eq!((d.period, d.grace), (Duty::PERIOD, Duty::GRACE));
+        assert_eq!(Duty::percent(1).unwrap().window, Duration::from_millis(10));
+        assert_eq!(Duty::percent(100), None);
+    }
+
+    #[test]
     fn quantiles_of_log2_buckets() {
         let mut b = [0u64; HIST_BUCKETS];
         b[3] = 90; // 8..15
@@ -252,7 +449,7 @@ mod tests {
             eprintln!("skipping: needs root");
             return;
         }
-        let t = LatencyTracer::start(0, "", true, &[]).unwrap();
+        let t = LatencyTracer::start(0, "", true, &[], None).unwrap();
         assert!(t.missing.is_empty(), "{:?}", t.missing);
         let rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -262,7 +459,7 @@ mod tests {
             rx.recv(&mut buf).unwrap();
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
-        let h = t.read().unwrap();
+        let h = t.finish().unwrap();
         let total = |i: usize| h.buckets[i].iter().sum::<u64>();
         assert!(total(1) > 0, "NET_RX run times");
         assert!(total(5) > 0, "run-queue latencies");

@@ -200,6 +200,10 @@ pub struct NapiRow {
 pub struct LatencyTrace {
     pub schema: &'static str,
     pub interval_s: f64,
+    /// With time sampling: the share of each second the programs were attached (percent) and
+    /// the time they were, summed. None: attached throughout the interval.
+    pub duty_percent: Option<u32>,
+    pub observed_s: Option<f64>,
     pub histograms: Vec<Histogram>,
     pub napi_polls: u64,
     /// Polls that used their whole budget: the device had more work than one poll allows.
@@ -209,6 +213,9 @@ pub struct LatencyTrace {
     /// Sampled start times overwritten before their end was seen: packets dropped on the way
     /// (they never reach the end), or more packets in flight than the slots hold.
     pub replaced: u64,
+    /// Sampled start times whose end came only after their window had closed (slower than
+    /// the grace, or the packet's address reused meanwhile): not counted.
+    pub late: u64,
     /// Per device and CPU, busiest first.
     pub napi: Vec<NapiRow>,
     /// Tracepoints this kernel lacks or refused, and why: their histograms stay empty.

@@ -96,6 +96,12 @@ pub struct DiagnoseArgs {
     /// CAP_PERFMON) and add them to the findings' evidence.
     #[arg(long, conflicts_with_all = ["from", "to", "since_boot"])]
     pub trace: bool,
+    /// Attach the latency programs only this share of each second, in percent (1-100; `100`:
+    /// throughout). Being attached costs every packet the kernel's dispatch; the programs that
+    /// end a measurement stay 100 ms past each window, so latencies up to 100 ms are all seen,
+    /// longer ones only with `100`.
+    #[arg(long, requires = "trace", value_name = "PERCENT", default_value_t = crate::trace::DEFAULT_DUTY, value_parser = parse_percent)]
+    pub duty: u32,
     #[command(flatten)]
     pub offline: Offline,
     #[arg(long)]
@@ -174,6 +180,12 @@ pub struct TraceLatencyArgs {
     /// tracepoints are attached, so tracing costs less.
     #[arg(long, value_name = "STAGE", value_parser = parse_latency_stage)]
     pub stage: Vec<String>,
+    /// Attach the latency programs only this share of each second, in percent (1-100; `100`:
+    /// throughout). Being attached costs every packet the kernel's dispatch; the programs that
+    /// end a measurement stay 100 ms past each window, so latencies up to 100 ms are all seen,
+    /// longer ones only with `100`.
+    #[arg(long, value_name = "PERCENT", default_value_t = crate::trace::DEFAULT_DUTY, value_parser = parse_percent)]
+    pub duty: u32,
     /// Also measure pktmap's own cost per program. The kernel then times every run, which
     /// itself adds tens of nanoseconds per run: off unless asked.
     #[arg(long)]
@@ -253,6 +265,17 @@ fn parse_latency_stage(s: &str) -> Result<String, String> {
     }
 }
 
+/// `20` or `20%`, from 1 to 100.
+fn parse_percent(s: &str) -> Result<u32, String> {
+    s.strip_suffix('%')
+        .unwrap_or(s)
+        .trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|p| (1..=100).contains(p))
+        .ok_or_else(|| format!("{s:?} is not a percentage from 1 to 100"))
+}
+
 /// `1s`, `500ms`, `2m`, or a bare number of seconds.
 pub fn parse_duration(text: &str) -> Result<Interval, String> {
     let text = text.trim();
@@ -293,6 +316,15 @@ mod tests {
         assert_eq!(parse_rate("1g").unwrap(), 1e9);
         assert!(parse_rate("fast").is_err());
         assert!(parse_rate("10xbit").is_err());
+    }
+
+    #[test]
+    fn percentages() {
+        assert_eq!(parse_percent("20").unwrap(), 20);
+        assert_eq!(parse_percent("100%").unwrap(), 100);
+        assert!(parse_percent("0").is_err());
+        assert!(parse_percent("101").is_err());
+        assert!(parse_percent("half").is_err());
     }
 
     #[test]

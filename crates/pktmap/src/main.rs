@@ -101,11 +101,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 None
             };
+            let scope = trace::LatencyScope {
+                duty: args.duty,
+                ..trace::LatencyScope::default()
+            };
             let latency = if args.trace {
-                Some(trace::start_latency(
-                    &trace::LatencyScope::default(),
-                    false,
-                )?)
+                Some(trace::start_latency(&scope, false)?)
             } else {
                 None
             };
@@ -118,7 +119,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             )?;
             let traced = tracer.map(|t| t.finish(started.elapsed())).transpose()?;
             let histograms = latency
-                .map(|t| trace::finish_latency(t, &[], started.elapsed()))
+                .map(|t| trace::finish_latency(t, &scope, started.elapsed()))
                 .transpose()?;
             let mut worst = 0;
             let mut reports = Vec::new();
@@ -236,6 +237,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 task: args.task,
                 comm: args.comm,
                 only: args.stage,
+                duty: args.duty,
             };
             let t = trace::latency(args.interval.0, &scope, args.cost)?;
             if args.json {

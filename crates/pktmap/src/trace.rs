@@ -2,7 +2,7 @@
 //! counted on the map.
 
 use anyhow::{Result, anyhow};
-use pktmap_bpf::latency::{HISTOGRAMS, LatencyTracer, quantile};
+use pktmap_bpf::latency::{Duty, HISTOGRAMS, LatencyTracer, quantile};
 use pktmap_bpf::{btf, drops::DropCounter, kallsyms::Symbols};
 use pktmap_model::trace::{
     DropTrace, Histogram, LatencyTrace, NapiRow, ReasonRow, ethertype, flow, reason_stage,
@@ -219,36 +219,57 @@ fn devices_under(dir: &std::path::Path) -> HashMap<u32, String> {
 
 /// What `trace latency` measures: run-queue latency only of process or thread `task` (0: all)
 /// and of commands starting with `comm` (empty: all); histograms only of the stages `only`
-/// (none: all).
-#[derive(Default)]
+/// (none: all); attached `duty` percent of each second (100: throughout).
 pub struct LatencyScope {
     pub task: u32,
     pub comm: String,
     pub only: Vec<String>,
+    pub duty: u32,
+}
+
+/// The share of each second the latency programs are attached unless asked otherwise: on this
+/// VM's flood of small packets, merely being attached costs ~8-11% of packets per second.
+pub const DEFAULT_DUTY: u32 = 20;
+
+impl Default for LatencyScope {
+    fn default() -> Self {
+        LatencyScope {
+            task: 0,
+            comm: String::new(),
+            only: Vec::new(),
+            duty: DEFAULT_DUTY,
+        }
+    }
 }
 
 /// Fills the latency histograms for `interval`.
 pub fn latency(interval: Duration, scope: &LatencyScope, cost: bool) -> Result<LatencyTrace> {
     let tracer = start_latency(scope, cost)?;
     let measured = crate::interrupt::wait(interval);
-    finish_latency(tracer, &scope.only, measured)
+    finish_latency(tracer, scope, measured)
 }
 
 pub fn start_latency(scope: &LatencyScope, cost: bool) -> Result<LatencyTracer> {
-    LatencyTracer::start(scope.task, &scope.comm, cost, &scope.only)
-        .map_err(|e| anyhow!("{e} (pktmap trace needs root, or CAP_BPF and CAP_PERFMON)"))
+    LatencyTracer::start(
+        scope.task,
+        &scope.comm,
+        cost,
+        &scope.only,
+        Duty::percent(scope.duty),
+    )
+    .map_err(|e| anyhow!("{e} (pktmap trace needs root, or CAP_BPF and CAP_PERFMON)"))
 }
 
-/// Reads, detaches and summarises histograms filled over `interval` (those of the stages
-/// `only`; none: all).
+/// Detaches, reads and summarises histograms filled over `interval` (those of the stages
+/// `scope.only`; none: all).
 pub fn finish_latency(
     tracer: LatencyTracer,
-    only: &[String],
+    scope: &LatencyScope,
     interval: Duration,
 ) -> Result<LatencyTrace> {
-    let h = tracer.read().map_err(|e| anyhow!(e))?;
     let disabled = tracer.missing.clone();
-    drop(tracer);
+    let h = tracer.finish().map_err(|e| anyhow!(e))?;
+    let only = &scope.only;
     let histograms = HISTOGRAMS
         .iter()
         .zip(&h.buckets)
@@ -272,11 +293,14 @@ pub fn finish_latency(
     Ok(LatencyTrace {
         schema: "pktmap.trace.latency/1",
         interval_s: interval.as_secs_f64(),
+        duty_percent: h.observed.map(|_| scope.duty),
+        observed_s: h.observed.map(|o| o.as_secs_f64()),
         histograms,
         napi_polls: h.napi_polls,
         napi_full_budget: h.napi_full_budget,
         napi_full: h.napi_full,
         replaced: h.replaced,
+        late: h.late,
         napi: napi_rows(&h.napi_devices),
         disabled,
         cost: costs(&h.cost),

@@ -278,6 +278,12 @@ pub fn latency_text(t: &pktmap_model::trace::LatencyTrace, host: &str, style: St
         "pktmap trace latency  {host}  interval {:.2} s",
         t.interval_s
     ))];
+    if let (Some(duty), Some(observed)) = (t.duty_percent, t.observed_s) {
+        out.push(format!(
+            "sampled in time: attached {duty}% of each second, {observed:.2} s in all; counts \
+             are of that time, and a latency over 100 ms is seen only with --duty 100"
+        ));
+    }
     for (tp, why) in &t.disabled {
         out.push(style.yellow(&format!("tracepoint {tp} not attached: {why}")));
     }
@@ -349,6 +355,13 @@ pub fn latency_text(t: &pktmap_model::trace::LatencyTrace, host: &str, style: St
             "{} sampled start times replaced before their end (packets dropped on the way, or \
              more in flight than the tracking slots hold)",
             grouped(t.replaced)
+        ));
+    }
+    if t.late > 0 {
+        out.push(format!(
+            "{} sampled start times met their end only after their window closed (slower than \
+             100 ms, or the packet's address reused): not counted",
+            grouped(t.late)
         ));
     }
     out.join("\n") + "\n"

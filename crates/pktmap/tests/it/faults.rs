@@ -168,23 +168,7 @@ fn a_tbf_with_a_tiny_limit_is_found_at_tx3_in_the_sender() {
     }
     let _g = shared();
     let pair = NetnsPair::new();
-    sh(&[
-        "tc",
-        "-n",
-        &pair.a,
-        "qdisc",
-        "add",
-        "dev",
-        &pair.veth_a,
-        "root",
-        "tbf",
-        "rate",
-        "1mbit",
-        "burst",
-        "4kb",
-        "limit",
-        "4kb",
-    ]);
+    pair.tbf_in_a(&["rate", "1mbit", "burst", "4kb", "limit", "4kb"]);
     let _rx = deaf_receiver(&pair.b, 9203);
     let r = under_flood(&pair, 9203, 10_000, 300, &pair.a, "1s");
     let f = r.find("qdisc-drops");
@@ -204,23 +188,7 @@ fn a_rate_limited_qdisc_shows_queueing_delay_at_tx3() {
     let _g = shared();
     let pair = NetnsPair::new();
     // A deep queue behind a slow rate: nothing is dropped at first, everything waits.
-    sh(&[
-        "tc",
-        "-n",
-        &pair.a,
-        "qdisc",
-        "add",
-        "dev",
-        &pair.veth_a,
-        "root",
-        "tbf",
-        "rate",
-        "2mbit",
-        "burst",
-        "8kb",
-        "limit",
-        "4mb",
-    ]);
+    pair.tbf_in_a(&["rate", "2mbit", "burst", "8kb", "limit", "4mb"]);
     let _rx = deaf_receiver(&pair.b, 9204);
     let r = under_flood(&pair, 9204, 8_000, 600, &pair.a, "500ms");
     let f = r.find("qdisc-backlog");

@@ -281,26 +281,7 @@ fn a_tbf_qdisc_that_drops_shows_at_tx3_in_the_senders_namespace() {
     }
     let _g = shared();
     let pair = NetnsPair::new();
-    let st = std::process::Command::new("tc")
-        .args([
-            "-n",
-            &pair.a,
-            "qdisc",
-            "add",
-            "dev",
-            &pair.veth_a,
-            "root",
-            "tbf",
-            "rate",
-            "1mbit",
-            "burst",
-            "4kb",
-            "limit",
-            "8kb",
-        ])
-        .status()
-        .unwrap();
-    assert!(st.success());
+    pair.tbf_in_a(&["rate", "1mbit", "burst", "4kb", "limit", "8kb"]);
     let _rx = deaf_receiver(&pair.b, 9001);
     let sender = udp_flood(&pair.a, 9001, 20_000, 3.0);
     std::thread::sleep(Duration::from_millis(500));

@@ -121,6 +121,23 @@ pub const ADDR_A: &str = "10.77.0.1";
 pub const ADDR_B: &str = "10.77.0.2";
 
 impl NetnsPair {
+    /// A tbf as the root qdisc of `a`'s veth: `tbf_in_a(&["rate", "1mbit", ...])`.
+    pub fn tbf_in_a(&self, spec: &[&str]) {
+        let mut args = vec![
+            "tc",
+            "-n",
+            &self.a,
+            "qdisc",
+            "add",
+            "dev",
+            &self.veth_a,
+            "root",
+            "tbf",
+        ];
+        args.extend_from_slice(spec);
+        sh(&args);
+    }
+
     /// A netfilter rule in `b` that drops UDP to `port`.
     pub fn drop_udp_in_b(&self, port: u16) {
         let port = port.to_string();
