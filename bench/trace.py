@@ -7,13 +7,14 @@ application). Every traced run sits between two untraced runs and is compared wi
 so the VM's drift over a run cancels; the mode order rotates round by round. Root; traffic only
 inside the two namespaces this script makes.
 
-Usage: bench/trace.py [ROUNDS]   (after `cargo build --release`; needs bpftrace for its rows)
+Usage: bench/trace.py [ROUNDS] [SECONDS]   (seconds per flood, 2 by default; after `cargo build --release`; needs bpftrace for its rows)
 PKTMAP_BASELINE=path/to/another/pktmap adds that build's trace drops and trace latency.
 PKTMAP_EXTRA="LABEL<TAB>COMMAND" lines add any other tracer (say, a scratch floor of empty
 programs); PKTMAP_ONLY="WORD|WORD" keeps only the modes whose label has one of the words."""
 import os, shlex, shutil, signal, statistics, subprocess, sys, time
 
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+SECS = float(sys.argv[2]) if len(sys.argv) > 2 else 2.0
 BIN = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "target/release/pktmap")
 A, B = f"pmtb-a{os.getpid()}", f"pmtb-b{os.getpid()}"
 FLOOD = """
@@ -46,7 +47,7 @@ BPFTRACE_LAT = ("tracepoint:net:netif_receive_skb { @start[args->skbaddr] = nsec
 def sh(*a):
     subprocess.run(a, check=True)
 
-def flood(port, secs=2.0):
+def flood(port, secs=SECS):
     out = subprocess.run(["ip", "netns", "exec", A, sys.executable, "-c", FLOOD, str(secs), str(port)], capture_output=True, text=True, check=True)
     return int(out.stdout) / secs
 
@@ -63,7 +64,9 @@ def with_tracer(cmd, port):
 
 modes = {
     "pktmap trace drops": [BIN, "trace", "drops", "--interval", "60s"],
+    # Attached 20% of each second (the default), and throughout.
     "pktmap trace latency": [BIN, "trace", "latency", "--interval", "60s"],
+    "pktmap trace latency --duty 100": [BIN, "trace", "latency", "--duty", "100", "--interval", "60s"],
     # What an application owner asks: receive-to-copy and run-queue latency (rx.11) only.
     "pktmap trace latency --stage rx.11": [BIN, "trace", "latency", "--stage", "rx.11", "--interval", "60s"],
 }
@@ -72,6 +75,8 @@ if os.environ.get("PKTMAP_BASELINE"):
     other = os.environ["PKTMAP_BASELINE"]
     modes["baseline build: trace drops"] = [other, "trace", "drops", "--interval", "60s"]
     modes["baseline build: trace latency"] = [other, "trace", "latency", "--interval", "60s"]
+    if "--duty" in subprocess.run([other, "trace", "latency", "--help"], capture_output=True, text=True).stdout:
+        modes["baseline build: trace latency"].insert(3, "--duty=100")
 if shutil.which("bpftrace"):
     # bpftrace finds tracepoints through tracefs: mount it in a private mount namespace.
     bt = lambda prog: ["unshare", "-m", "sh", "-c", f"mount -t tracefs nodev /sys/kernel/tracing && exec bpftrace -e '{prog}'"]
@@ -107,7 +112,7 @@ try:
                 results[(f, m)].append(1 - pps / ((before + after) / 2))
                 before = after
     for f in floods:
-        print(f"UDP flood into a {f} across a veth pair, {ROUNDS} rounds of 2 s floods:")
+        print(f"UDP flood into a {f} across a veth pair, {ROUNDS} rounds of {SECS:g} s floods:")
         print(f"  {'no tracing':<40} median {statistics.median(base[f]):9.0f} pps")
         for m in modes:
             q = statistics.quantiles(results[(f, m)], n=4) if ROUNDS > 1 else [results[(f, m)][0]] * 3

@@ -91,7 +91,7 @@ SLOTS(wake_slots);
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, NAPI_DEVS_MAX);
-	__type(key, __u32);
+	__type(key, struct napi_key);
 	__type(value, struct napi_dev);
 } napi_devs SEC(".maps");
 
@@ -186,12 +186,17 @@ int BPF_PROG(napi_poll, struct napi_struct *napi, int work, int budget)
 	/* Totals are the sums of the per-device rows: counted once, here. */
 	record(HIST_NAPI_WORK, work);
 
-	__u32 ifindex = napi->dev->ifindex;
-	struct napi_dev *d = bpf_map_lookup_elem(&napi_devs, &ifindex);
+	struct napi_key key = {};
+	struct net_device *dev = napi->dev;
+	if (dev) {
+		key.ifindex = dev->ifindex;
+		key.netns = dev->nd_net.net->ns.inum;
+	}
+	struct napi_dev *d = bpf_map_lookup_elem(&napi_devs, &key);
 	if (!d) {
 		struct napi_dev zero = {};
-		bpf_map_update_elem(&napi_devs, &ifindex, &zero, BPF_NOEXIST);
-		d = bpf_map_lookup_elem(&napi_devs, &ifindex);
+		bpf_map_update_elem(&napi_devs, &key, &zero, BPF_NOEXIST);
+		d = bpf_map_lookup_elem(&napi_devs, &key);
 		if (!d) {
 			stat(LAT_STAT_NAPI_FULL);
 			return 0;

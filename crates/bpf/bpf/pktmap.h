@@ -66,7 +66,14 @@ struct track_slot {
 /* Per-packet latencies follow one packet in TRACK_SAMPLE, chosen at random. */
 #define TRACK_SAMPLE 8
 
-/* NAPI polls of one device, in a per-CPU hash keyed by ifindex: the CPU is the per-CPU slot. */
+/* A NAPI instance's device: ifindex is only unique within a namespace (every pod has its own
+ * ifindex 2). Both 0: the per-CPU backlog, which has no device. */
+struct napi_key {
+	__u32 netns;
+	__u32 ifindex;
+};
+
+/* NAPI polls of one device, in a per-CPU hash keyed by napi_key: the CPU is the per-CPU slot. */
 struct napi_dev {
 	__u64 polls;
 	__u64 full_budget; /* polls that used their whole budget */

@@ -60,6 +60,17 @@ pub const LAT_STAT_NAPI_FULL: u32 = 0;
 pub const LAT_STAT_REPLACED: u32 = 1;
 pub const LAT_STAT_LATE: u32 = 2;
 
+/// `struct napi_key`: a device as namespace inode and ifindex; both 0 for the per-CPU backlog.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct NapiKey {
+    pub netns: u32,
+    pub ifindex: u32,
+}
+
+// SAFETY: two u32, no padding.
+unsafe impl aya::Pod for NapiKey {}
+
 /// `struct napi_dev`: one device's polls on one CPU.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -81,6 +92,8 @@ mod tests {
         assert!(header.contains("#define DROPS_MAX_ENTRIES 8192"));
         assert!(header.contains("#define DROP_STAT_FULL 1"));
         assert_eq!(std::mem::size_of::<super::NapiDev>(), 24);
+        assert_eq!(std::mem::size_of::<super::NapiKey>(), 8);
+        assert!(header.contains("__u32 netns;\n\t__u32 ifindex;\n};"));
         assert_eq!(std::mem::size_of::<super::DropRun>(), 32);
         assert!(header.contains("struct drop_key key;\n\t__u64 count;"));
         assert_eq!(std::mem::size_of::<super::DropSample>(), 52);

@@ -242,8 +242,8 @@ pub struct Histograms {
     pub late: u64,
     /// With time sampling, how long the opening programs were attached; None: throughout.
     pub observed: Option<Duration>,
-    /// `(ifindex, cpu, polls)` of every device that polled, per CPU that polled it.
-    pub napi_devices: Vec<(u32, u32, crate::abi::NapiDev)>,
+    /// `(device, cpu, polls)` of every device that polled, per CPU that polled it.
+    pub napi_devices: Vec<(crate::abi::NapiKey, u32, crate::abi::NapiDev)>,
     pub cost: Vec<crate::ProgramCost>,
     /// None: not asked for; else whether the kernel kept run-time statistics
     /// (BPF_ENABLE_STATS needs CAP_SYS_ADMIN).
@@ -374,14 +374,14 @@ fn read(bpf: &Ebpf) -> Result<Histograms, String> {
     out.napi_full = sum(&stats, crate::abi::LAT_STAT_NAPI_FULL);
     out.replaced = sum(&stats, crate::abi::LAT_STAT_REPLACED);
     out.late = sum(&stats, crate::abi::LAT_STAT_LATE);
-    let devs: PerCpuHashMap<_, u32, crate::abi::NapiDev> =
+    let devs: PerCpuHashMap<_, crate::abi::NapiKey, crate::abi::NapiDev> =
         PerCpuHashMap::try_from(bpf.map("napi_devs").ok_or("no napi_devs map")?)
             .map_err(|e| e.to_string())?;
     for entry in devs.iter() {
-        let (ifindex, per_cpu) = entry.map_err(|e| e.to_string())?;
+        let (key, per_cpu) = entry.map_err(|e| e.to_string())?;
         for (cpu, d) in per_cpu.iter().enumerate() {
             if d.polls > 0 {
-                out.napi_devices.push((ifindex, cpu as u32, *d));
+                out.napi_devices.push((key, cpu as u32, *d));
             }
         }
     }

@@ -188,6 +188,8 @@ pub struct Histogram {
 #[derive(Serialize, Debug, Clone, PartialEq)]
 pub struct NapiRow {
     pub device: String,
+    /// The device's namespace, when it is not pktmap's own.
+    pub netns: Option<String>,
     pub cpu: u32,
     pub polls: u64,
     /// Polls that used their whole budget: more was waiting than one poll may take.

@@ -97,7 +97,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             let started = std::time::Instant::now();
             let tracer = if args.trace {
-                Some(trace::DropTracer::start(only, false, 0)?)
+                Some(trace::DropTracer::start(
+                    only,
+                    false,
+                    trace::DIAGNOSE_SAMPLES,
+                )?)
             } else {
                 None
             };

@@ -2,6 +2,7 @@
 //! counted on the map.
 
 use anyhow::{Result, anyhow};
+use pktmap_bpf::abi::NapiKey;
 use pktmap_bpf::latency::{Duty, HISTOGRAMS, LatencyTracer, quantile};
 use pktmap_bpf::{btf, drops::DropCounter, kallsyms::Symbols};
 use pktmap_model::trace::{
@@ -55,6 +56,10 @@ pub fn drops(
     tracer.finish(measured)
 }
 
+/// Dropped packets a second whose addresses `diagnose --trace` asks for: enough to name the
+/// socket a reason hit, few enough to cost nothing.
+pub const DIAGNOSE_SAMPLES: u32 = 10;
+
 /// A running drop counter, for callers that measure their own interval (diagnose --trace).
 pub struct DropTracer {
     counter: DropCounter,
@@ -93,15 +98,10 @@ fn assemble(
         .into_iter()
         .map(|(i, n)| (i, n.label.display()))
         .collect();
-    let own = std::fs::metadata("/proc/thread-self/ns/net")
-        .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
-        .ok();
+    let own = own_netns();
     // Device names of the namespace the drops are filtered to, else of pktmap's own.
     let devices = match only_netns.and_then(|ns| netns::list().remove(&ns)) {
-        Some(n) => netns::within(&n, &pktmap_sources::Root::live(), |r| {
-            devices_under(&r.sys("class/net"))
-        })
-        .unwrap_or_default(),
+        Some(n) => devices_in(&n),
         None => devices_under(std::path::Path::new("/sys/class/net")),
     };
     let named_ns = only_netns.or(own);
@@ -197,6 +197,21 @@ fn top(m: HashMap<String, u64>) -> Vec<(String, u64)> {
     v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     v.truncate(TOP);
     v
+}
+
+/// The inode of pktmap's own network namespace.
+fn own_netns() -> Option<u64> {
+    std::fs::metadata("/proc/thread-self/ns/net")
+        .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+        .ok()
+}
+
+/// ifindex -> name of the devices of namespace `ns`, read from inside it.
+fn devices_in(ns: &netns::Netns) -> HashMap<u32, String> {
+    netns::within(ns, &pktmap_sources::Root::live(), |r| {
+        devices_under(&r.sys("class/net"))
+    })
+    .unwrap_or_default()
 }
 
 /// ifindex -> name of the devices under a sysfs `class/net` directory.
@@ -308,23 +323,48 @@ pub fn finish_latency(
     })
 }
 
-/// Device names from pktmap's namespace (NAPI runs where the device is; a device of another
-/// namespace shows as its ifindex).
-fn napi_rows(devs: &[(u32, u32, pktmap_bpf::abi::NapiDev)]) -> Vec<NapiRow> {
-    let names = devices_under(std::path::Path::new("/sys/class/net"));
+/// Each row's device named in its own namespace (an ifindex is unique only within one), and
+/// the namespace named when it is not pktmap's.
+fn napi_rows(devs: &[(NapiKey, u32, pktmap_bpf::abi::NapiDev)]) -> Vec<NapiRow> {
+    let own = own_netns();
+    let spaces = netns::list();
+    let mut names: HashMap<u32, (Option<String>, HashMap<u32, String>)> = HashMap::new();
+    for (key, ..) in devs.iter().filter(|(k, ..)| k.ifindex != 0) {
+        let ns = u64::from(key.netns);
+        names.entry(key.netns).or_insert_with(|| {
+            if Some(ns) == own {
+                (None, devices_under(std::path::Path::new("/sys/class/net")))
+            } else {
+                match spaces.get(&ns) {
+                    Some(n) => (Some(n.label.display()), devices_in(n)),
+                    None => (Some(format!("net:[{ns}]")), HashMap::new()),
+                }
+            }
+        });
+    }
     let mut rows: Vec<NapiRow> = devs
         .iter()
-        .map(|(ifindex, cpu, d)| NapiRow {
+        .map(|(key, cpu, d)| {
             // The per-CPU backlog (loopback, veth, RPS) is a NAPI instance with no device.
-            device: match (ifindex, names.get(ifindex)) {
-                (0, _) => "cpu backlog".to_string(),
-                (_, Some(name)) => name.clone(),
-                _ => format!("ifindex {ifindex}"),
-            },
-            cpu: *cpu,
-            polls: d.polls,
-            full_budget: d.full_budget,
-            mean_work: d.work as f64 / d.polls as f64,
+            let (netns, device) = match names.get(&key.netns) {
+                _ if key.ifindex == 0 => (None, "cpu backlog".to_string()),
+                Some((label, devices)) => (
+                    label.clone(),
+                    devices
+                        .get(&key.ifindex)
+                        .cloned()
+                        .unwrap_or_else(|| format!("ifindex {}", key.ifindex)),
+                ),
+                None => (None, format!("ifindex {}", key.ifindex)),
+            };
+            NapiRow {
+                device,
+                netns,
+                cpu: *cpu,
+                polls: d.polls,
+                full_budget: d.full_budget,
+                mean_work: d.work as f64 / d.polls as f64,
+            }
         })
         .collect();
     rows.sort_by_key(|r| std::cmp::Reverse(r.polls));

@@ -325,9 +325,13 @@ pub fn latency_text(t: &pktmap_model::trace::LatencyTrace, host: &str, style: St
                 "DEVICE", "CPU", "POLLS", "FULL BUDGET", "PKTS/POLL"
             ));
             for r in &t.napi {
+                let device = match &r.netns {
+                    Some(ns) => format!("{} in {ns}", r.device),
+                    None => r.device.clone(),
+                };
                 let line = format!(
                     "  {:<16} {:>4} {:>10} {:>12} {:>12.1}",
-                    r.device,
+                    device,
                     r.cpu,
                     grouped(r.polls),
                     grouped(r.full_budget),

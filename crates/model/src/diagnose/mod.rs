@@ -125,9 +125,15 @@ pub fn add_trace(found: &mut Vec<Finding>, trace: &crate::trace::DropTrace) {
             .map(|(n, _)| n.as_str())
             .collect::<Vec<_>>()
             .join(" in ");
+        // A sampled packet names the socket (or flow) the drops hit.
+        let flow = r
+            .samples
+            .first()
+            .map(|(f, _)| format!("; sampled: {f}"))
+            .unwrap_or_default();
         let e = Evidence::moved(
             &format!("drop reason {}", r.name),
-            format!("at {where_}"),
+            format!("at {where_}{flow}"),
             r.count,
             r.rate,
         );

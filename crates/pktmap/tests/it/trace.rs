@@ -273,7 +273,11 @@ fn diagnose_with_trace_adds_the_kernels_reason_to_the_finding() {
     let _g = shared();
     let pair = NetnsPair::new();
     pair.drop_udp_in_b(9310);
-    let flood = udp_flood(&pair.a, 9310, 3_000, 2.0);
+    let _rx = deaf_receiver(&pair.b, 9311);
+    let floods = [
+        udp_flood(&pair.a, 9310, 3_000, 2.0),
+        udp_flood(&pair.a, 9311, 5_000, 2.0),
+    ];
     std::thread::sleep(Duration::from_millis(300));
     let out = run(&[
         "--netns",
@@ -284,12 +288,24 @@ fn diagnose_with_trace_adds_the_kernels_reason_to_the_finding() {
         "--interval",
         "1s",
     ]);
-    flood.join().unwrap();
+    for f in floods {
+        f.join().unwrap();
+    }
     let v: serde_json::Value =
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
     let (f, keys) = finding(&v, "stage", "rx.8");
     assert!(keys.contains(&"drop reason NETFILTER_DROP"), "{keys:?}");
     assert_eq!(f["confidence"], "high");
+    // The full buffer's finding names, from a sampled packet, the socket the drops hit.
+    let (f, _) = finding(&v, "stage", "rx.10");
+    let traced = f["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["key"] == "drop reason SOCKET_RCVBUFF")
+        .unwrap_or_else(|| panic!("{f}"));
+    let scope = traced["scope"].as_str().unwrap();
+    assert!(scope.contains(&format!("> {ADDR_B}:9311")), "{scope}");
 }
 
 #[test]
@@ -616,6 +632,74 @@ fn sampling_windows_cut_long_latencies_and_count_them_late() {
     // Recorded latencies end within window and grace (300 ms): below 2^29 ns (537 ms).
     assert!(sampled_p99.is_none_or(|p| p < 1 << 29), "{sampled_p99:?}");
     assert!(late > 0);
+}
+
+/// NAPI rows are per device and namespace: two pairs' receiving veths (each polling through a
+/// NAPI instance of its own) have the same ifindex, each in its own namespace, yet
+/// show as two rows, each named as its namespace names it.
+#[test]
+fn napi_rows_keep_same_ifindex_devices_of_two_namespaces_apart() {
+    if !root_or_skip("napi_rows_keep_same_ifindex_devices_of_two_namespaces_apart") {
+        return;
+    }
+    let _g = shared();
+    let pairs = [NetnsPair::new(), NetnsPair::new()];
+    let ifindex = |p: &NetnsPair| {
+        let out = std::process::Command::new("ip")
+            .args(["-n", &p.b, "-o", "link", "show", "dev", &p.veth_b])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .split(':')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(ifindex(&pairs[0]), ifindex(&pairs[1]));
+    let senders: Vec<Repeat> = pairs
+        .iter()
+        .map(|p| {
+            // GRO switched on while up gives the veth its NAPI instance; UDP forwarding GRO
+            // lets a TSO-capable sender's datagrams use it.
+            for features in [
+                &["gro", "off"][..],
+                &["gro", "on", "rx-udp-gro-forwarding", "on"],
+            ] {
+                let mut args = vec!["ip", "netns", "exec", &p.b, "ethtool", "-K", &p.veth_b];
+                args.extend_from_slice(features);
+                sh(&args);
+            }
+            let s = NetnsPair::within(&p.a, || std::net::UdpSocket::bind((ADDR_A, 0)).unwrap());
+            repeat("pmt-napi", move || {
+                let _ = s.send_to(b"x", (ADDR_B, 9));
+                std::thread::sleep(Duration::from_micros(500));
+            })
+        })
+        .collect();
+    let out = run(&[
+        "trace",
+        "latency",
+        "--stage",
+        "rx.6",
+        "--duty",
+        "100",
+        "--json",
+        "--interval",
+        "1s",
+    ]);
+    drop(senders);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let napi = v["napi"].as_array().unwrap();
+    for p in &pairs {
+        assert!(
+            napi.iter().any(|r| r["device"] == p.veth_b.as_str()
+                && r["netns"].as_str().is_some_and(|n| n.contains(&p.b))),
+            "{} in {}: {napi:?}",
+            p.veth_b,
+            p.b
+        );
+    }
 }
 
 #[test]
