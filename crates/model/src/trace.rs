@@ -206,6 +206,9 @@ pub struct LatencyTrace {
     /// the time they were, summed. None: attached throughout the interval.
     pub duty_percent: Option<u32>,
     pub observed_s: Option<f64>,
+    /// With time sampling: how long past each window the ending programs stay, the longest
+    /// latency a window can record.
+    pub grace_ms: Option<u64>,
     pub histograms: Vec<Histogram>,
     pub napi_polls: u64,
     /// Polls that used their whole budget: the device had more work than one poll allows.

@@ -310,6 +310,7 @@ pub fn finish_latency(
         interval_s: interval.as_secs_f64(),
         duty_percent: h.observed.map(|_| scope.duty),
         observed_s: h.observed.map(|o| o.as_secs_f64()),
+        grace_ms: h.observed.map(|_| Duty::GRACE.as_millis() as u64),
         histograms,
         napi_polls: h.napi_polls,
         napi_full_budget: h.napi_full_budget,

@@ -278,10 +278,10 @@ pub fn latency_text(t: &pktmap_model::trace::LatencyTrace, host: &str, style: St
         "pktmap trace latency  {host}  interval {:.2} s",
         t.interval_s
     ))];
-    if let (Some(duty), Some(observed)) = (t.duty_percent, t.observed_s) {
+    if let (Some(duty), Some(observed), Some(grace)) = (t.duty_percent, t.observed_s, t.grace_ms) {
         out.push(format!(
             "sampled in time: attached {duty}% of each second, {observed:.2} s in all; counts \
-             are of that time, and a latency over 100 ms is seen only with --duty 100"
+             are of that time, and a latency over {grace} ms is seen only with --duty 100"
         ));
     }
     for (tp, why) in &t.disabled {
@@ -364,8 +364,9 @@ pub fn latency_text(t: &pktmap_model::trace::LatencyTrace, host: &str, style: St
     if t.late > 0 {
         out.push(format!(
             "{} sampled start times met their end only after their window closed (slower than \
-             100 ms, or the packet's address reused): not counted",
-            grouped(t.late)
+             {} ms, or the packet's address reused): not counted",
+            grouped(t.late),
+            t.grace_ms.unwrap_or(0)
         ));
     }
     out.join("\n") + "\n"

@@ -423,6 +423,7 @@ fn latency_histograms_fill_with_plausible_values_under_tcp_traffic() {
     assert_eq!(polls, total);
     // The default samples in time: the programs were attached about a fifth of the second.
     assert_eq!(v["duty_percent"], 20);
+    assert_eq!(v["grace_ms"], 100);
     let observed = v["observed_s"].as_f64().unwrap();
     assert!((0.15..0.4).contains(&observed), "{observed}");
     assert!(napi.iter().all(|r| r["mean_work"].as_f64().unwrap() >= 0.0));
