@@ -10,7 +10,8 @@ inside the two namespaces this script makes.
 Usage: bench/trace.py [ROUNDS] [SECONDS]   (seconds per flood, 2 by default; after `cargo build --release`; needs bpftrace for its rows)
 PKTMAP_BASELINE=path/to/another/pktmap adds that build's trace drops and trace latency.
 PKTMAP_EXTRA="LABEL<TAB>COMMAND" lines add any other tracer (say, a scratch floor of empty
-programs); PKTMAP_ONLY="WORD|WORD" keeps only the modes whose label has one of the words."""
+programs); PKTMAP_ONLY="WORD|WORD" keeps only the modes whose label has one of the words; PKTMAP_FLOODS="reading"
+(or "closed") only that flood."""
 import os, shlex, shutil, signal, statistics, subprocess, sys, time
 
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 5
@@ -63,9 +64,12 @@ def with_tracer(cmd, port):
     return pps
 
 modes = {
+    # A process started and stopped around the flood, tracing nothing: the harness's own bias.
+    "control: no tracer (sleep)": ["sleep", "60"],
     "pktmap trace drops": [BIN, "trace", "drops", "--interval", "60s"],
-    # Attached 20% of each second (the default), and throughout.
+    # The default (--duty auto: windows sized to the traffic), a fixed 20% of each second, and throughout.
     "pktmap trace latency": [BIN, "trace", "latency", "--interval", "60s"],
+    "pktmap trace latency --duty 20": [BIN, "trace", "latency", "--duty", "20", "--interval", "60s"],
     "pktmap trace latency --duty 100": [BIN, "trace", "latency", "--duty", "100", "--interval", "60s"],
     # What an application owner asks: receive-to-copy and run-queue latency (rx.11) only.
     "pktmap trace latency --stage rx.11": [BIN, "trace", "latency", "--stage", "rx.11", "--interval", "60s"],
@@ -96,6 +100,9 @@ try:
     sh("ip", "-n", A, "link", "set", "pmtba", "up"); sh("ip", "-n", B, "link", "set", "pmtbb", "up")
     reader = subprocess.Popen(["ip", "netns", "exec", B, sys.executable, "-c", READER])
     floods = {"closed port (every packet dropped)": CLOSED, "reading socket (every packet delivered)": OPEN}
+    # PKTMAP_FLOODS="reading": only the floods whose name contains one of these words.
+    if os.environ.get("PKTMAP_FLOODS"):
+        floods = {k: v for k, v in floods.items() if any(w in k for w in os.environ["PKTMAP_FLOODS"].split("|"))}
     results = {(f, m): [] for f in floods for m in modes}
     base = {f: [] for f in floods}
     names = list(modes)

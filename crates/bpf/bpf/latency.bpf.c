@@ -3,7 +3,8 @@
  * increment per event, nothing per packet to user space. Tracepoints only: BTF-typed, and raw
  * where a packet's address is all that is needed. User space may attach the programs only in
  * sampling windows (being attached costs more than what these programs do): a start time from
- * before the current window opened is never matched. */
+ * before the current window opened is never matched. Every run is counted, so that user space
+ * can size the windows to the traffic. */
 #include "vmlinux-min.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -129,6 +130,7 @@ static __always_inline void stat(__u32 idx)
 SEC("tp_btf/softirq_raise")
 int BPF_PROG(softirq_raise, unsigned int vec)
 {
+	stat(LAT_STAT_RUNS);
 	if (vec != NET_RX_SOFTIRQ)
 		return 0;
 	__u32 k = 0;
@@ -141,6 +143,7 @@ int BPF_PROG(softirq_raise, unsigned int vec)
 SEC("tp_btf/softirq_entry")
 int BPF_PROG(softirq_entry, unsigned int vec)
 {
+	stat(LAT_STAT_RUNS);
 	if (vec != NET_RX_SOFTIRQ)
 		return 0;
 	__u64 now = 0;
@@ -168,6 +171,7 @@ int BPF_PROG(softirq_entry, unsigned int vec)
 SEC("tp_btf/softirq_exit")
 int BPF_PROG(softirq_exit, unsigned int vec)
 {
+	stat(LAT_STAT_RUNS);
 	if (vec != NET_RX_SOFTIRQ)
 		return 0;
 	__u32 k = 1;
@@ -183,6 +187,7 @@ int BPF_PROG(softirq_exit, unsigned int vec)
 SEC("tp_btf/napi_poll")
 int BPF_PROG(napi_poll, struct napi_struct *napi, int work, int budget)
 {
+	stat(LAT_STAT_RUNS);
 	/* Totals are the sums of the per-device rows: counted once, here. */
 	record(HIST_NAPI_WORK, work);
 
@@ -268,6 +273,7 @@ static __always_inline void finish(void *map, __u64 key, __u32 hist)
 SEC("raw_tp/netif_receive_skb")
 int BPF_PROG(netif_receive_skb, struct sk_buff *skb)
 {
+	stat(LAT_STAT_RUNS);
 	start(&rx_slots, (__u64)skb);
 	return 0;
 }
@@ -275,6 +281,7 @@ int BPF_PROG(netif_receive_skb, struct sk_buff *skb)
 SEC("raw_tp/skb_copy_datagram_iovec")
 int BPF_PROG(skb_copy_datagram_iovec, const struct sk_buff *skb, int len)
 {
+	stat(LAT_STAT_RUNS);
 	finish(&rx_slots, (__u64)skb, HIST_RX_TO_COPY);
 	return 0;
 }
@@ -282,6 +289,7 @@ int BPF_PROG(skb_copy_datagram_iovec, const struct sk_buff *skb, int len)
 SEC("raw_tp/net_dev_queue")
 int BPF_PROG(net_dev_queue, struct sk_buff *skb)
 {
+	stat(LAT_STAT_RUNS);
 	start(&tx_slots, (__u64)skb);
 	return 0;
 }
@@ -289,6 +297,7 @@ int BPF_PROG(net_dev_queue, struct sk_buff *skb)
 SEC("raw_tp/net_dev_start_xmit")
 int BPF_PROG(net_dev_start_xmit, const struct sk_buff *skb, const struct net_device *dev)
 {
+	stat(LAT_STAT_RUNS);
 	finish(&tx_slots, (__u64)skb, HIST_QDISC);
 	return 0;
 }
@@ -296,6 +305,7 @@ int BPF_PROG(net_dev_start_xmit, const struct sk_buff *skb, const struct net_dev
 SEC("tp_btf/sched_wakeup")
 int BPF_PROG(sched_wakeup, struct task_struct *p)
 {
+	stat(LAT_STAT_RUNS);
 	__u32 pid = p->pid;
 	if (!pid || !wanted(p))
 		return 0;
@@ -308,6 +318,7 @@ int BPF_PROG(sched_wakeup, struct task_struct *p)
 SEC("tp_btf/sched_switch")
 int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
+	stat(LAT_STAT_RUNS);
 	finish(&wake_slots, next->pid, HIST_RUNQ);
 	return 0;
 }

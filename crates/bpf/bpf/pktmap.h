@@ -55,7 +55,8 @@ struct drop_sample {
 #define LAT_STAT_NAPI_FULL 0 /* a device's NAPI row not kept: napi_devs was full */
 #define LAT_STAT_REPLACED 1  /* a start time overwritten before its end was seen */
 #define LAT_STAT_LATE 2      /* a start met its end only after its sampling window closed */
-#define LAT_STATS 3
+#define LAT_STAT_RUNS 3      /* program runs, all programs: what being attached costs */
+#define LAT_STATS 4
 /* Start times live in fixed slots (an array indexed by a hash of the skb address or pid), so
  * that per-packet tracepoints read an array slot, never a hash map. */
 #define TRACK_SLOTS 16384

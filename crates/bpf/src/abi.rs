@@ -59,6 +59,7 @@ pub const DROP_STAT_SAMPLE_LOST: u32 = 2;
 pub const LAT_STAT_NAPI_FULL: u32 = 0;
 pub const LAT_STAT_REPLACED: u32 = 1;
 pub const LAT_STAT_LATE: u32 = 2;
+pub const LAT_STAT_RUNS: u32 = 3;
 
 /// `struct napi_key`: a device as namespace inode and ifindex; both 0 for the per-CPU backlog.
 #[repr(C)]
@@ -102,5 +103,6 @@ mod tests {
         assert!(header.contains("#define LAT_STAT_NAPI_FULL 0"));
         assert!(header.contains("#define LAT_STAT_REPLACED 1"));
         assert!(header.contains("#define LAT_STAT_LATE 2"));
+        assert!(header.contains("#define LAT_STAT_RUNS 3"));
     }
 }

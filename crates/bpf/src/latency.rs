@@ -88,19 +88,29 @@ const OPENERS: [&str; 5] = [
 ];
 
 /// Time sampling. Being attached costs more than the programs do (every event pays the
-/// kernel's dispatch), so by default they are attached for `window` in every `period`; the
-/// programs that end a measurement stay `grace` longer. A latency longer than the grace is not
-/// seen then: it needs the programs attached throughout.
+/// kernel's dispatch), so they may be attached for `window` in every `period`; the programs
+/// that end a measurement stay `grace` longer. A latency longer than the grace is not seen
+/// then: it needs the programs attached throughout. With a `budget` (runs a second), each
+/// window is sized from the runs counted in the one before: throughout while the traffic
+/// stays under it, shorter in proportion above it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Duty {
     pub window: Duration,
     pub period: Duration,
     pub grace: Duration,
+    pub budget: Option<u64>,
 }
 
 impl Duty {
     pub const PERIOD: Duration = Duration::from_secs(1);
     pub const GRACE: Duration = Duration::from_millis(100);
+    /// The runs a second an automatic duty allows: at the ~60-100 ns a run costs here
+    /// (dispatch included), about 1% of one CPU.
+    pub const BUDGET: u64 = 100_000;
+    /// The shortest window an automatic duty opens.
+    pub const MIN_WINDOW: Duration = Duration::from_millis(20);
+    /// How often an automatic duty counts the runs while attached.
+    pub const CHECK: Duration = Duration::from_millis(100);
 
     /// Attached `percent` of the time (1..=99); 100 or more: all the time (None).
     pub fn percent(percent: u32) -> Option<Duty> {
@@ -108,7 +118,34 @@ impl Duty {
             window: Self::PERIOD * percent.max(1) / 100,
             period: Self::PERIOD,
             grace: Self::GRACE,
+            budget: None,
         })
+    }
+
+    /// Sized to the traffic: attached throughout until the programs run more than
+    /// [`Duty::BUDGET`] times a second.
+    pub fn auto() -> Duty {
+        Duty {
+            window: Self::PERIOD,
+            period: Self::PERIOD,
+            grace: Self::GRACE,
+            budget: Some(Self::BUDGET),
+        }
+    }
+
+    /// The next window, the programs running `rate` times a second while all are attached
+    /// and `grace_runs` times in a grace: the share of the period that keeps the runs of a
+    /// whole period, grace included, to the budget (at least [`Duty::MIN_WINDOW`]), or the
+    /// whole period while the rate stays under it. Without a budget, the fixed window.
+    pub fn next_window(&self, rate: f64, grace_runs: u64) -> Duration {
+        let Some(budget) = self.budget else {
+            return self.window;
+        };
+        if rate <= budget as f64 {
+            return self.period;
+        }
+        let left = (budget as f64 * self.period.as_secs_f64() - grace_runs as f64).max(0.0);
+        Duration::from_secs_f64(left / rate).clamp(Self::MIN_WINDOW, self.period)
     }
 }
 
@@ -187,22 +224,69 @@ impl Probes {
             .try_for_each(|n| self.attach(n))
     }
 
-    /// Runs windows until `stop`; returns the time the opening programs were attached.
+    /// The program runs counted so far, over all CPUs.
+    fn runs(&self) -> Result<u64, String> {
+        let stats: PerCpuArray<_, u64> =
+            PerCpuArray::try_from(self.bpf.map("lat_stats").ok_or("no lat_stats map")?)
+                .map_err(|e| e.to_string())?;
+        let per_cpu = stats
+            .get(&crate::abi::LAT_STAT_RUNS, 0)
+            .map_err(|e| format!("reading the run count: {e}"))?;
+        Ok(per_cpu.iter().sum())
+    }
+
+    /// Runs windows until `stop`; returns the time the opening programs were attached. A
+    /// window as long as the period keeps everything attached into the next one.
     fn sample(&mut self, duty: Duty, stop: &AtomicBool) -> Result<Duration, String> {
         let mut observed = Duration::ZERO;
+        let mut window = duty.window;
+        let mut grace_runs = 0;
         while !stop.load(Ordering::Relaxed) {
-            let began = Instant::now();
-            self.open()?;
+            if self.links.is_empty() {
+                self.open()?;
+            }
             let opened = Instant::now();
-            sleep_until(opened + duty.window, stop);
-            self.detach(|n| OPENERS.contains(&n))?;
+            let rate = self.hold(duty, window, grace_runs, stop)?;
             observed += opened.elapsed();
+            window = duty.next_window(rate, grace_runs);
+            if window >= duty.period {
+                continue;
+            }
+            self.detach(|n| OPENERS.contains(&n))?;
+            let closed = Instant::now();
+            let runs = self.runs()?;
             // Not cut short by a stop: the last window's ends get their grace too.
             std::thread::sleep(duty.grace);
             self.detach(|_| true)?;
-            sleep_until(began + duty.period, stop);
+            grace_runs = self.runs()? - runs;
+            window = duty.next_window(rate, grace_runs);
+            sleep_until(closed + (duty.period - window), stop);
         }
         Ok(observed)
+    }
+
+    /// Keeps the programs attached for `window`; returns the rate they ran at, runs a second.
+    /// With a budget, the runs are counted every [`Duty::CHECK`]: traffic that outgrows the
+    /// window (a flood starting while attached throughout) closes it then, not a period later.
+    fn hold(
+        &mut self,
+        duty: Duty,
+        window: Duration,
+        grace_runs: u64,
+        stop: &AtomicBool,
+    ) -> Result<f64, String> {
+        let end = Instant::now() + window;
+        let step = duty.budget.map_or(window, |_| Duty::CHECK);
+        let mut rate = 0.0;
+        while !stop.load(Ordering::Relaxed) && Instant::now() < end {
+            let (from, runs) = (Instant::now(), self.runs()?);
+            sleep_until(end.min(from + step), stop);
+            rate = (self.runs()? - runs) as f64 / from.elapsed().as_secs_f64().max(1e-3);
+            if duty.next_window(rate, grace_runs) < window {
+                break;
+            }
+        }
+        Ok(rate)
     }
 }
 
@@ -240,6 +324,8 @@ pub struct Histograms {
     pub replaced: u64,
     /// Start times whose end came only after their window closed (`LAT_STAT_LATE`).
     pub late: u64,
+    /// Program runs, all programs together (`LAT_STAT_RUNS`).
+    pub runs: u64,
     /// With time sampling, how long the opening programs were attached; None: throughout.
     pub observed: Option<Duration>,
     /// `(device, cpu, polls)` of every device that polled, per CPU that polled it.
@@ -374,6 +460,7 @@ fn read(bpf: &Ebpf) -> Result<Histograms, String> {
     out.napi_full = sum(&stats, crate::abi::LAT_STAT_NAPI_FULL);
     out.replaced = sum(&stats, crate::abi::LAT_STAT_REPLACED);
     out.late = sum(&stats, crate::abi::LAT_STAT_LATE);
+    out.runs = sum(&stats, crate::abi::LAT_STAT_RUNS);
     let devs: PerCpuHashMap<_, crate::abi::NapiKey, crate::abi::NapiDev> =
         PerCpuHashMap::try_from(bpf.map("napi_devs").ok_or("no napi_devs map")?)
             .map_err(|e| e.to_string())?;
@@ -424,6 +511,23 @@ mod tests {
         assert_eq!((d.period, d.grace), (Duty::PERIOD, Duty::GRACE));
         assert_eq!(Duty::percent(1).unwrap().window, Duration::from_millis(10));
         assert_eq!(Duty::percent(100), None);
+        assert_eq!(d.next_window(1e9, 0), d.window);
+    }
+
+    #[test]
+    fn an_automatic_duty_keeps_the_runs_to_its_budget() {
+        let d = Duty::auto();
+        let budget = Duty::BUDGET as f64;
+        assert_eq!(d.next_window(0.0, 0), d.period);
+        assert_eq!(d.next_window(budget, 0), d.period);
+        // Four times the budget: a quarter of the period, less what the grace will run.
+        assert_eq!(d.next_window(4.0 * budget, 0).as_millis(), 250);
+        let w = d.next_window(4.0 * budget, Duty::BUDGET / 2);
+        assert_eq!(w.as_millis(), 125, "{w:?}");
+        assert_eq!(d.next_window(1e12, 0), Duty::MIN_WINDOW);
+        assert_eq!(d.next_window(2.0 * budget, Duty::BUDGET), Duty::MIN_WINDOW);
+        // Back under the budget: throughout again.
+        assert_eq!(d.next_window(budget / 2.0, Duty::BUDGET), d.period);
     }
 
     #[test]

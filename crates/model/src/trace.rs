@@ -202,10 +202,15 @@ pub struct NapiRow {
 pub struct LatencyTrace {
     pub schema: &'static str,
     pub interval_s: f64,
-    /// With time sampling: the share of each second the programs were attached (percent) and
-    /// the time they were, summed. None: attached throughout the interval.
+    /// With time sampling: the share of each second the programs were attached (percent: the
+    /// one asked for, or under an automatic duty the share of the interval the traffic
+    /// allowed) and the time they were, summed. None: attached throughout the interval.
     pub duty_percent: Option<u32>,
     pub observed_s: Option<f64>,
+    /// Under an automatic duty: the program runs a second it keeps to.
+    pub duty_budget: Option<u64>,
+    /// Program runs counted, all programs together: what being attached cost, in events.
+    pub runs: u64,
     /// With time sampling: how long past each window the ending programs stay, the longest
     /// latency a window can record.
     pub grace_ms: Option<u64>,

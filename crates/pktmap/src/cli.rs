@@ -96,12 +96,13 @@ pub struct DiagnoseArgs {
     /// CAP_PERFMON) and add them to the findings' evidence.
     #[arg(long, conflicts_with_all = ["from", "to", "since_boot"])]
     pub trace: bool,
-    /// Attach the latency programs only this share of each second, in percent (1-100; `100`:
-    /// throughout). Being attached costs every packet the kernel's dispatch; the programs that
-    /// end a measurement stay 100 ms past each window, so latencies up to 100 ms are all seen,
-    /// longer ones only with `100`.
-    #[arg(long, requires = "trace", value_name = "PERCENT", default_value_t = crate::trace::DEFAULT_DUTY, value_parser = parse_percent)]
-    pub duty: u32,
+    /// How much of each second the latency programs are attached: `auto` (throughout while
+    /// they run under 100,000 times a second, above that in windows sized to keep them there)
+    /// or a percentage (1-100; `100`: throughout). Being attached costs every event the
+    /// kernel's dispatch; the programs that end a measurement stay 100 ms past each window, so
+    /// in windows latencies up to 100 ms are all seen, longer ones only with `100`.
+    #[arg(long, requires = "trace", value_name = "auto|PERCENT", default_value = "auto", value_parser = parse_duty)]
+    pub duty: crate::trace::DutyChoice,
     #[command(flatten)]
     pub offline: Offline,
     #[arg(long)]
@@ -180,12 +181,13 @@ pub struct TraceLatencyArgs {
     /// tracepoints are attached, so tracing costs less.
     #[arg(long, value_name = "STAGE", value_parser = parse_latency_stage)]
     pub stage: Vec<String>,
-    /// Attach the latency programs only this share of each second, in percent (1-100; `100`:
-    /// throughout). Being attached costs every packet the kernel's dispatch; the programs that
-    /// end a measurement stay 100 ms past each window, so latencies up to 100 ms are all seen,
-    /// longer ones only with `100`.
-    #[arg(long, value_name = "PERCENT", default_value_t = crate::trace::DEFAULT_DUTY, value_parser = parse_percent)]
-    pub duty: u32,
+    /// How much of each second the latency programs are attached: `auto` (throughout while
+    /// they run under 100,000 times a second, above that in windows sized to keep them there)
+    /// or a percentage (1-100; `100`: throughout). Being attached costs every event the
+    /// kernel's dispatch; the programs that end a measurement stay 100 ms past each window, so
+    /// in windows latencies up to 100 ms are all seen, longer ones only with `100`.
+    #[arg(long, value_name = "auto|PERCENT", default_value = "auto", value_parser = parse_duty)]
+    pub duty: crate::trace::DutyChoice,
     /// Also measure pktmap's own cost per program. The kernel then times every run, which
     /// itself adds tens of nanoseconds per run: off unless asked.
     #[arg(long)]
@@ -265,6 +267,16 @@ fn parse_latency_stage(s: &str) -> Result<String, String> {
     }
 }
 
+/// `auto`, or a percentage (`20`, `20%`).
+fn parse_duty(s: &str) -> Result<crate::trace::DutyChoice, String> {
+    if s.trim() == "auto" {
+        return Ok(crate::trace::DutyChoice::Auto);
+    }
+    parse_percent(s)
+        .map(crate::trace::DutyChoice::Percent)
+        .map_err(|e| format!("{e}, or auto"))
+}
+
 /// `20` or `20%`, from 1 to 100.
 fn parse_percent(s: &str) -> Result<u32, String> {
     s.strip_suffix('%')
@@ -325,6 +337,12 @@ mod tests {
         assert!(parse_percent("0").is_err());
         assert!(parse_percent("101").is_err());
         assert!(parse_percent("half").is_err());
+        assert_eq!(parse_duty("auto").unwrap(), crate::trace::DutyChoice::Auto);
+        assert_eq!(
+            parse_duty("20%").unwrap(),
+            crate::trace::DutyChoice::Percent(20)
+        );
+        assert!(parse_duty("0").unwrap_err().contains("or auto"));
     }
 
     #[test]

@@ -234,25 +234,32 @@ fn devices_under(dir: &std::path::Path) -> HashMap<u32, String> {
 
 /// What `trace latency` measures: run-queue latency only of process or thread `task` (0: all)
 /// and of commands starting with `comm` (empty: all); histograms only of the stages `only`
-/// (none: all); attached `duty` percent of each second (100: throughout).
+/// (none: all); attached as `duty` says.
+#[derive(Default)]
 pub struct LatencyScope {
     pub task: u32,
     pub comm: String,
     pub only: Vec<String>,
-    pub duty: u32,
+    pub duty: DutyChoice,
 }
 
-/// The share of each second the latency programs are attached unless asked otherwise: on this
-/// VM's flood of small packets, merely being attached costs ~8-11% of packets per second.
-pub const DEFAULT_DUTY: u32 = 20;
+/// How much of the time the latency programs are attached. Being attached costs every event
+/// the kernel's dispatch: on this VM's flood of small packets, ~16% of packets per second.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DutyChoice {
+    /// Throughout while the programs run under [`Duty::BUDGET`] times a second; above it,
+    /// windows sized to keep them there.
+    #[default]
+    Auto,
+    /// This percentage of each second (100: throughout).
+    Percent(u32),
+}
 
-impl Default for LatencyScope {
-    fn default() -> Self {
-        LatencyScope {
-            task: 0,
-            comm: String::new(),
-            only: Vec::new(),
-            duty: DEFAULT_DUTY,
+impl DutyChoice {
+    fn duty(self) -> Option<Duty> {
+        match self {
+            DutyChoice::Auto => Some(Duty::auto()),
+            DutyChoice::Percent(p) => Duty::percent(p),
         }
     }
 }
@@ -270,7 +277,7 @@ pub fn start_latency(scope: &LatencyScope, cost: bool) -> Result<LatencyTracer> 
         &scope.comm,
         cost,
         &scope.only,
-        Duty::percent(scope.duty),
+        scope.duty.duty(),
     )
     .map_err(|e| anyhow!("{e} (pktmap trace needs root, or CAP_BPF and CAP_PERFMON)"))
 }
@@ -308,7 +315,15 @@ pub fn finish_latency(
     Ok(LatencyTrace {
         schema: "pktmap.trace.latency/1",
         interval_s: interval.as_secs_f64(),
-        duty_percent: h.observed.map(|_| scope.duty),
+        duty_percent: h.observed.map(|o| match scope.duty {
+            DutyChoice::Percent(p) => p,
+            // The sampler starts before the interval does and stops after it.
+            DutyChoice::Auto => (100.0 * o.as_secs_f64() / interval.as_secs_f64())
+                .round()
+                .min(100.0) as u32,
+        }),
+        duty_budget: (scope.duty == DutyChoice::Auto).then_some(Duty::BUDGET),
+        runs: h.runs,
         observed_s: h.observed.map(|o| o.as_secs_f64()),
         grace_ms: h.observed.map(|_| Duty::GRACE.as_millis() as u64),
         histograms,

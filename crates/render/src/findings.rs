@@ -279,9 +279,33 @@ pub fn latency_text(t: &pktmap_model::trace::LatencyTrace, host: &str, style: St
         t.interval_s
     ))];
     if let (Some(duty), Some(observed), Some(grace)) = (t.duty_percent, t.observed_s, t.grace_ms) {
+        out.push(match t.duty_budget {
+            Some(budget) if duty >= 100 => format!(
+                "attached throughout: the programs ran fewer than {} times a second (--duty \
+                 auto)",
+                grouped(budget)
+            ),
+            budget => {
+                let share = match budget {
+                    Some(b) => format!(
+                        "{duty}% of the interval, in windows that kept the programs to about {} \
+                         runs a second (--duty auto)",
+                        grouped(b)
+                    ),
+                    None => format!("{duty}% of each second"),
+                };
+                format!(
+                    "sampled in time: attached {share}, {observed:.2} s in all; counts are of \
+                     that time, and a latency over {grace} ms is seen only with --duty 100"
+                )
+            }
+        });
+    }
+    if t.interval_s > 0.0 {
         out.push(format!(
-            "sampled in time: attached {duty}% of each second, {observed:.2} s in all; counts \
-             are of that time, and a latency over {grace} ms is seen only with --duty 100"
+            "the programs ran {} times ({} a second of the interval)",
+            grouped(t.runs),
+            grouped((t.runs as f64 / t.interval_s) as u64)
         ));
     }
     for (tp, why) in &t.disabled {

@@ -378,7 +378,15 @@ fn latency_histograms_fill_with_plausible_values_under_tcp_traffic() {
         }
     });
     std::thread::sleep(Duration::from_millis(300));
-    let out = run(&["trace", "latency", "--json", "--interval", "1s"]);
+    let out = run(&[
+        "trace",
+        "latency",
+        "--duty",
+        "20",
+        "--json",
+        "--interval",
+        "1s",
+    ]);
     w.join().unwrap();
     reader.join().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
@@ -421,8 +429,9 @@ fn latency_histograms_fill_with_plausible_values_under_tcp_traffic() {
     let total = hist("rx.6", "napi_poll")["count"].as_u64().unwrap();
     assert!(total > 10, "{total}");
     assert_eq!(polls, total);
-    // The default samples in time: the programs were attached about a fifth of the second.
+    // In 20% windows the programs were attached about a fifth of the second.
     assert_eq!(v["duty_percent"], 20);
+    assert_eq!(v["duty_budget"], serde_json::Value::Null);
     assert_eq!(v["grace_ms"], 100);
     let observed = v["observed_s"].as_f64().unwrap();
     assert!((0.15..0.4).contains(&observed), "{observed}");
@@ -431,6 +440,67 @@ fn latency_histograms_fill_with_plausible_values_under_tcp_traffic() {
         napi.iter().any(|r| r["mean_work"].as_f64().unwrap() >= 1.0),
         "{napi:?}"
     );
+}
+
+/// The default duty sizes its windows to the traffic. Quiet, the programs stay attached
+/// throughout; under a flood that makes them run several times the budget a second (measured
+/// attached throughout), windows bring the runs of the interval back near the budget, and the
+/// histograms still fill.
+#[test]
+fn automatic_duty_stays_attached_when_quiet_and_samples_a_flood() {
+    if !root_or_skip("automatic_duty_stays_attached_when_quiet_and_samples_a_flood") {
+        return;
+    }
+    // Alone: the quiet run must be quiet, and the flood would load every other test.
+    let _g = exclusive();
+    let pair = NetnsPair::new();
+    let latency = |args: &[&str]| {
+        let mut all = vec!["trace", "latency", "--json"];
+        all.extend_from_slice(args);
+        let out = run(&all);
+        assert!(out.status.success(), "{}", stderr(&out));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let runs_per_s = |v: &serde_json::Value| {
+        v["runs"].as_u64().unwrap() as f64 / v["interval_s"].as_f64().unwrap()
+    };
+    let budget = 100_000.0;
+    let quiet = latency(&["--interval", "1s"]);
+    assert_eq!(quiet["duty_budget"], 100_000);
+    assert_eq!(quiet["duty_percent"], 100, "{}", runs_per_s(&quiet));
+    assert!(quiet["observed_s"].as_f64().unwrap() > 0.9);
+
+    // Into a closed port, unpaced.
+    let sender = NetnsPair::within(&pair.a, || std::net::UdpSocket::bind((ADDR_A, 0)).unwrap());
+    let flood = repeat("pmt-auto-flood", move || {
+        let _ = sender.send_to(&[0u8; 18], (ADDR_B, 9));
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let full = latency(&["--duty", "100", "--interval", "1s"]);
+    let auto = latency(&["--interval", "3s"]);
+    drop(flood);
+    let (full_rate, auto_rate) = (runs_per_s(&full), runs_per_s(&auto));
+    assert!(
+        full_rate > 3.0 * budget,
+        "the flood must outrun the budget for this test to mean anything: {full_rate}"
+    );
+    let duty = auto["duty_percent"].as_u64().unwrap();
+    assert!(duty < 50, "{duty}% at {full_rate} runs/s throughout");
+    // Near the budget: the first check runs at the full rate, and the shortest window may
+    // exceed it a little.
+    assert!(
+        auto_rate < 2.5 * budget && auto_rate < full_rate / 2.0,
+        "{auto_rate} runs/s in windows, {full_rate} throughout"
+    );
+    let napi = auto["histograms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["stage"] == "rx.6")
+        .unwrap()["count"]
+        .as_u64()
+        .unwrap();
+    assert!(napi > 100, "{napi}");
 }
 
 /// `--stage tx.3` shows only the qdisc histogram and loads only its two programs (the others
