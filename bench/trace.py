@@ -13,31 +13,22 @@ PKTMAP_EXTRA="LABEL<TAB>COMMAND" lines add any other tracer (say, a scratch floo
 programs); PKTMAP_ONLY="WORD|WORD" keeps only the modes whose label has one of the words; PKTMAP_FLOODS="reading"
 (or "closed") only that flood."""
 import os, shlex, shutil, signal, statistics, subprocess, sys, time
+from vethpair import DST, OPEN, veth_pair
 
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 5
 SECS = float(sys.argv[2]) if len(sys.argv) > 2 else 2.0
 BIN = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "target/release/pktmap")
-A, B = f"pmtb-a{os.getpid()}", f"pmtb-b{os.getpid()}"
 FLOOD = """
 import socket, sys, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 n, end, port = 0, time.time() + float(sys.argv[1]), int(sys.argv[2])
 while time.time() < end:
     for _ in range(1000):
-        s.sendto(b"x" * 18, ("10.78.0.2", port))
+        s.sendto(b"x" * 18, (sys.argv[3], port))
     n += 1000
 print(n)
 """
-READER = """
-import socket
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-s.bind(("10.78.0.2", 9999))
-buf = bytearray(64)
-while True:
-    s.recv_into(buf)
-"""
-CLOSED, OPEN = 9, 9999
+CLOSED = 9
 BPFTRACE = "tracepoint:skb:kfree_skb { @[args->reason, args->location] = count(); }"
 # The latency one-liners a user would write for the same histograms (receive-to-copy, NET_RX run time).
 BPFTRACE_LAT = ("tracepoint:net:netif_receive_skb { @start[args->skbaddr] = nsecs; } "
@@ -45,11 +36,8 @@ BPFTRACE_LAT = ("tracepoint:net:netif_receive_skb { @start[args->skbaddr] = nsec
                 "tracepoint:irq:softirq_entry /args->vec == 3/ { @se[cpu] = nsecs; } "
                 "tracepoint:irq:softirq_exit /args->vec == 3 && @se[cpu]/ { @run = hist(nsecs - @se[cpu]); }")
 
-def sh(*a):
-    subprocess.run(a, check=True)
-
 def flood(port, secs=SECS):
-    out = subprocess.run(["ip", "netns", "exec", A, sys.executable, "-c", FLOOD, str(secs), str(port)], capture_output=True, text=True, check=True)
+    out = subprocess.run(["ip", "netns", "exec", SENDER, sys.executable, "-c", FLOOD, str(secs), str(port), DST], capture_output=True, text=True, check=True)
     return int(out.stdout) / secs
 
 def with_tracer(cmd, port):
@@ -92,13 +80,7 @@ for line in filter(None, os.environ.get("PKTMAP_EXTRA", "").splitlines()):
 # PKTMAP_ONLY="drops|bpftrace": only the modes whose label contains one of these.
 if os.environ.get("PKTMAP_ONLY"):
     modes = {k: v for k, v in modes.items() if any(w in k for w in os.environ["PKTMAP_ONLY"].split("|"))}
-reader = None
-try:
-    sh("ip", "netns", "add", A); sh("ip", "netns", "add", B)
-    sh("ip", "link", "add", "pmtba", "netns", A, "type", "veth", "peer", "name", "pmtbb", "netns", B)
-    sh("ip", "-n", A, "addr", "add", "10.78.0.1/24", "dev", "pmtba"); sh("ip", "-n", B, "addr", "add", "10.78.0.2/24", "dev", "pmtbb")
-    sh("ip", "-n", A, "link", "set", "pmtba", "up"); sh("ip", "-n", B, "link", "set", "pmtbb", "up")
-    reader = subprocess.Popen(["ip", "netns", "exec", B, sys.executable, "-c", READER])
+with veth_pair() as (SENDER, _):
     floods = {"closed port (every packet dropped)": CLOSED, "reading socket (every packet delivered)": OPEN}
     # PKTMAP_FLOODS="reading": only the floods whose name contains one of these words.
     if os.environ.get("PKTMAP_FLOODS"):
@@ -124,8 +106,3 @@ try:
         for m in modes:
             q = statistics.quantiles(results[(f, m)], n=4) if ROUNDS > 1 else [results[(f, m)][0]] * 3
             print(f"  {m:<40} cost {100 * q[1]:5.1f}%   (middle half {100 * q[0]:5.1f}% to {100 * q[2]:5.1f}%)")
-finally:
-    if reader:
-        reader.kill()
-    subprocess.run(["ip", "netns", "del", A], stderr=subprocess.DEVNULL)
-    subprocess.run(["ip", "netns", "del", B], stderr=subprocess.DEVNULL)
