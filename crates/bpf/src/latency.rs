@@ -91,7 +91,7 @@ const OPENERS: [&str; 5] = [
 /// kernel's dispatch), so they may be attached for `window` in every `period`; the programs
 /// that end a measurement stay `grace` longer. A latency longer than the grace is not seen
 /// then: it needs the programs attached throughout. With a `budget` (runs a second), each
-/// window is sized from the runs counted in the one before: throughout while the traffic
+/// window is sized from the rate the runs were last counted at: throughout while the traffic
 /// stays under it, shorter in proportion above it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Duty {

@@ -322,7 +322,7 @@ pub fn finish_latency(
                 .round()
                 .min(100.0) as u32,
         }),
-        duty_budget: (scope.duty == DutyChoice::Auto).then_some(Duty::BUDGET),
+        duty_budget: scope.duty.duty().and_then(|d| d.budget),
         runs: h.runs,
         observed_s: h.observed.map(|o| o.as_secs_f64()),
         grace_ms: h.observed.map(|_| Duty::GRACE.as_millis() as u64),
