@@ -278,13 +278,15 @@ impl Probes {
         let end = Instant::now() + window;
         let step = duty.budget.map_or(window, |_| Duty::CHECK);
         let mut rate = 0.0;
+        let (mut from, mut runs) = (Instant::now(), self.runs()?);
         while !stop.load(Ordering::Relaxed) && Instant::now() < end {
-            let (from, runs) = (Instant::now(), self.runs()?);
             sleep_until(end.min(from + step), stop);
-            rate = (self.runs()? - runs) as f64 / from.elapsed().as_secs_f64().max(1e-3);
+            let (now, counted) = (Instant::now(), self.runs()?);
+            rate = (counted - runs) as f64 / (now - from).as_secs_f64().max(1e-3);
             if duty.next_window(rate, grace_runs) < window {
                 break;
             }
+            (from, runs) = (now, counted);
         }
         Ok(rate)
     }

@@ -22,6 +22,12 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// The JSON a run printed, after asserting it succeeded (showing its stderr if not).
+pub fn json_of<T: serde::de::DeserializeOwned>(out: &Output) -> T {
+    assert!(out.status.success(), "{}", stderr(out));
+    serde_json::from_slice(&out.stdout).expect("pktmap prints JSON")
+}
+
 /// The repository root.
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
