@@ -4,15 +4,19 @@
 into a closed port (every packet dropped, the worst case for a drop tracer) and into a socket
 that reads every packet (the usual case: nothing dropped, every packet copied to the
 application). Every traced run sits between two untraced runs and is compared with their mean,
-so the VM's drift over a run cancels; the mode order rotates round by round. Root; traffic only
-inside the two namespaces this script makes.
+so the VM's drift over a run cancels; the mode order rotates round by round. Each cost is
+given as the median with the middle half of the rounds, and as the mean with its 95% interval:
+on this VM two back-to-back 2 s floods differ by about 5%, so only many rounds narrow it.
+Afterwards each pktmap mode runs once more with --cost, over one flood: its own count of the
+programs' runs and their run time, which no noise moves. Root; traffic only inside the two
+namespaces this script makes.
 
 Usage: bench/trace.py [ROUNDS] [SECONDS]   (seconds per flood, 2 by default; after `cargo build --release`; needs bpftrace for its rows)
 PKTMAP_BASELINE=path/to/another/pktmap adds that build's trace drops and trace latency.
 PKTMAP_EXTRA="LABEL<TAB>COMMAND" lines add any other tracer (say, a scratch floor of empty
-programs); PKTMAP_ONLY="WORD|WORD" keeps only the modes whose label has one of the words; PKTMAP_FLOODS="reading"
+programs); PKTMAP_ONLY="WORD|WORD" keeps only the modes whose label is or (if no label is) has one of the words; PKTMAP_FLOODS="reading"
 (or "closed") only that flood."""
-import os, shlex, shutil, signal, statistics, subprocess, sys, time
+import json, os, shlex, shutil, signal, statistics, subprocess, sys, time
 from vethpair import DST, OPEN, veth_pair
 
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 5
@@ -40,9 +44,22 @@ def flood(port, secs=SECS):
     out = subprocess.run(["ip", "netns", "exec", SENDER, sys.executable, "-c", FLOOD, str(secs), str(port), DST], capture_output=True, text=True, check=True)
     return int(out.stdout) / secs
 
+def attachments(pid):
+    """The BPF links and perf events process `pid` holds: a tracer's attached programs."""
+    n = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            n += any(k in os.readlink(f"/proc/{pid}/fd/{fd}") for k in ("bpf_link", "perf_event"))
+        except OSError:
+            pass
+    return n
+
 def with_tracer(cmd, port):
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(1.0)  # attached
+    time.sleep(1.0)  # attached (pktmap takes about 0.1 s; bpftrace longer)
+    # A tracer that failed would cost nothing: check it holds its programs' links.
+    if cmd[0] != "sleep" and (p.poll() is not None or not attachments(p.pid)):
+        sys.exit(f"not attached after 1 s: {shlex.join(cmd)}")
     pps = flood(port)
     p.send_signal(signal.SIGINT)
     try:
@@ -79,7 +96,8 @@ for line in filter(None, os.environ.get("PKTMAP_EXTRA", "").splitlines()):
     modes[label] = shlex.split(cmd)
 # PKTMAP_ONLY="drops|bpftrace": only the modes whose label contains one of these.
 if os.environ.get("PKTMAP_ONLY"):
-    modes = {k: v for k, v in modes.items() if any(w in k for w in os.environ["PKTMAP_ONLY"].split("|"))}
+    words = os.environ["PKTMAP_ONLY"].split("|")
+    modes = {k: v for k, v in modes.items() if any(w == k or (w in k and w not in modes) for w in words)}
 with veth_pair() as (SENDER, _):
     floods = {"closed port (every packet dropped)": CLOSED, "reading socket (every packet delivered)": OPEN}
     # PKTMAP_FLOODS="reading": only the floods whose name contains one of these words.
@@ -104,5 +122,24 @@ with veth_pair() as (SENDER, _):
         print(f"UDP flood into a {f} across a veth pair, {ROUNDS} rounds of {SECS:g} s floods:")
         print(f"  {'no tracing':<40} median {statistics.median(base[f]):9.0f} pps")
         for m in modes:
-            q = statistics.quantiles(results[(f, m)], n=4) if ROUNDS > 1 else [results[(f, m)][0]] * 3
-            print(f"  {m:<40} cost {100 * q[1]:5.1f}%   (middle half {100 * q[0]:5.1f}% to {100 * q[2]:5.1f}%)")
+            xs = results[(f, m)]
+            q = statistics.quantiles(xs, n=4) if ROUNDS > 1 else [xs[0]] * 3
+            # The mean's 95% interval, normal approximation.
+            half = 1.96 * statistics.stdev(xs) / len(xs) ** 0.5 if ROUNDS > 1 else 0
+            print(f"  {m:<40} cost {100 * q[1]:5.1f}%   (middle half {100 * q[0]:5.1f}% to {100 * q[2]:5.1f}%)"
+                  f"   mean {100 * statistics.mean(xs):5.1f}% ± {100 * half:.1f}")
+    print(f"pktmap's own account (--cost) over one {SECS + 1:g} s flood, tracer started 0.5 s in:")
+    for f, port in floods.items():
+        for m, cmd in modes.items():
+            if cmd[0] == "sleep" or "trace" not in cmd:
+                continue
+            fl = subprocess.Popen(["ip", "netns", "exec", SENDER, sys.executable, "-c", FLOOD, str(SECS + 1), str(port), DST], stdout=subprocess.DEVNULL)
+            time.sleep(0.5)
+            timed = [*cmd[:-1], f"{SECS:g}s", "--cost", "--json"]
+            out = json.loads(subprocess.run(timed, capture_output=True, text=True, check=True).stdout)
+            fl.wait()
+            secs = out["interval_s"]
+            runs = sum(c["runs"] for c in out["cost"])
+            ns = sum(c["run_time_ns"] for c in out["cost"])
+            print(f"  {f.split(' (')[0]:<16} {m:<40} {runs / secs:10.0f} runs/s, {ns / secs / 1e6:6.1f} ms of CPU a second"
+                  f" ({ns / max(runs, 1):4.0f} ns a run)")
