@@ -40,25 +40,27 @@ BPFTRACE_LAT = ("tracepoint:net:netif_receive_skb { @start[args->skbaddr] = nsec
                 "tracepoint:irq:softirq_entry /args->vec == 3/ { @se[cpu] = nsecs; } "
                 "tracepoint:irq:softirq_exit /args->vec == 3 && @se[cpu]/ { @run = hist(nsecs - @se[cpu]); }")
 
+def flood_cmd(port, secs):
+    return ["ip", "netns", "exec", SENDER, sys.executable, "-c", FLOOD, str(secs), str(port), DST]
+
 def flood(port, secs=SECS):
-    out = subprocess.run(["ip", "netns", "exec", SENDER, sys.executable, "-c", FLOOD, str(secs), str(port), DST], capture_output=True, text=True, check=True)
+    out = subprocess.run(flood_cmd(port, secs), capture_output=True, text=True, check=True)
     return int(out.stdout) / secs
 
-def attachments(pid):
-    """The BPF links and perf events process `pid` holds: a tracer's attached programs."""
-    n = 0
-    for fd in os.listdir(f"/proc/{pid}/fd"):
+def attached(pid):
+    """Whether process `pid` holds a BPF link or perf event: a tracer's attached programs."""
+    def target(fd):
         try:
-            n += any(k in os.readlink(f"/proc/{pid}/fd/{fd}") for k in ("bpf_link", "perf_event"))
+            return os.readlink(f"/proc/{pid}/fd/{fd}")
         except OSError:
-            pass
-    return n
+            return ""
+    return any(k in target(fd) for fd in os.listdir(f"/proc/{pid}/fd") for k in ("bpf_link", "perf_event"))
 
 def with_tracer(cmd, port):
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1.0)  # attached (pktmap takes about 0.1 s; bpftrace longer)
     # A tracer that failed would cost nothing: check it holds its programs' links.
-    if cmd[0] != "sleep" and (p.poll() is not None or not attachments(p.pid)):
+    if cmd[0] != "sleep" and (p.poll() is not None or not attached(p.pid)):
         sys.exit(f"not attached after 1 s: {shlex.join(cmd)}")
     pps = flood(port)
     p.send_signal(signal.SIGINT)
@@ -94,7 +96,7 @@ if shutil.which("bpftrace"):
 for line in filter(None, os.environ.get("PKTMAP_EXTRA", "").splitlines()):
     label, cmd = line.split("\t", 1)
     modes[label] = shlex.split(cmd)
-# PKTMAP_ONLY="drops|bpftrace": only the modes whose label contains one of these.
+# PKTMAP_ONLY="drops|bpftrace": only the modes labelled so or, for a word no label is, containing it.
 if os.environ.get("PKTMAP_ONLY"):
     words = os.environ["PKTMAP_ONLY"].split("|")
     modes = {k: v for k, v in modes.items() if any(w == k or (w in k and w not in modes) for w in words)}
@@ -133,7 +135,7 @@ with veth_pair() as (SENDER, _):
         for m, cmd in modes.items():
             if cmd[0] == "sleep" or "trace" not in cmd:
                 continue
-            fl = subprocess.Popen(["ip", "netns", "exec", SENDER, sys.executable, "-c", FLOOD, str(SECS + 1), str(port), DST], stdout=subprocess.DEVNULL)
+            fl = subprocess.Popen(flood_cmd(port, SECS + 1), stdout=subprocess.DEVNULL)
             time.sleep(0.5)
             timed = [*cmd[:-1], f"{SECS:g}s", "--cost", "--json"]
             out = json.loads(subprocess.run(timed, capture_output=True, text=True, check=True).stdout)
