@@ -109,8 +109,12 @@ impl Duty {
     pub const BUDGET: u64 = 100_000;
     /// The shortest window an automatic duty opens.
     pub const MIN_WINDOW: Duration = Duration::from_millis(20);
-    /// How often an automatic duty counts the runs while attached.
+    /// The stretch an automatic duty judges the rate over while attached: a burst whose runs
+    /// fit one check's share of the budget does not close the window.
     pub const CHECK: Duration = Duration::from_millis(100);
+    /// How often the runs are counted while attached: a flood that exhausts a check's share
+    /// early closes the window then, not at the end of the check.
+    pub const POLL: Duration = Duration::from_millis(20);
 
     /// Attached `percent` of the time (1..=99); 100 or more: all the time (None).
     pub fn percent(percent: u32) -> Option<Duty> {
@@ -146,6 +150,19 @@ impl Duty {
         }
         let left = (budget as f64 * self.period.as_secs_f64() - grace_runs as f64).max(0.0);
         Duration::from_secs_f64(left / rate).clamp(Self::MIN_WINDOW, self.period)
+    }
+
+    /// Whether `runs` counted over `elapsed` of a `window` outgrow it: the rate they make over
+    /// `elapsed`, or over a whole [`Duty::CHECK`] if shorter, asks for a shorter window.
+    pub fn outgrown(
+        &self,
+        runs: u64,
+        elapsed: Duration,
+        window: Duration,
+        grace_runs: u64,
+    ) -> bool {
+        let rate = runs as f64 / elapsed.max(Self::CHECK).as_secs_f64();
+        self.next_window(rate, grace_runs) < window
     }
 }
 
@@ -235,8 +252,9 @@ impl Probes {
         Ok(per_cpu.iter().sum())
     }
 
-    /// Runs windows until `stop`; returns the time the opening programs were attached. A
-    /// window as long as the period keeps everything attached into the next one.
+    /// Runs windows until `stop`, the first on the programs attached at start; returns the
+    /// time the opening programs were attached. A window as long as the period keeps
+    /// everything attached into the next one.
     fn sample(&mut self, duty: Duty, stop: &AtomicBool) -> Result<Duration, String> {
         let mut observed = Duration::ZERO;
         let mut window = duty.window;
@@ -266,8 +284,9 @@ impl Probes {
     }
 
     /// Keeps the programs attached for `window`; returns the rate they ran at, runs a second.
-    /// With a budget, the runs are counted every [`Duty::CHECK`]: traffic that outgrows the
-    /// window (a flood starting while attached throughout) closes it then, not a period later.
+    /// With a budget, the runs are counted every [`Duty::POLL`] and judged per
+    /// [`Duty::CHECK`]: traffic that outgrows the window (a flood starting while attached
+    /// throughout) closes it then, not a period later.
     fn hold(
         &mut self,
         duty: Duty,
@@ -276,17 +295,20 @@ impl Probes {
         stop: &AtomicBool,
     ) -> Result<f64, String> {
         let end = Instant::now() + window;
-        let step = duty.budget.map_or(window, |_| Duty::CHECK);
+        let step = duty.budget.map_or(window, |_| Duty::POLL);
         let mut rate = 0.0;
         let (mut from, mut runs) = (Instant::now(), self.runs()?);
         while !stop.load(Ordering::Relaxed) && Instant::now() < end {
-            sleep_until(end.min(from + step), stop);
+            sleep_until(end.min(Instant::now() + step), stop);
             let (now, counted) = (Instant::now(), self.runs()?);
-            rate = (counted - runs) as f64 / (now - from).as_secs_f64().max(1e-3);
-            if duty.next_window(rate, grace_runs) < window {
+            let elapsed = now - from;
+            rate = (counted - runs) as f64 / elapsed.as_secs_f64().max(1e-3);
+            if duty.outgrown(counted - runs, elapsed, window, grace_runs) {
                 break;
             }
-            (from, runs) = (now, counted);
+            if elapsed >= Duty::CHECK {
+                (from, runs) = (now, counted);
+            }
         }
         Ok(rate)
     }
@@ -380,22 +402,35 @@ impl LatencyTracer {
             links: Vec::new(),
         };
         let mut missing = Vec::new();
+        let mut loaded = Vec::new();
         let wanted_programs = HISTOGRAMS
             .iter()
             .filter(|(.., stage)| wanted(only, stage))
             .flat_map(|(_, _, _, programs, _)| programs.iter());
         for name in wanted_programs {
-            if probes.usable.contains(name) || missing.iter().any(|(m, _)| m == name) {
+            if loaded.contains(name) || missing.iter().any(|(m, _)| m == name) {
                 continue;
             }
-            // Loaded once; attached here to learn what this kernel allows.
-            let loaded = match probes.bpf.program_mut(name) {
+            let load = match probes.bpf.program_mut(name) {
                 Some(Program::BtfTracePoint(p)) => p.load(name, &btf).map_err(|e| format!("{e}")),
                 Some(Program::RawTracePoint(p)) => p.load().map_err(|e| format!("{e}")),
                 Some(_) => Err("not a tracepoint program".to_string()),
                 None => Err("not in the object".to_string()),
             };
-            match loaded.and_then(|()| probes.attach(name)) {
+            match load {
+                Ok(()) => loaded.push(*name),
+                Err(e) => missing.push((name.to_string(), e)),
+            }
+        }
+        // Attached to learn what this kernel allows, and left attached as the first window:
+        // a tracepoint attached again right after its last detach waits out an RCU grace
+        // period, while the programs already attached run. All are loaded first (under a
+        // flood each attached program would run while the next is verified), and those that
+        // end a measurement attach first, as in every window.
+        let (openers, enders): (Vec<_>, Vec<_>) =
+            loaded.into_iter().partition(|n| OPENERS.contains(n));
+        for name in enders.into_iter().chain(openers) {
+            match probes.attach(name) {
                 Ok(()) => probes.usable.push(name),
                 Err(e) => missing.push((name.to_string(), e)),
             }
@@ -403,7 +438,6 @@ impl LatencyTracer {
         let state = match duty {
             None => State::Attached(probes),
             Some(duty) => {
-                probes.detach(|_| true)?;
                 let stop = Arc::new(AtomicBool::new(false));
                 let flag = Arc::clone(&stop);
                 let thread = std::thread::spawn(move || {
@@ -530,6 +564,27 @@ mod tests {
         assert_eq!(d.next_window(2.0 * budget, Duty::BUDGET), Duty::MIN_WINDOW);
         // Back under the budget: throughout again.
         assert_eq!(d.next_window(budget / 2.0, Duty::BUDGET), d.period);
+    }
+
+    #[test]
+    fn a_window_closes_once_a_checks_share_of_the_budget_is_spent() {
+        let d = Duty::auto();
+        let share = Duty::BUDGET / 10; // one CHECK of 100 ms
+        let poll = Duty::POLL;
+        // A flood: more than a check's share in the first poll closes it at once.
+        assert!(d.outgrown(share + 1, poll, d.period, 0));
+        // A burst within a check's share does not, however short.
+        assert!(!d.outgrown(share, poll, d.period, 0));
+        // Over a whole check, the rate decides as before.
+        assert!(!d.outgrown(share, Duty::CHECK, d.period, 0));
+        assert!(d.outgrown(2 * share, Duty::CHECK, d.period, 0));
+        // A sized window closes early only if the rate outgrows that window.
+        let w = d.next_window(4.0 * Duty::BUDGET as f64, 0);
+        assert!(!d.outgrown(4 * share, Duty::CHECK, w, 0));
+        assert!(d.outgrown(8 * share, Duty::CHECK, w, 0));
+        // Without a budget nothing is outgrown.
+        let fixed = Duty::percent(20).unwrap();
+        assert!(!fixed.outgrown(u64::MAX / 2, poll, fixed.window, 0));
     }
 
     #[test]
