@@ -423,8 +423,8 @@ impl LatencyTracer {
             }
         }
         // Attached to learn what this kernel allows, and left attached as the first window:
-        // a tracepoint attached again right after its last detach waits out an RCU grace
-        // period, while the programs already attached run. All are loaded first (under a
+        // a tracepoint attached again right after its last detach can wait out an RCU grace
+        // period (the kernel's 1-0-1 transition guard), while the programs already attached run. All are loaded first (under a
         // flood each attached program would run while the next is verified), and those that
         // end a measurement attach first, as in every window.
         let (openers, enders): (Vec<_>, Vec<_>) =

@@ -244,7 +244,7 @@ pub struct LatencyScope {
 }
 
 /// How much of the time the latency programs are attached. Being attached costs every event
-/// the kernel's dispatch: on this VM's flood of small packets, ~16% of packets per second.
+/// the kernel's dispatch: on this VM's floods of small packets, 10-14% of packets per second.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DutyChoice {
     /// Throughout while the programs run under [`Duty::BUDGET`] times a second; above it,
