@@ -1,7 +1,7 @@
 """The bench scripts' flood path: two network namespaces joined by a veth pair (10.78.0.1 in the
 first, 10.78.0.2 in the second) and, in the second, a reader that takes every datagram sent to
 port 9999. Names carry the process id, so runs never collide; everything is removed on exit."""
-import contextlib, os, subprocess, sys
+import bisect, contextlib, os, subprocess, sys, threading, time
 
 DST = "10.78.0.2"
 OPEN = 9999
@@ -13,6 +13,17 @@ s.bind(("{DST}", {OPEN}))
 buf = bytearray(64)
 while True:
     s.recv_into(buf)
+"""
+# The sender: 18-byte datagrams without a pause, its count logged every 1,000.
+FLOOD = """
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+port, dst, n = int(sys.argv[1]), sys.argv[2], 0
+while True:
+    for _ in range(1000):
+        s.sendto(b"x" * 18, (dst, port))
+    n += 1000
+    print(time.monotonic(), n, flush=True)
 """
 
 def sh(*a):
@@ -35,3 +46,32 @@ def veth_pair():
             reader.kill()
         subprocess.run(["ip", "netns", "del", a], stderr=subprocess.DEVNULL)
         subprocess.run(["ip", "netns", "del", b], stderr=subprocess.DEVNULL)
+
+class Flood:
+    """The sender, flooding until closed; `rate(t0, t1)` is its packets a second between two
+    CLOCK_MONOTONIC instants, from its log."""
+    def __init__(self, sender, port):
+        self.p = subprocess.Popen(["ip", "netns", "exec", sender, sys.executable, "-c", FLOOD, str(port), DST],
+                                  stdout=subprocess.PIPE, text=True)
+        self.t, self.n = [], []
+        threading.Thread(target=self._read, daemon=True).start()
+        time.sleep(1.0)  # past the interpreter's start
+
+    def _read(self):
+        for line in self.p.stdout:
+            t, n = line.split()
+            # n first: a reader of t finds its n there already.
+            self.n.append(int(n)); self.t.append(float(t))
+
+    def _count(self, t):
+        i = max(1, min(bisect.bisect_left(self.t, t), len(self.t) - 1))
+        (ta, tb), (na, nb) = self.t[i - 1:i + 1], self.n[i - 1:i + 1]
+        return na + (nb - na) * (t - ta) / (tb - ta)
+
+    def rate(self, t0, t1):
+        while not self.t or self.t[-1] < t1:
+            time.sleep(0.01)  # the log's line for t1 is at most 1,000 packets behind
+        return (self._count(t1) - self._count(t0)) / (t1 - t0)
+
+    def close(self):
+        self.p.kill(); self.p.wait()

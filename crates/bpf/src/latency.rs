@@ -602,12 +602,7 @@ mod tests {
     /// softirqs and context switches are seen within a second of loopback traffic.
     #[test]
     fn histograms_fill_on_this_kernel() {
-        if unsafe { geteuid() } != 0 {
-            assert!(
-                std::env::var("CI").map_or(true, |v| v != "true"),
-                "CI runs as root"
-            );
-            eprintln!("skipping: needs root");
+        if !crate::test_as_root() {
             return;
         }
         let t = LatencyTracer::start(0, "", true, &[], None).unwrap();
@@ -625,9 +620,5 @@ mod tests {
         assert!(total(1) > 0, "NET_RX run times");
         assert!(total(5) > 0, "run-queue latencies");
         assert!(total(4) > 0, "qdisc residence on lo");
-    }
-
-    unsafe extern "C" {
-        fn geteuid() -> u32;
     }
 }

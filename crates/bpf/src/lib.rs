@@ -47,6 +47,22 @@ pub const LATENCY_OBJECT: &[u8] = include_bytes!("../bpf/latency.bpf.o");
 /// A program that does nothing, to learn whether fentry is allowed (`bpf/probe.bpf.c`).
 pub const PROBE_OBJECT: &[u8] = include_bytes!("../bpf/probe.bpf.o");
 
+/// Whether a test may load programs: as root yes; otherwise it says it skips, except on CI,
+/// which runs as root and fails instead.
+#[cfg(test)]
+pub(crate) fn test_as_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").map_or(true, |v| v != "true"),
+        "CI runs as root"
+    );
+    eprintln!("skipping: needs root");
+    false
+}
+
 #[cfg(test)]
 mod tests {
     /// The committed objects are what their sources compile to. Needs clang and llvm-strip
