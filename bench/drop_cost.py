@@ -26,6 +26,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 subprocess.run(["cargo", "build", "-q", "--release", "--example", "drops_toggle", "-p", "pktmap-bpf"], cwd=ROOT, check=True)
 TOGGLE = os.path.join(ROOT, "target/release/examples/drops_toggle")
 CLOSED = 9
+
 def block(fl, mode):
     """One toggler run: the costs of its attached stretches against their neighbours, its drops."""
     out = subprocess.run([TOGGLE, str(MS), str(SECS // 10), mode], capture_output=True, text=True, check=True).stdout.split("\n")
@@ -33,21 +34,21 @@ def block(fl, mode):
     # Stretches between switches: (attached?, packets a second).
     stretches = [(w == "on", fl.rate(t0 + SKIP, t1)) for (w, t0), (_, t1) in zip(switches, switches[1:])]
     costs = [1 - on / ((a + b) / 2) for (_, a), (was_on, on), (_, b) in zip(stretches, stretches[1:], stretches[2:]) if was_on]
-    return costs, [r for on, r in stretches if not on], int(next(l for l in out if l.startswith("drops")).split()[1])
+    return costs, [r for on, r in stretches if not on], [int(next(l for l in out if l.startswith("drops")).split()[1])]
 
-res = {"drop counter": ([], [], 0), "control: nothing attached": ([], [], 0)}
+arms = {"drop counter": "switch", "control: nothing attached": "none"}
+res = {label: ([], [], []) for label in arms}  # costs, detached rates, drops per block
 with veth_pair() as (sender, _):
     fl = Flood(sender, {"closed": CLOSED, "reading": OPEN}[FLOOD])
     try:
-        for _ in range(10 // 2):
-            for label, mode in (("drop counter", "switch"), ("control: nothing attached", "none")):
-                c, b, d = block(fl, mode)
-                res[label][0].extend(c); res[label][1].extend(b)
-                res[label] = (res[label][0], res[label][1], res[label][2] + d)
+        for _ in range(10 // len(arms)):
+            for label, mode in arms.items():
+                for into, got in zip(res[label], block(fl, mode)):
+                    into.extend(got)
     finally:
         fl.close()
 print(f"UDP flood into a {FLOOD} {'port' if FLOOD == 'closed' else 'socket'} across a veth pair, switched every {MS} ms for {SECS} s in all, each stretch but its first {SKIP * 1000:g} ms:")
 for label, (costs, base, drops) in res.items():
     half = 1.96 * statistics.stdev(costs) / len(costs) ** 0.5
     print(f"  {label:<26} mean {100 * statistics.mean(costs):5.2f}% ± {100 * half:.2f} (95%), median {100 * statistics.median(costs):5.2f}%,"
-          f" {len(costs)} stretches; detached {statistics.median(base):.0f} pps; {drops} drops counted")
+          f" {len(costs)} stretches; detached {statistics.median(base):.0f} pps; {sum(drops)} drops counted")
