@@ -3,7 +3,7 @@
 //! while it is not, switch by switch, so the VM's drift cancels at that scale. Prints
 //! "on SECONDS" or "off SECONDS" (CLOCK_MONOTONIC) once each switch is done, then the drops
 //! counted. With `none` it switches nothing, keeping the same times: the harness's own bias.
-//! Root. Usage: drops_toggle MS SECONDS [none]
+//! Root. Usage: drops_toggle MS SECONDS [switch|none]
 use std::time::{Duration, Instant};
 
 fn monotonic() -> f64 {
@@ -21,7 +21,7 @@ fn main() -> Result<(), String> {
         std::env::args()
             .nth(i)
             .and_then(|a| a.parse().ok())
-            .ok_or_else(|| "usage: drops_toggle MS SECONDS [none]".to_string())
+            .ok_or_else(|| "usage: drops_toggle MS SECONDS [switch|none]".to_string())
     };
     let switch = std::env::args().nth(3).as_deref() != Some("none");
     let (step, secs) = (Duration::from_millis(arg(1)?), Duration::from_secs(arg(2)?));
