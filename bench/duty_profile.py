@@ -9,19 +9,10 @@ namespaces bench/vethpair.py makes.
 
 Usage: bench/duty_profile.py [PKTMAP ARGS...]   e.g. --duty 20 (after `cargo build --release`)"""
 import os, signal, statistics, subprocess, sys, time
-from vethpair import OPEN, Flood, veth_pair
+from vethpair import OPEN, Flood, links, veth_pair
 
 BIN = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "target/release/pktmap")
 SECS, POLL, STEP = 40, 0.004, 0.02
-
-def links(pid):
-    n = 0
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            n += "bpf_link" in os.readlink(f"/proc/{pid}/fd/{fd}")
-        except OSError:
-            pass
-    return n
 
 with veth_pair() as (sender, _):
     fl = Flood(sender, OPEN)

@@ -18,7 +18,7 @@ PKTMAP_EXTRA="LABEL<TAB>COMMAND" lines add any other tracer (say, a scratch floo
 programs); PKTMAP_ONLY="WORD|WORD" keeps only the modes whose label is or (if no label is) has one of the words; PKTMAP_FLOODS="reading"
 (or "closed") only that flood."""
 import json, os, shlex, shutil, signal, statistics, subprocess, sys, time
-from vethpair import OPEN, Flood, veth_pair
+from vethpair import OPEN, Flood, links, veth_pair
 
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 5
 TRACED, UNTRACED = 2.0, 1.0  # seconds a window; traced windows cover two of --duty's 1 s periods
@@ -32,15 +32,6 @@ BPFTRACE_LAT = ("tracepoint:net:netif_receive_skb { @start[args->skbaddr] = nsec
                 "tracepoint:irq:softirq_entry /args->vec == 3/ { @se[cpu] = nsecs; } "
                 "tracepoint:irq:softirq_exit /args->vec == 3 && @se[cpu]/ { @run = hist(nsecs - @se[cpu]); }")
 
-def attached(pid):
-    """Whether process `pid` holds a BPF link or perf event: a tracer's attached programs."""
-    def target(fd):
-        try:
-            return os.readlink(f"/proc/{pid}/fd/{fd}")
-        except OSError:
-            return ""
-    return any(k in target(fd) for fd in os.listdir(f"/proc/{pid}/fd") for k in ("bpf_link", "perf_event"))
-
 def untraced(fl):
     t0 = time.monotonic()
     time.sleep(UNTRACED)
@@ -52,7 +43,7 @@ def traced(fl, cmd):
                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 20  # bpftrace takes seconds to compile
     # A tracer that failed would cost nothing: wait until it holds its programs' links.
-    while cmd[0] != "sleep" and not (p.poll() is None and attached(p.pid)):
+    while cmd[0] != "sleep" and not (p.poll() is None and links(p.pid, ("bpf_link", "perf_event"))):
         if p.poll() is not None or time.monotonic() > deadline:
             sys.exit(f"not attached: {shlex.join(cmd)}")
         time.sleep(0.005)

@@ -1,6 +1,8 @@
 """The bench scripts' flood path: two network namespaces joined by a veth pair (10.78.0.1 in the
 first, 10.78.0.2 in the second) and, in the second, a reader that takes every datagram sent to
-port 9999. Names carry the process id, so runs never collide; everything is removed on exit."""
+port 9999. Names carry the process id, so runs never collide; everything is removed on exit.
+Also the sender (`Flood`: floods until closed, its rate between any two instants from its log)
+and `links`, which tells when a tracer holds its programs."""
 import bisect, contextlib, os, subprocess, sys, threading, time
 
 DST = "10.78.0.2"
@@ -75,3 +77,15 @@ class Flood:
 
     def close(self):
         self.p.kill(); self.p.wait()
+
+def links(pid, kinds=("bpf_link",)):
+    """How many of process `pid`'s descriptors are of these kinds (a tracer's attached programs:
+    BPF links, or perf events for bpftrace's tracepoints)."""
+    n = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        n += any(k in target for k in kinds)
+    return n
