@@ -21,7 +21,7 @@ import json, os, shlex, shutil, signal, statistics, subprocess, sys, time
 from vethpair import OPEN, Flood, links, veth_pair
 
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 5
-TRACED, UNTRACED = 2.0, 1.0  # seconds a window; traced windows cover two of --duty's 1 s periods
+TRACED, UNTRACED = 2.0, 1.0  # seconds a window; a traced window covers one of --duty's 2 s periods
 SETTLE = 0.3  # after attaching (pktmap's duty windows begin), after exiting (links released)
 BIN = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "target/release/pktmap")
 CLOSED = 9
@@ -63,7 +63,7 @@ modes = {
     # A process started and stopped around the window, tracing nothing: the harness's own bias.
     "control: no tracer (sleep)": ["sleep", "60"],
     "pktmap trace drops": [BIN, "trace", "drops", "--interval", "60s"],
-    # The default (--duty auto: windows sized to the traffic), a fixed 20% of each second, and throughout.
+    # The default (--duty auto: windows sized to the traffic), a fixed 20% of each 2 s, and throughout.
     "pktmap trace latency": [BIN, "trace", "latency", "--interval", "60s"],
     "pktmap trace latency --duty 20": [BIN, "trace", "latency", "--duty", "20", "--interval", "60s"],
     "pktmap trace latency --duty 100": [BIN, "trace", "latency", "--duty", "100", "--interval", "60s"],

@@ -202,7 +202,7 @@ pub struct NapiRow {
 pub struct LatencyTrace {
     pub schema: &'static str,
     pub interval_s: f64,
-    /// With time sampling: the share of each second the programs were attached (percent: the
+    /// With time sampling: the share of each period the programs were attached (percent: the
     /// one asked for, or under an automatic duty the share of the interval the traffic
     /// allowed) and the time they were, summed. None: attached throughout the interval.
     pub duty_percent: Option<u32>,
@@ -214,6 +214,8 @@ pub struct LatencyTrace {
     /// With time sampling: how long past each window the ending programs stay, the longest
     /// latency a window can record.
     pub grace_ms: Option<u64>,
+    /// With time sampling: the period that holds one window (shorter intervals shorten it).
+    pub period_ms: Option<u64>,
     pub histograms: Vec<Histogram>,
     pub napi_polls: u64,
     /// Polls that used their whole budget: the device had more work than one poll allows.

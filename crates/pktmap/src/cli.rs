@@ -96,9 +96,9 @@ pub struct DiagnoseArgs {
     /// CAP_PERFMON) and add them to the findings' evidence.
     #[arg(long, conflicts_with_all = ["from", "to", "since_boot"])]
     pub trace: bool,
-    /// How much of each second the latency programs are attached: `auto` (throughout while
-    /// they run under 100,000 times a second, above that in windows sized to keep them there)
-    /// or a percentage (1-100; `100`: throughout). Being attached costs every event the
+    /// How much of the time the latency programs are attached: `auto` (throughout while they
+    /// run under 100,000 times a second, above that in one window every 2 s sized to keep them
+    /// there) or a percentage of each 2 s (1-100; `100`: throughout). Being attached costs every event the
     /// kernel's dispatch; the programs that end a measurement stay 100 ms past each window, so
     /// in windows latencies up to 100 ms are all seen, longer ones only with `100`.
     #[arg(long, requires = "trace", value_name = "auto|PERCENT", default_value = "auto", value_parser = parse_duty)]
@@ -181,9 +181,9 @@ pub struct TraceLatencyArgs {
     /// tracepoints are attached, so tracing costs less.
     #[arg(long, value_name = "STAGE", value_parser = parse_latency_stage)]
     pub stage: Vec<String>,
-    /// How much of each second the latency programs are attached: `auto` (throughout while
-    /// they run under 100,000 times a second, above that in windows sized to keep them there)
-    /// or a percentage (1-100; `100`: throughout). Being attached costs every event the
+    /// How much of the time the latency programs are attached: `auto` (throughout while they
+    /// run under 100,000 times a second, above that in one window every 2 s sized to keep them
+    /// there) or a percentage of each 2 s (1-100; `100`: throughout). Being attached costs every event the
     /// kernel's dispatch; the programs that end a measurement stay 100 ms past each window, so
     /// in windows latencies up to 100 ms are all seen, longer ones only with `100`.
     #[arg(long, value_name = "auto|PERCENT", default_value = "auto", value_parser = parse_duty)]

@@ -110,7 +110,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 ..trace::LatencyScope::default()
             };
             let latency = if args.trace {
-                Some(trace::start_latency(&scope, false)?)
+                Some(trace::start_latency(&scope, false, args.interval.0)?)
             } else {
                 None
             };

@@ -251,33 +251,40 @@ pub enum DutyChoice {
     /// windows sized to keep them there.
     #[default]
     Auto,
-    /// This percentage of each second (100: throughout).
+    /// This percentage of each period (100: throughout).
     Percent(u32),
 }
 
 impl DutyChoice {
-    fn duty(self) -> Option<Duty> {
+    /// The duty over `interval`: periods no longer than the interval.
+    fn duty(self, interval: Duration) -> Option<Duty> {
         match self {
             DutyChoice::Auto => Some(Duty::auto()),
             DutyChoice::Percent(p) => Duty::percent(p),
         }
+        .map(|d| d.within(interval))
     }
 }
 
 /// Fills the latency histograms for `interval`.
 pub fn latency(interval: Duration, scope: &LatencyScope, cost: bool) -> Result<LatencyTrace> {
-    let tracer = start_latency(scope, cost)?;
+    let tracer = start_latency(scope, cost, interval)?;
     let measured = crate::interrupt::wait(interval);
     finish_latency(tracer, scope, measured)
 }
 
-pub fn start_latency(scope: &LatencyScope, cost: bool) -> Result<LatencyTracer> {
+/// Starts the latency programs for a measurement of `interval`.
+pub fn start_latency(
+    scope: &LatencyScope,
+    cost: bool,
+    interval: Duration,
+) -> Result<LatencyTracer> {
     LatencyTracer::start(
         scope.task,
         &scope.comm,
         cost,
         &scope.only,
-        scope.duty.duty(),
+        scope.duty.duty(interval),
     )
     .map_err(|e| anyhow!("{e} (pktmap trace needs root, or CAP_BPF and CAP_PERFMON)"))
 }
@@ -322,10 +329,11 @@ pub fn finish_latency(
                 .round()
                 .min(100.0) as u32,
         }),
-        duty_budget: scope.duty.duty().and_then(|d| d.budget),
+        duty_budget: h.duty.and_then(|d| d.budget),
         runs: h.runs,
         observed_s: h.observed.map(|o| o.as_secs_f64()),
-        grace_ms: h.observed.map(|_| Duty::GRACE.as_millis() as u64),
+        grace_ms: h.duty.map(|d| d.grace.as_millis() as u64),
+        period_ms: h.duty.map(|d| d.period.as_millis() as u64),
         histograms,
         napi_polls: h.napi_polls,
         napi_full_budget: h.napi_full_budget,

@@ -278,7 +278,10 @@ pub fn latency_text(t: &pktmap_model::trace::LatencyTrace, host: &str, style: St
         "pktmap trace latency  {host}  interval {:.2} s",
         t.interval_s
     ))];
-    if let (Some(duty), Some(observed), Some(grace)) = (t.duty_percent, t.observed_s, t.grace_ms) {
+    if let (Some(duty), Some(observed), Some(grace), Some(period)) =
+        (t.duty_percent, t.observed_s, t.grace_ms, t.period_ms)
+    {
+        let period = period as f64 / 1000.0;
         out.push(match t.duty_budget {
             Some(budget) if duty >= 100 => format!(
                 "attached throughout: the programs ran fewer than {} times a second (--duty \
@@ -288,11 +291,11 @@ pub fn latency_text(t: &pktmap_model::trace::LatencyTrace, host: &str, style: St
             budget => {
                 let share = match budget {
                     Some(b) => format!(
-                        "{duty}% of the interval, in windows that kept the programs to about {} \
-                         runs a second (--duty auto)",
+                        "{duty}% of the interval, one window each {period} s sized to keep the \
+                         programs to about {} runs a second (--duty auto)",
                         grouped(b)
                     ),
-                    None => format!("{duty}% of each second"),
+                    None => format!("{duty}% of each {period} s"),
                 };
                 format!(
                     "sampled in time: attached {share}, {observed:.2} s in all; counts are of \

@@ -427,10 +427,12 @@ fn latency_histograms_fill_with_plausible_values_under_tcp_traffic() {
     let total = hist("rx.6", "napi_poll")["count"].as_u64().unwrap();
     assert!(total > 10, "{total}");
     assert_eq!(polls, total);
-    // In 20% windows the programs were attached about a fifth of the second.
+    // In 20% windows the programs were attached about a fifth of the interval, shorter than
+    // the period as it is.
     assert_eq!(v["duty_percent"], 20);
     assert_eq!(v["duty_budget"], serde_json::Value::Null);
     assert_eq!(v["grace_ms"], 100);
+    assert_eq!(v["period_ms"], 1000);
     let observed = v["observed_s"].as_f64().unwrap();
     assert!((0.15..0.4).contains(&observed), "{observed}");
     assert!(napi.iter().all(|r| r["mean_work"].as_f64().unwrap() >= 0.0));
@@ -616,7 +618,7 @@ fn run_queue_latency_filters_by_process_and_by_command() {
         &["--task", &std::process::id().to_string(), "--duty", "100%"],
     );
     let (nobody, _) = runq("1s", &["--comm", "pmt-not-running", "--duty", "100"]);
-    // Attached a quarter of each second for 2 s: about half a second's wakeups.
+    // Attached a quarter of the 2 s period: about half a second's wakeups.
     let (sampled, observed) = runq("2s", &["--comm", &name, "--duty", "25"]);
     drop(waker);
     // At most 200 wakeups a second; a loaded VM may lose some to scheduling, never most.
@@ -636,11 +638,11 @@ fn run_queue_latency_filters_by_process_and_by_command() {
     assert!(stderr(&long).contains("15 bytes"), "{}", stderr(&long));
 }
 
-/// Time sampling cuts at the grace, and says so. A tbf queue that holds a second of packets
-/// (its latency limit, the sender always ahead of its rate) makes every packet wait about 1 s
-/// in the qdisc. Attached throughout, qdisc residence shows it; in 20% windows, a packet queued
-/// in one window leaves in the next, whose stamp is later than its start: counted late, never
-/// matched across the gap.
+/// Time sampling cuts at the grace, and says so. A tbf queue that holds 2 s of packets (its
+/// latency limit, the sender always ahead of its rate) makes every packet wait about one
+/// sampling period in the qdisc. Attached throughout, qdisc residence shows it; in 10%
+/// windows, a packet queued in one window leaves in the next, whose stamp is later than its
+/// start: counted late, never matched across the gap.
 #[test]
 fn sampling_windows_cut_long_latencies_and_count_them_late() {
     if !root_or_skip("sampling_windows_cut_long_latencies_and_count_them_late") {
@@ -648,7 +650,7 @@ fn sampling_windows_cut_long_latencies_and_count_them_late() {
     }
     let _g = shared();
     let pair = NetnsPair::new();
-    pair.tbf_in_a(&["rate", "400kbit", "burst", "2kb", "latency", "1s"]);
+    pair.tbf_in_a(&["rate", "400kbit", "burst", "2kb", "latency", "2s"]);
     let sender = NetnsPair::within(&pair.a, || std::net::UdpSocket::bind((ADDR_A, 0)).unwrap());
     // Room in the socket for the whole queue: the qdisc, not the socket, sets the wait.
     let size: libc::c_int = 4 << 20;
@@ -686,15 +688,16 @@ fn sampling_windows_cut_long_latencies_and_count_them_late() {
             v["late"].as_u64().unwrap(),
         )
     };
-    // The queue fills in well under a second; then every packet waits its second.
-    std::thread::sleep(Duration::from_millis(1500));
-    let (all, all_p99, _) = qdisc("100", "2s");
-    let (_, sampled_p99, late) = qdisc("20", "4s");
+    // The queue fills in a little over a second; then every packet waits its 2 s.
+    std::thread::sleep(Duration::from_millis(2500));
+    // Throughout for 3 s: the packets queued in the first second leave within it.
+    let (all, all_p99, _) = qdisc("100", "3s");
+    let (_, sampled_p99, late) = qdisc("10", "4s");
     drop(send);
     assert!(all > 10, "{all}");
     assert!(
-        all_p99.unwrap() >= 1 << 29,
-        "{all_p99:?}: the queue holds 1 s"
+        all_p99.unwrap() >= 1 << 30,
+        "{all_p99:?}: the queue holds 2 s"
     );
     // Recorded latencies end within window and grace (300 ms): below 2^29 ns (537 ms).
     assert!(sampled_p99.is_none_or(|p| p < 1 << 29), "{sampled_p99:?}");
