@@ -413,3 +413,60 @@ fn cost_lines(cost: &[pktmap_model::trace::Cost]) -> Vec<String> {
         ns / runs
     )]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pktmap_model::trace::LatencyTrace;
+
+    fn sampled(duty: Option<u32>, budget: Option<u64>, period_ms: u64) -> LatencyTrace {
+        LatencyTrace {
+            schema: "pktmap.trace.latency/1",
+            interval_s: 4.0,
+            duty_percent: duty,
+            observed_s: duty.map(|d| 4.0 * d as f64 / 100.0),
+            duty_budget: budget,
+            runs: 400_000,
+            grace_ms: duty.map(|_| 100),
+            period_ms: duty.map(|_| period_ms),
+            histograms: Vec::new(),
+            napi_polls: 0,
+            napi_full_budget: 0,
+            napi_full: 0,
+            replaced: 0,
+            late: 0,
+            napi: Vec::new(),
+            disabled: Vec::new(),
+            cost: Vec::new(),
+            limits: Vec::new(),
+        }
+    }
+
+    /// The line under the title says how the programs were attached, with the period the
+    /// sampler used, not a fixed one.
+    #[test]
+    fn the_sampling_line_names_share_period_and_grace() {
+        let text = |t: &LatencyTrace| latency_text(t, "h", Style { color: false });
+        let fixed = text(&sampled(Some(20), None, 2000));
+        assert!(
+            fixed.contains("attached 20% of each 2 s, 0.80 s in all"),
+            "{fixed}"
+        );
+        assert!(fixed.contains("a latency over 100 ms"), "{fixed}");
+        let short = text(&sampled(Some(20), None, 500));
+        assert!(short.contains("20% of each 0.5 s"), "{short}");
+        let auto = text(&sampled(Some(21), Some(100_000), 2000));
+        assert!(
+            auto.contains(
+                "21% of the interval, one window each 2 s sized to keep the programs \
+                 to about 100,000 runs a second"
+            ),
+            "{auto}"
+        );
+        let quiet = text(&sampled(Some(100), Some(100_000), 2000));
+        assert!(quiet.contains("attached throughout: the programs ran fewer than 100,000"));
+        let throughout = text(&sampled(None, None, 2000));
+        assert!(!throughout.contains("attached"), "{throughout}");
+        assert!(throughout.contains("the programs ran 400,000 times (100,000 a second"));
+    }
+}
