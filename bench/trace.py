@@ -13,7 +13,7 @@ windows, and as the mean with its 95% interval. Afterwards each pktmap mode runs
 noise moves. Root; traffic only inside the two namespaces this script makes.
 
 Usage: bench/trace.py [ROUNDS]   (after `cargo build --release`; needs bpftrace for its rows)
-PKTMAP_BASELINE=path/to/another/pktmap adds that build's trace drops and trace latency.
+PKTMAP_TRACED=SECONDS sets the traced window (default 2). PKTMAP_BASELINE=path/to/another/pktmap adds that build's trace drops and trace latency.
 PKTMAP_EXTRA="LABEL<TAB>COMMAND" lines add any other tracer (say, a scratch floor of empty
 programs); PKTMAP_ONLY="WORD|WORD" keeps only the modes whose label is or (if no label is) has one of the words; PKTMAP_FLOODS="reading"
 (or "closed") only that flood."""
@@ -21,7 +21,9 @@ import json, os, shlex, shutil, signal, statistics, subprocess, sys, time
 from vethpair import OPEN, Flood, links, veth_pair
 
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 5
-TRACED, UNTRACED = 2.0, 1.0  # seconds a window; a traced window covers one of --duty's 2 s periods
+# Seconds a window. A traced window should cover whole --duty periods (2 s): PKTMAP_TRACED=4
+# covers two, and dilutes whatever the tracer's first seconds cost.
+TRACED, UNTRACED = float(os.environ.get("PKTMAP_TRACED", "2")), 1.0
 SETTLE = 0.3  # after attaching (pktmap's duty windows begin), after exiting (links released)
 BIN = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "target/release/pktmap")
 CLOSED = 9

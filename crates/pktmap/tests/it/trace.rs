@@ -638,9 +638,9 @@ fn run_queue_latency_filters_by_process_and_by_command() {
     assert!(stderr(&long).contains("15 bytes"), "{}", stderr(&long));
 }
 
-/// Time sampling cuts at the grace, and says so. A tbf queue that holds 2 s of packets (its
-/// latency limit, the sender always ahead of its rate) makes every packet wait about one
-/// sampling period in the qdisc. Attached throughout, qdisc residence shows it; in 10%
+/// Time sampling cuts at the grace, and says so. A tbf queue that holds one sampling period of
+/// packets (its latency limit, the sender always ahead of its rate) makes every packet wait
+/// about a period in the qdisc. Attached throughout, qdisc residence shows it; in 200 ms
 /// windows, a packet queued in one window leaves in the next, whose stamp is later than its
 /// start: counted late, never matched across the gap.
 #[test]
@@ -650,7 +650,9 @@ fn sampling_windows_cut_long_latencies_and_count_them_late() {
     }
     let _g = shared();
     let pair = NetnsPair::new();
-    pair.tbf_in_a(&["rate", "400kbit", "burst", "2kb", "latency", "2s"]);
+    let period = pktmap_bpf::latency::Duty::PERIOD.as_millis();
+    let wait = format!("{period}ms");
+    pair.tbf_in_a(&["rate", "400kbit", "burst", "2kb", "latency", &wait]);
     let sender = NetnsPair::within(&pair.a, || std::net::UdpSocket::bind((ADDR_A, 0)).unwrap());
     // Room in the socket for the whole queue: the qdisc, not the socket, sets the wait.
     let size: libc::c_int = 4 << 20;
@@ -688,16 +690,21 @@ fn sampling_windows_cut_long_latencies_and_count_them_late() {
             v["late"].as_u64().unwrap(),
         )
     };
-    // The queue fills in a little over a second; then every packet waits its 2 s.
-    std::thread::sleep(Duration::from_millis(2500));
-    // Throughout for 3 s: the packets queued in the first second leave within it.
-    let (all, all_p99, _) = qdisc("100", "3s");
-    let (_, sampled_p99, late) = qdisc("10", "4s");
+    // The sender runs at about twice the rate: the queue fills within the period, then every
+    // packet waits its period.
+    std::thread::sleep(Duration::from_millis(period as u64));
+    // Over a period and a second: the packets queued in the first second leave within it, and
+    // a second window opens a period after the first.
+    let interval = format!("{}ms", period + 1000);
+    let (all, all_p99, _) = qdisc("100", &interval);
+    // The share of the period that makes 200 ms windows.
+    let percent = (100 * 200 / period).to_string();
+    let (_, sampled_p99, late) = qdisc(&percent, &interval);
     drop(send);
     assert!(all > 10, "{all}");
     assert!(
         all_p99.unwrap() >= 1 << 30,
-        "{all_p99:?}: the queue holds 2 s"
+        "{all_p99:?}: the queue holds {period} ms"
     );
     // Recorded latencies end within window and grace (300 ms): below 2^29 ns (537 ms).
     assert!(sampled_p99.is_none_or(|p| p < 1 << 29), "{sampled_p99:?}");
