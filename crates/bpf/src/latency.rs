@@ -103,8 +103,9 @@ pub struct Duty {
 
 impl Duty {
     /// Each switch (about ten tracepoints attached, then detached) costs more than a second
-    /// of the programs' steady running at the budget: a 2 s period cost 3.5% of a flood's pps
-    /// against 5.2% for 1 s, alternated in one run (README, Performance).
+    /// of the programs' steady running at the budget: a 2 s period cost 4.4% of a flood's pps
+    /// against 5.4% for 1 s, alternated in one run; 4 s gained nothing more (README,
+    /// Performance).
     pub const PERIOD: Duration = Duration::from_secs(2);
     pub const GRACE: Duration = Duration::from_millis(100);
     /// The runs a second an automatic duty allows: at the ~60-100 ns a run costs here
