@@ -98,9 +98,10 @@ pub struct DiagnoseArgs {
     pub trace: bool,
     /// How much of the time the latency programs are attached: `auto` (throughout while they
     /// run under 100,000 times a second, above that in one window every 2 s sized to keep them
-    /// there) or a percentage of each 2 s (1-100; `100`: throughout). Being attached costs every event the
-    /// kernel's dispatch; the programs that end a measurement stay 100 ms past each window, so
-    /// in windows latencies up to 100 ms are all seen, longer ones only with `100`.
+    /// there) or a percentage of each 2 s (1-100; `100`: throughout). Being attached costs
+    /// every event the kernel's dispatch; the programs that end a measurement stay 100 ms past
+    /// each window, so in windows latencies up to 100 ms are all seen, longer ones only with
+    /// `100`.
     #[arg(long, requires = "trace", value_name = "auto|PERCENT", default_value = "auto", value_parser = parse_duty)]
     pub duty: crate::trace::DutyChoice,
     #[command(flatten)]
@@ -183,9 +184,10 @@ pub struct TraceLatencyArgs {
     pub stage: Vec<String>,
     /// How much of the time the latency programs are attached: `auto` (throughout while they
     /// run under 100,000 times a second, above that in one window every 2 s sized to keep them
-    /// there) or a percentage of each 2 s (1-100; `100`: throughout). Being attached costs every event the
-    /// kernel's dispatch; the programs that end a measurement stay 100 ms past each window, so
-    /// in windows latencies up to 100 ms are all seen, longer ones only with `100`.
+    /// there) or a percentage of each 2 s (1-100; `100`: throughout). Being attached costs
+    /// every event the kernel's dispatch; the programs that end a measurement stay 100 ms past
+    /// each window, so in windows latencies up to 100 ms are all seen, longer ones only with
+    /// `100`.
     #[arg(long, value_name = "auto|PERCENT", default_value = "auto", value_parser = parse_duty)]
     pub duty: crate::trace::DutyChoice,
     /// Also measure pktmap's own cost per program. The kernel then times every run, which
@@ -343,6 +345,29 @@ mod tests {
             crate::trace::DutyChoice::Percent(20)
         );
         assert!(parse_duty("0").unwrap_err().contains("or auto"));
+    }
+
+    /// The help states the duty period and grace in numbers; they must be the sampler's.
+    #[test]
+    fn the_duty_help_names_the_samplers_period_and_grace() {
+        use pktmap_bpf::latency::Duty;
+        let help = |path: &[&str]| {
+            let mut cmd = Cli::command();
+            for name in path {
+                cmd = cmd.find_subcommand(name).unwrap().clone();
+            }
+            let arg = cmd.get_arguments().find(|a| a.get_id() == "duty").unwrap();
+            arg.get_help().unwrap().to_string()
+        };
+        for path in [&["diagnose"][..], &["trace", "latency"]] {
+            let text = help(path);
+            let period = format!("every {} s", Duty::PERIOD.as_secs());
+            assert!(text.contains(&period), "{path:?}: {text}");
+            let grace = format!("{} ms past each window", Duty::GRACE.as_millis());
+            assert!(text.contains(&grace), "{path:?}: {text}");
+            let budget = pktmap_render::fmt::grouped(Duty::BUDGET);
+            assert!(text.contains(&budget), "{path:?}: {text}");
+        }
     }
 
     #[test]
