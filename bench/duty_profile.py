@@ -3,7 +3,8 @@
 flood, the tracer's BPF links are counted every 4 ms (from /proc/PID/fd) to find when each
 sampling window opens and closes, and the sender's rate is averaged in 20 ms steps around those
 moments over every period of a 40 s run. Prints the windows' median length and, for each step
-from 200 ms before to 580 ms after an opening (and a closing), the rate against the run's mean.
+from 200 ms before to 580 ms after an opening (and a closing), the rate against its mean over
+those 780 ms.
 The polling itself takes some CPU, the same in every step. Root; traffic only inside the two
 namespaces bench/vethpair.py makes.
 

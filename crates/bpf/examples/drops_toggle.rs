@@ -6,14 +6,9 @@
 //! Root. Usage: drops_toggle MS SECONDS [switch|none]
 use std::time::{Duration, Instant};
 
+/// Seconds of the clock Python's `time.monotonic()` reads.
 fn monotonic() -> f64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes the timespec it is given.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
+    pktmap_bpf::monotonic_ns() as f64 / 1e9
 }
 
 fn main() -> Result<(), String> {

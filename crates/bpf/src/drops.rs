@@ -62,17 +62,16 @@ impl DropCounter {
             .override_global("sample_per_sec", &sample_per_sec, true)
             .load(crate::DROPS_OBJECT)
             .map_err(|e| err("loading drops.bpf.o", e))?;
-        let prog = program(&mut bpf)?;
-        prog.load("kfree_skb", &btf)
+        program(&mut bpf)?
+            .load("kfree_skb", &btf)
             .map_err(|e| err("verifying count_drop", e))?;
-        let link = prog
-            .attach()
-            .map_err(|e| err("attaching to skb:kfree_skb", e))?;
-        Ok(DropCounter {
+        let mut counter = DropCounter {
             bpf,
-            link: Some(link),
+            link: None,
             stats,
-        })
+        };
+        counter.resume()?;
+        Ok(counter)
     }
 
     /// Detaches the program until [`DropCounter::resume`]; counts so far are kept. For
@@ -86,7 +85,7 @@ impl DropCounter {
         }
     }
 
-    /// Attaches the program again after [`DropCounter::pause`].
+    /// Attaches the program (again, after [`DropCounter::pause`]).
     pub fn resume(&mut self) -> Result<(), String> {
         if self.link.is_none() {
             let link = program(&mut self.bpf)?

@@ -249,7 +249,7 @@ impl Probes {
             Array::try_from(self.bpf.map_mut("window").ok_or("no window map")?)
                 .map_err(|e| e.to_string())?;
         window
-            .set(0, monotonic_ns(), 0)
+            .set(0, crate::monotonic_ns(), 0)
             .map_err(|e| format!("stamping the window: {e}"))?;
         let usable = self.usable.clone();
         let (openers, enders): (Vec<_>, Vec<_>) =
@@ -344,17 +344,6 @@ fn sleep_until(t: Instant, stop: &AtomicBool) {
     }
 }
 
-/// The clock `bpf_ktime_get_ns` reads.
-fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes the timespec it is given; CLOCK_MONOTONIC always exists.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
-
 #[derive(Debug, Default)]
 pub struct Histograms {
     /// `[histogram][bucket]` counts, bucket b holding values in [2^b, 2^(b+1)).
@@ -369,10 +358,9 @@ pub struct Histograms {
     pub late: u64,
     /// Program runs, all programs together (`LAT_STAT_RUNS`).
     pub runs: u64,
-    /// With time sampling, how long the opening programs were attached; None: throughout.
-    pub observed: Option<Duration>,
-    /// The time sampling that ran; None: attached throughout.
-    pub duty: Option<Duty>,
+    /// With time sampling, the duty that ran and how long the opening programs were attached;
+    /// None: attached throughout.
+    pub sampled: Option<(Duty, Duration)>,
     /// `(device, cpu, polls)` of every device that polled, per CPU that polled it.
     pub napi_devices: Vec<(crate::abi::NapiKey, u32, crate::abi::NapiDev)>,
     pub cost: Vec<crate::ProgramCost>,
@@ -479,22 +467,21 @@ impl LatencyTracer {
 
     /// Ends the sampling windows (the one open gets its grace) or detaches, then reads.
     pub fn finish(self) -> Result<Histograms, String> {
-        let (probes, observed, duty) = match self.state {
+        let (probes, sampled) = match self.state {
             State::Attached(mut p) => {
                 p.detach(|_| true)?;
-                (p, None, None)
+                (p, None)
             }
             State::Sampling { duty, stop, thread } => {
                 stop.store(true, Ordering::Relaxed);
                 let (p, observed) = thread
                     .join()
                     .map_err(|_| "the sampling thread panicked".to_string())?;
-                (p, Some(observed?), Some(duty))
+                (p, Some((duty, observed?)))
             }
         };
         let mut out = read(&probes.bpf)?;
-        out.observed = observed;
-        out.duty = duty;
+        out.sampled = sampled;
         out.cost_measured = self.stats.as_ref().map(Option::is_some);
         Ok(out)
     }

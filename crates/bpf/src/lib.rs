@@ -47,6 +47,17 @@ pub const LATENCY_OBJECT: &[u8] = include_bytes!("../bpf/latency.bpf.o");
 /// A program that does nothing, to learn whether fentry is allowed (`bpf/probe.bpf.c`).
 pub const PROBE_OBJECT: &[u8] = include_bytes!("../bpf/probe.bpf.o");
 
+/// The clock `bpf_ktime_get_ns` reads (CLOCK_MONOTONIC), in nanoseconds.
+pub fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes the timespec it is given; CLOCK_MONOTONIC always exists.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
 /// Whether a test may load programs: as root yes; otherwise it says it skips, except on CI,
 /// which runs as root and fails instead.
 #[cfg(test)]

@@ -322,18 +322,18 @@ pub fn finish_latency(
     Ok(LatencyTrace {
         schema: "pktmap.trace.latency/1",
         interval_s: interval.as_secs_f64(),
-        duty_percent: h.observed.map(|o| match scope.duty {
+        duty_percent: h.sampled.map(|(_, o)| match scope.duty {
             DutyChoice::Percent(p) => p,
             // The sampler starts before the interval does and stops after it.
             DutyChoice::Auto => (100.0 * o.as_secs_f64() / interval.as_secs_f64())
                 .round()
                 .min(100.0) as u32,
         }),
-        duty_budget: h.duty.and_then(|d| d.budget),
+        duty_budget: h.sampled.and_then(|(d, _)| d.budget),
         runs: h.runs,
-        observed_s: h.observed.map(|o| o.as_secs_f64()),
-        grace_ms: h.duty.map(|d| d.grace.as_millis() as u64),
-        period_ms: h.duty.map(|d| d.period.as_millis() as u64),
+        observed_s: h.sampled.map(|(_, o)| o.as_secs_f64()),
+        grace_ms: h.sampled.map(|(d, _)| d.grace.as_millis() as u64),
+        period_ms: h.sampled.map(|(d, _)| d.period.as_millis() as u64),
         histograms,
         napi_polls: h.napi_polls,
         napi_full_budget: h.napi_full_budget,
