@@ -11,8 +11,9 @@ use std::time::Duration;
     long_about = None
 )]
 pub struct Cli {
-    /// Read a captured tree (DIR/proc, DIR/sys) instead of the running host.
-    #[arg(long, global = true, value_name = "DIR")]
+    /// Read a capture (a directory, or a .tar/.tar.gz/.tar.zst archive) instead of the
+    /// running host. It is read as untrusted: nothing outside it, no links followed, bounded.
+    #[arg(long, global = true, value_name = "DIR|FILE")]
     pub root: Option<String>,
     /// Read the network namespace NAME (as `ip netns` names it, under /run/netns).
     #[arg(long, global = true, value_name = "NAME")]
@@ -44,7 +45,7 @@ pub enum Command {
     /// Trace the kernel with eBPF on tracepoints (no kprobes): `trace drops`.
     #[command(subcommand)]
     Trace(TraceCommand),
-    /// Record every file the collectors read into DIR, replayable with `--root DIR`.
+    /// Record every file the collectors read into DIR (or one archive), replayable with `--root`.
     Capture(CaptureArgs),
     /// List the stages and everything pktmap knows about each.
     Stages(JsonArg),
@@ -220,7 +221,8 @@ pub struct TraceDropsArgs {
 
 #[derive(Args)]
 pub struct SnapshotArgs {
-    /// Output file, written atomically; `-` or nothing for standard output.
+    /// Output file, written atomically with mode 0600 (never through a link); `-` or nothing
+    /// for standard output.
     #[arg(long, short)]
     pub output: Option<String>,
     /// Run only this collector (repeatable); `pktmap snapshot` lists their ids.
@@ -230,9 +232,14 @@ pub struct SnapshotArgs {
 
 #[derive(Args)]
 pub struct CaptureArgs {
-    /// Directory to write (created if absent); holds proc/, sys/ and snapshot.json.
-    #[arg(long, value_name = "DIR")]
+    /// Where to write: a new directory (mode 0700) holding proc/, sys/ and snapshot.json, or
+    /// one archive when the name ends in .tar, .tar.gz or .tar.zst (mode 0600).
+    #[arg(long, value_name = "DIR|FILE")]
     pub out: String,
+    /// Write into an existing, non-empty directory; links inside it are replaced, never
+    /// followed.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Args)]

@@ -17,6 +17,7 @@ use pktmap_model::{audit, diagnose, findings};
 use pktmap_render::{
     catalog as catalog_render, explain, findings as findings_render, walk as walk_render,
 };
+use pktmap_sources::safe::{SNAPSHOT_FILE_CAP, read::read_regular, write::write_file};
 use pktmap_sources::{Options, Root};
 use std::process::ExitCode;
 use target::Target;
@@ -42,7 +43,10 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
-    let root = cli.root.as_ref().map(Root::at).unwrap_or_else(Root::live);
+    let root = match &cli.root {
+        Some(path) => Root::open(path).context("--root")?,
+        None => Root::live(),
+    };
     let target = Target::from_flags(
         cli.netns.as_deref(),
         cli.pid,
@@ -283,7 +287,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             } + "\n";
             match args.output.as_deref() {
                 None | Some("-") => output::text(&body)?,
-                Some(path) => output::write_atomically(path.as_ref(), body.as_bytes())
+                Some(path) => write_file(path.as_ref(), body.as_bytes())
                     .with_context(|| format!("writing {path}"))?,
             }
         }
@@ -293,12 +297,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             let recording = root.clone().recording();
             let snap = target.snapshots(&recording, &Options::default())?.remove(0);
-            let out = std::path::Path::new(&args.out);
-            let files = recording
-                .write_recording(out)
-                .with_context(|| format!("writing the capture to {}", args.out))?;
             let body = serde_json::to_string_pretty(&snap)? + "\n";
-            output::write_atomically(&out.join("snapshot.json"), body.as_bytes())?;
+            let files = recording
+                .write_recording(
+                    args.out.as_ref(),
+                    args.force,
+                    &[("snapshot.json", body.as_bytes())],
+                )
+                .with_context(|| format!("writing the capture to {}", args.out))?;
             eprintln!(
                 "pktmap: captured {files} files into {}; replay with --root {}",
                 args.out, args.out
@@ -410,6 +416,8 @@ fn at_boot(now: &Snapshot) -> Snapshot {
 }
 
 fn load(path: &str) -> Result<Vec<Snapshot>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
+    let bytes = read_regular(path.as_ref(), SNAPSHOT_FILE_CAP)
+        .with_context(|| format!("reading {path}"))?;
+    let text = String::from_utf8(bytes).with_context(|| format!("reading {path}"))?;
     load_snapshots(&text).with_context(|| format!("loading {path}"))
 }

@@ -1,9 +1,8 @@
-//! Writing results: colour choice, broken pipes, atomic files.
+//! Writing results: colour choice, broken pipes. Files are written by `pktmap_sources::safe`.
 
 use anyhow::Result;
 use pktmap_render::Style;
 use std::io::{IsTerminal, Write};
-use std::path::Path;
 
 /// Colour on a terminal unless `NO_COLOR` is set (https://no-color.org).
 pub fn style() -> Style {
@@ -30,39 +29,4 @@ pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
         c.downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
     })
-}
-
-/// Writes beside the target and renames over it, so a crash leaves the old file or the new
-/// one, never half of either. A target that exists and is not a regular file (`/dev/null`, a
-/// pipe, a terminal) is written in place: renaming over it would replace the device.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
-        std::fs::OpenOptions::new()
-            .write(true)
-            .open(path)?
-            .write_all(bytes)?;
-        return Ok(());
-    }
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
-    let result = (|| -> Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        // Make the rename itself durable.
-        std::fs::File::open(dir)?.sync_all()?;
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }

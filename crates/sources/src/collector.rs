@@ -148,6 +148,13 @@ pub fn take_snapshot_with(root: &Root, opts: &Options) -> Snapshot {
         };
         let result = c.collect(root, &mut sink);
         let mut notes = sink.notes;
+        for cut in root.take_cut() {
+            notes.push(format!(
+                "{}: larger than pktmap's cap of {} MiB; read up to its last whole line there",
+                cut.display(),
+                crate::safe::FILE_CAP >> 20
+            ));
+        }
         let status = match result {
             Ok(()) if notes.is_empty() => CollectorStatus::Ok,
             Ok(()) => CollectorStatus::Partial,

@@ -1,6 +1,7 @@
 //! Reading the kernel: one collector per source, every read through a [`Root`], pure parsers
 //! beside each collector so that captured files test them.
 
+pub mod bundle;
 pub mod collector;
 pub mod collectors;
 pub mod error;
@@ -10,6 +11,7 @@ pub mod netlink;
 pub mod netns;
 pub mod parsers;
 pub mod root;
+pub mod safe;
 
 pub use collector::{COLLECTORS, Collector, Options, Sink, take_snapshot, take_snapshot_with};
 pub use error::SourceError;

@@ -145,6 +145,17 @@ pub const PARSERS: &[Parser] = &[
         ],
         parse: |b| sockets(b, "udp"),
     },
+    Parser {
+        name: "archive",
+        // A capture of the flood host as `capture --out x.tar` and `x.tar.gz` write it; the
+        // snapshot taken over it runs every collector on what the archive held.
+        seeds: &["fuzz/seeds/archive"],
+        parse: |b| {
+            if let Ok(root) = crate::Root::from_archive(b, "fuzz.tar") {
+                drop(crate::take_snapshot(&root));
+            }
+        },
+    },
 ];
 
 #[cfg(test)]

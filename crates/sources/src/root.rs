@@ -1,32 +1,47 @@
 //! Where every read goes: a live `/` or a captured tree holding `proc/` and `sys/`.
 
+use crate::bundle::{Format, KEEP, Tree};
 use crate::error::SourceError;
 use crate::ethtool::{Query, query_live};
 use crate::netlink::{Dump, dump_live};
-use std::collections::{BTreeMap, BTreeSet};
-
-/// Marks a directory a capture had to create empty, so that git keeps it; never listed.
-const KEEP: &str = ".pktmap-keep";
+use crate::safe::read::{self as safe_read, Entry, read_capped};
+use crate::safe::write::{OutDir, write_with};
+use crate::safe::{BUNDLE_CAP, FILE_CAP, over_cap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 #[derive(Debug, Clone)]
 pub struct Root {
     base: PathBuf,
+    source: Source,
     /// Inside a namespace's thread: where this thread's `/proc/net` and its own sysfs are.
     netns_dirs: Option<(PathBuf, PathBuf)>,
     /// When set, every successful read is kept so `capture` can write it out as a tree that
     /// `--root` replays.
-    recording: Option<Arc<Mutex<Recording>>>,
+    recording: Option<Arc<Mutex<Tree>>>,
+    reads: Arc<Mutex<Reads>>,
 }
 
-/// What a capture holds, by path relative to the root.
+/// Where the bytes come from.
+#[derive(Debug, Clone)]
+enum Source {
+    /// The running kernel: files read as they are, bounded by [`FILE_CAP`].
+    Live,
+    /// A capture directory: hostile input, read below its top only.
+    Dir,
+    /// A capture archive, unpacked into memory under the same rules.
+    Archive(Arc<Tree>),
+}
+
+/// What this root has read, for the bounds.
 #[derive(Debug, Default)]
-struct Recording {
-    files: BTreeMap<PathBuf, Vec<u8>>,
-    /// Directories listed, with the entries the listing returned.
-    dirs: BTreeMap<PathBuf, BTreeSet<String>>,
-    links: BTreeMap<PathBuf, PathBuf>,
+struct Reads {
+    /// Replays: the size of each distinct file read, which together may not pass
+    /// [`BUNDLE_CAP`].
+    sizes: BTreeMap<PathBuf, u64>,
+    /// Live files cut at [`FILE_CAP`] since the last [`Root::take_cut`].
+    cut: Vec<PathBuf>,
 }
 
 impl Root {
@@ -35,13 +50,43 @@ impl Root {
         Root::at("/")
     }
 
-    /// A captured tree: `DIR/proc/...` and `DIR/sys/...`.
+    /// A captured directory: `DIR/proc/...` and `DIR/sys/...` (`/` is the live host).
     pub fn at(dir: impl Into<PathBuf>) -> Root {
+        let base = dir.into();
         Root {
-            base: dir.into(),
+            source: if base == Path::new("/") {
+                Source::Live
+            } else {
+                Source::Dir
+            },
+            base,
             netns_dirs: None,
             recording: None,
+            reads: Arc::default(),
         }
+    }
+
+    /// What `--root PATH` names: a capture directory, or a capture archive (`.tar`,
+    /// `.tar.gz`, `.tar.zst`), unpacked into memory with the bounds of [`Tree::read_archive`].
+    pub fn open(path: impl Into<PathBuf>) -> Result<Root, SourceError> {
+        let path = path.into();
+        let meta = std::fs::metadata(&path).map_err(|e| SourceError::io(&path, e))?;
+        if meta.is_dir() {
+            return Ok(Root::at(path));
+        }
+        let bytes =
+            safe_read::read_regular(&path, BUNDLE_CAP).map_err(|e| SourceError::io(&path, e))?;
+        Root::from_archive(&bytes, path)
+    }
+
+    /// A capture archive's bytes as a root; `name` is what messages call it.
+    pub fn from_archive(bytes: &[u8], name: impl Into<PathBuf>) -> Result<Root, SourceError> {
+        let name = name.into();
+        let tree = Tree::read_archive(bytes).map_err(|e| SourceError::io(&name, e))?;
+        Ok(Root {
+            source: Source::Archive(Arc::new(tree)),
+            ..Root::at(name)
+        })
     }
 
     /// The live root as seen from a thread that entered a network namespace: `/proc/net` is
@@ -65,6 +110,11 @@ impl Root {
         &self.base
     }
 
+    /// Whether this is the running host rather than a capture.
+    pub fn is_live(&self) -> bool {
+        matches!(self.source, Source::Live)
+    }
+
     /// `proc/REL` under the root.
     pub fn proc(&self, rel: &str) -> PathBuf {
         match (&self.netns_dirs, rel.strip_prefix("net/")) {
@@ -84,10 +134,7 @@ impl Root {
     /// The whole file in one read, so a value is never half from one moment and half from
     /// the next.
     pub fn read(&self, path: &Path) -> Result<String, SourceError> {
-        // Not fs::read: procfs and sysfs report sizes of 0 or 4096 whatever they hold, so the
-        // stat it makes to size its buffer is a wasted system call on every file.
-        // File::read_to_end asks for the size too, so read in plain chunks.
-        let bytes = read_plain(path).map_err(|e| SourceError::io(path, e))?;
+        let bytes = self.bytes(path)?;
         self.record(path, |rec, rel| {
             rec.files.insert(rel, bytes.clone());
         });
@@ -98,15 +145,66 @@ impl Root {
         })
     }
 
+    /// A file's bytes, within the bounds. Live, a file over [`FILE_CAP`] is cut at its last
+    /// whole line and remembered for [`take_cut`](Self::take_cut); in a replay it is an error,
+    /// like a file that is not regular, one reached through a link, and anything past the
+    /// bundle's cap.
+    fn bytes(&self, path: &Path) -> Result<Vec<u8>, SourceError> {
+        let io = |e| SourceError::io(path, e);
+        let bytes = match &self.source {
+            Source::Live => {
+                let mut f = std::fs::File::open(path).map_err(io)?;
+                let (mut bytes, more) = read_capped(&mut f, FILE_CAP).map_err(io)?;
+                if more {
+                    let whole = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+                    bytes.truncate(whole);
+                    self.reads().cut.push(path.to_path_buf());
+                }
+                return Ok(bytes);
+            }
+            Source::Dir => safe_read::read_file(&self.base, self.rel(path)?).map_err(io)?,
+            Source::Archive(tree) => tree
+                .files
+                .get(self.rel(path)?)
+                .cloned()
+                .ok_or_else(|| io(std::io::ErrorKind::NotFound.into()))?,
+        };
+        let mut reads = self.reads();
+        reads.sizes.insert(path.to_path_buf(), bytes.len() as u64);
+        if reads.sizes.values().sum::<u64>() > BUNDLE_CAP {
+            return Err(io(over_cap("the bundle read so far", BUNDLE_CAP)));
+        }
+        Ok(bytes)
+    }
+
+    /// Live files cut at [`FILE_CAP`] since the last call, named as the kernel names them.
+    pub fn take_cut(&self) -> Vec<PathBuf> {
+        std::mem::take(&mut self.reads().cut)
+    }
+
+    fn reads(&self) -> std::sync::MutexGuard<'_, Reads> {
+        self.reads.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A replayed path relative to the bundle's top; every path a collector builds is below it.
+    fn rel<'a>(&self, path: &'a Path) -> Result<&'a Path, SourceError> {
+        path.strip_prefix(&self.base).map_err(|_| {
+            SourceError::io(
+                path,
+                std::io::Error::new(std::io::ErrorKind::InvalidInput, "outside the bundle"),
+            )
+        })
+    }
+
     /// The reply bytes of an rtnetlink dump: asked of the kernel on the live root, read from
     /// `netlink/` in a capture.
     pub fn netlink(&self, dump: Dump) -> Result<Vec<u8>, SourceError> {
         let file = self.base.join("netlink").join(dump.file());
-        let bytes = if self.base == Path::new("/") {
+        let bytes = if self.is_live() {
             dump_live(dump)
                 .map_err(|e| SourceError::io(Path::new(&format!("rtnetlink {dump:?} dump")), e))?
         } else {
-            read_plain(&file).map_err(|e| SourceError::io(&file, e))?
+            self.bytes(&file)?
         };
         self.record(&file, |rec, rel| {
             rec.files.insert(rel, bytes.clone());
@@ -118,12 +216,11 @@ impl Root {
     /// root, read from `ethtool/DEV/` in a capture.
     pub fn ethtool(&self, dev: &str, q: Query) -> Result<String, SourceError> {
         let file = self.base.join("ethtool").join(dev).join(q.file());
-        let text = if self.base == Path::new("/") {
+        let text = if self.is_live() {
             query_live(dev, q)
                 .map_err(|e| SourceError::io(Path::new(&format!("ethtool {q:?} of {dev}")), e))?
         } else {
-            String::from_utf8_lossy(&read_plain(&file).map_err(|e| SourceError::io(&file, e))?)
-                .into_owned()
+            String::from_utf8_lossy(&self.bytes(&file)?).into_owned()
         };
         self.record(&file, |rec, rel| {
             rec.files.insert(rel, text.clone().into_bytes());
@@ -147,12 +244,23 @@ impl Root {
         dir: &Path,
         keep: impl Fn(&str) -> bool,
     ) -> Result<Vec<String>, SourceError> {
-        let mut names: Vec<String> = std::fs::read_dir(dir)
-            .map_err(|e| SourceError::io(dir, e))?
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n != KEEP && keep(n))
-            .collect();
+        let io = |e| SourceError::io(dir, e);
+        let all: Vec<String> = match &self.source {
+            Source::Live => std::fs::read_dir(dir)
+                .map_err(io)?
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect(),
+            Source::Dir => safe_read::list_dir(&self.base, self.rel(dir)?).map_err(io)?,
+            Source::Archive(tree) => tree
+                .dirs
+                .get(self.rel(dir)?)
+                .ok_or_else(|| io(std::io::ErrorKind::NotFound.into()))?
+                .iter()
+                .cloned()
+                .collect(),
+        };
+        let mut names: Vec<String> = all.into_iter().filter(|n| n != KEEP && keep(n)).collect();
         names.sort();
         self.record(dir, |rec, rel| {
             rec.dirs
@@ -163,9 +271,19 @@ impl Root {
         Ok(names)
     }
 
-    /// The last component of a symlink's target (`device/driver` -> `virtio_net`).
+    /// The last component of a symlink's target (`device/driver` -> `virtio_net`). Only read
+    /// as text, never followed.
     pub fn link_name(&self, path: &Path) -> Result<String, SourceError> {
-        let target = std::fs::read_link(path).map_err(|e| SourceError::io(path, e))?;
+        let io = |e| SourceError::io(path, e);
+        let target = match &self.source {
+            Source::Live => std::fs::read_link(path).map_err(io)?,
+            Source::Dir => safe_read::read_link(&self.base, self.rel(path)?).map_err(io)?,
+            Source::Archive(tree) => tree
+                .links
+                .get(self.rel(path)?)
+                .cloned()
+                .ok_or_else(|| io(std::io::ErrorKind::NotFound.into()))?,
+        };
         self.record(path, |rec, rel| {
             rec.links.insert(rel, target.clone());
         });
@@ -177,16 +295,30 @@ impl Root {
 
     /// Whether a path exists; recorded as a directory when it is one, so a replay agrees.
     pub fn exists(&self, path: &Path) -> bool {
-        let found = path.exists();
-        if found && path.is_dir() {
+        let found = match &self.source {
+            Source::Live => path.exists().then(|| path.is_dir()),
+            Source::Dir => self
+                .rel(path)
+                .ok()
+                .and_then(|rel| safe_read::entry(&self.base, rel))
+                .map(|e| e == Entry::Dir),
+            Source::Archive(tree) => self.rel(path).ok().and_then(|rel| {
+                if tree.dirs.contains_key(rel) {
+                    Some(true)
+                } else {
+                    (tree.files.contains_key(rel) || tree.links.contains_key(rel)).then_some(false)
+                }
+            }),
+        };
+        if found == Some(true) {
             self.record(path, |rec, rel| {
                 rec.dirs.entry(rel).or_default();
             });
         }
-        found
+        found.is_some()
     }
 
-    fn record(&self, path: &Path, f: impl FnOnce(&mut Recording, PathBuf)) {
+    fn record(&self, path: &Path, f: impl FnOnce(&mut Tree, PathBuf)) {
         let Some(rec) = &self.recording else { return };
         // Inside a namespace, its /proc/net and sysfs are recorded where a replay reads them.
         let rel = match &self.netns_dirs {
@@ -204,62 +336,50 @@ impl Root {
         f(&mut rec.lock().unwrap_or_else(|e| e.into_inner()), rel);
     }
 
-    /// Writes everything read so far under `out` as a tree `--root` replays. Symbolic links
-    /// are kept as links with their original targets, which only their last component of
-    /// matters to pktmap. Returns the number of files written.
-    pub fn write_recording(&self, out: &Path) -> std::io::Result<usize> {
+    /// Writes everything read so far, plus `extra` files (the snapshot), to `out`: a new
+    /// directory (see [`OutDir::create`]) or, when its name ends in `.tar`, `.tar.gz` or
+    /// `.tar.zst`, one archive written like every pktmap file. Either replays with `--root`.
+    /// Returns the number of files recorded.
+    pub fn write_recording(
+        &self,
+        out: &Path,
+        force: bool,
+        extra: &[(&str, &[u8])],
+    ) -> std::io::Result<usize> {
         let Some(rec) = &self.recording else {
             return Ok(0);
         };
-        let rec = rec.lock().unwrap_or_else(|e| e.into_inner());
-        for (path, bytes) in &rec.files {
-            let target = out.join(path);
-            if let Some(parent) = target.parent() {
-                std::fs::create_dir_all(parent)?;
-            }
-            std::fs::write(target, bytes)?;
+        let mut rec = rec.lock().unwrap_or_else(|e| e.into_inner());
+        let recorded = rec.files.len();
+        for (name, bytes) in extra {
+            rec.files.insert(PathBuf::from(name), bytes.to_vec());
         }
-        for (path, to) in &rec.links {
-            let target = out.join(path);
-            if let Some(parent) = target.parent() {
-                std::fs::create_dir_all(parent)?;
-            }
-            let _ = std::fs::remove_file(&target);
-            std::os::unix::fs::symlink(to, target)?;
-        }
-        // Listed entries nothing was read from still have to list on replay.
-        for (dir, entries) in &rec.dirs {
-            for path in
-                std::iter::once(out.join(dir)).chain(entries.iter().map(|e| out.join(dir).join(e)))
-            {
-                if std::fs::symlink_metadata(&path).is_err() {
-                    std::fs::create_dir_all(&path)?;
-                    std::fs::write(path.join(KEEP), b"")?;
-                }
+        match Format::of(out) {
+            Some(format) => write_with(out, |f| rec.write_archive(f, format))?,
+            None => {
+                rec.write_dir(&OutDir::create(out, force)?)?;
             }
         }
-        Ok(rec.files.len())
-    }
-}
-
-fn read_plain(path: &Path) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    let mut f = std::fs::File::open(path)?;
-    let mut bytes = Vec::new();
-    let mut chunk = [0u8; 16 * 1024];
-    loop {
-        match f.read(&mut chunk) {
-            Ok(0) => return Ok(bytes),
-            Ok(n) => bytes.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
+        Ok(recorded)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_live_file_over_the_cap_is_cut_at_its_last_whole_line_and_said() {
+        let p = std::env::temp_dir().join(format!("pktmap-root-cap-{}", std::process::id()));
+        let f = std::fs::File::create(&p).unwrap();
+        std::io::Write::write_all(&mut &f, b"a 1\nb 2\n").unwrap();
+        f.set_len(FILE_CAP + 10).unwrap();
+        let root = Root::live();
+        assert_eq!(root.read(&p).unwrap(), "a 1\nb 2\n");
+        assert_eq!(root.take_cut(), vec![p.clone()]);
+        assert!(root.take_cut().is_empty());
+        std::fs::remove_file(&p).unwrap();
+    }
 
     #[test]
     fn a_recording_replays_the_same_reads() {
@@ -273,7 +393,7 @@ mod tests {
         assert_eq!(root.link_name(&root.proc("drv")).unwrap(), "virtio_net");
         assert_eq!(root.list(&root.proc("net")).unwrap(), vec!["dev"]);
         assert!(root.read(&root.proc("absent")).is_err());
-        assert_eq!(root.write_recording(&out).unwrap(), 1);
+        assert_eq!(root.write_recording(&out, false, &[]).unwrap(), 1);
         let replay = Root::at(&out);
         assert_eq!(replay.read(&replay.proc("net/dev")).unwrap(), "x\n");
         assert_eq!(replay.link_name(&replay.proc("drv")).unwrap(), "virtio_net");

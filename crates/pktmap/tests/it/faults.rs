@@ -82,7 +82,7 @@ fn under_flood(
 
 #[test]
 fn a_netfilter_drop_rule_is_found_at_rx8() {
-    if !root_or_skip("a_netfilter_drop_rule_is_found_at_rx8") {
+    if !root_with_tools_or_skip("a_netfilter_drop_rule_is_found_at_rx8", &[IPTABLES]) {
         return;
     }
     let _g = shared();
@@ -272,7 +272,7 @@ fn a_tiny_netdev_max_backlog_under_a_burst_is_found_at_rx5() {
 
 #[test]
 fn a_full_conntrack_table_is_found_at_rx8() {
-    if !root_or_skip("a_full_conntrack_table_is_found_at_rx8") {
+    if !root_with_tools_or_skip("a_full_conntrack_table_is_found_at_rx8", &[IPTABLES]) {
         return;
     }
     let _g = exclusive();

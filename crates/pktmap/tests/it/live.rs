@@ -584,7 +584,7 @@ fn a_clsact_hook_is_read_with_its_filters() {
 /// must be what the `ethtool` command prints for the same device.
 #[test]
 fn ethtool_answers_match_the_ethtool_command() {
-    if !root_or_skip("ethtool_answers_match_the_ethtool_command") {
+    if !root_with_tools_or_skip("ethtool_answers_match_the_ethtool_command", &[ETHTOOL]) {
         return;
     }
     let _g = shared();

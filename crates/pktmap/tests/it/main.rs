@@ -2,6 +2,7 @@
 
 mod cli;
 mod faults;
+mod files;
 mod golden;
 mod hostile;
 mod live;

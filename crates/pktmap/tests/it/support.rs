@@ -105,6 +105,32 @@ pub fn root_or_skip(test: &str) -> bool {
     false
 }
 
+/// A system tool a test runs, with the Debian package that installs it.
+pub type Tool = (&'static str, &'static str);
+pub const IPTABLES: Tool = ("iptables", "iptables");
+pub const ETHTOOL: Tool = ("ethtool", "ethtool");
+pub const BPFTOOL: Tool = ("bpftool", "bpftool");
+
+/// True when root tests can run and every tool is on PATH. A missing tool skips the test with
+/// a line naming it and its package, except with `CI=true`, where it fails: CI installs them.
+pub fn root_with_tools_or_skip(test: &str, tools: &[Tool]) -> bool {
+    if !root_or_skip(test) {
+        return false;
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for (tool, package) in tools {
+        if std::env::split_paths(&path).any(|d| d.join(tool).is_file()) {
+            continue;
+        }
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{test} needs {tool} and CI=true: apt-get install {package}");
+        }
+        eprintln!("skipping {test}: needs {tool} (apt-get install {package})");
+        return false;
+    }
+    true
+}
+
 /// Runs a command that must succeed.
 pub fn sh(args: &[&str]) {
     let st = Command::new(args[0])
@@ -325,4 +351,53 @@ impl Drop for Repeat {
             let _ = t.join();
         }
     }
+}
+
+/// A run of pktmap that must end within `limit`, with its peak memory in KiB (from `wait4`,
+/// for this child alone). A run still going at the limit is killed and fails the test: that
+/// is the hang the bounds exist to prevent.
+pub fn bounded(args: &[&str], limit: std::time::Duration) -> (Output, u64) {
+    use std::io::Read;
+    #[allow(clippy::zombie_processes, reason = "reaped by wait4 below, which reports its memory")]
+    let mut child = bin()
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("pktmap runs");
+    let drain = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = r.read_to_end(&mut v);
+            v
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().unwrap()));
+    let err = drain(Box::new(child.stderr.take().unwrap()));
+    let pid = child.id() as i32;
+    let start = std::time::Instant::now();
+    let (status, rss) = loop {
+        let mut status = 0;
+        // SAFETY: a zeroed rusage is valid; wait4 fills it for the child we name.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        let got = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+        if got == pid {
+            break (status, usage.ru_maxrss as u64);
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("pktmap {args:?} still running after {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    let status = std::os::unix::process::ExitStatusExt::from_raw(status);
+    (
+        Output {
+            status,
+            stdout: out.join().unwrap(),
+            stderr: err.join().unwrap(),
+        },
+        rss,
+    )
 }

@@ -52,7 +52,10 @@ fn row<'a>(t: &'a Trace, name: &str) -> &'a Row {
 
 #[test]
 fn closed_port_rule_and_full_buffer_each_get_their_reason_stage_and_namespace() {
-    if !root_or_skip("closed_port_rule_and_full_buffer_each_get_their_reason_stage_and_namespace") {
+    if !root_with_tools_or_skip(
+        "closed_port_rule_and_full_buffer_each_get_their_reason_stage_and_namespace",
+        &[IPTABLES],
+    ) {
         return;
     }
     let _g = shared();
@@ -127,7 +130,10 @@ fn tracer_loaded() -> std::process::Child {
 
 #[test]
 fn nothing_stays_loaded_after_sigint_sigterm_or_sigkill() {
-    if !root_or_skip("nothing_stays_loaded_after_sigint_sigterm_or_sigkill") {
+    if !root_with_tools_or_skip(
+        "nothing_stays_loaded_after_sigint_sigterm_or_sigkill",
+        &[BPFTOOL],
+    ) {
         return;
     }
     let _g = exclusive();
@@ -158,7 +164,7 @@ fn nothing_stays_loaded_after_sigint_sigterm_or_sigkill() {
 
 #[test]
 fn two_tracers_at_once_each_count_every_drop() {
-    if !root_or_skip("two_tracers_at_once_each_count_every_drop") {
+    if !root_with_tools_or_skip("two_tracers_at_once_each_count_every_drop", &[BPFTOOL]) {
         return;
     }
     let _g = shared();
@@ -266,7 +272,10 @@ fn finding<'a>(
 
 #[test]
 fn diagnose_with_trace_adds_the_kernels_reason_to_the_finding() {
-    if !root_or_skip("diagnose_with_trace_adds_the_kernels_reason_to_the_finding") {
+    if !root_with_tools_or_skip(
+        "diagnose_with_trace_adds_the_kernels_reason_to_the_finding",
+        &[IPTABLES],
+    ) {
         return;
     }
     let _g = shared();
@@ -716,7 +725,10 @@ fn sampling_windows_cut_long_latencies_and_count_them_late() {
 /// show as two rows, each named as its namespace names it.
 #[test]
 fn napi_rows_keep_same_ifindex_devices_of_two_namespaces_apart() {
-    if !root_or_skip("napi_rows_keep_same_ifindex_devices_of_two_namespaces_apart") {
+    if !root_with_tools_or_skip(
+        "napi_rows_keep_same_ifindex_devices_of_two_namespaces_apart",
+        &[ETHTOOL],
+    ) {
         return;
     }
     let _g = shared();
