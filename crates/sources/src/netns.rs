@@ -300,15 +300,18 @@ fn enter(path: &Path) -> Result<ThreadSysfs, SourceError> {
             return Err(err("making mounts private"));
         }
     }
-    let dir = std::env::temp_dir().join(
-        format!(
-            "pktmap-sysfs-{}-{:?}",
-            std::process::id(),
-            std::thread::current().id()
-        )
-        .replace(['(', ')'], ""),
-    );
-    std::fs::create_dir_all(&dir).map_err(|e| SourceError::io(&dir, e))?;
+    // A fresh directory with an unguessable name (mkdtemp, mode 0700): a name another user
+    // could plant in /tmp beforehand would be mounted over wherever their link pointed.
+    let template = std::env::temp_dir().join("pktmap-sysfs-XXXXXX");
+    let mut bytes = template.into_os_string().into_encoded_bytes();
+    bytes.push(0);
+    // SAFETY: a NUL-terminated, writable template, filled in place by mkdtemp.
+    if unsafe { libc::mkdtemp(bytes.as_mut_ptr().cast()) }.is_null() {
+        return Err(err("creating a directory for the namespace's sysfs"));
+    }
+    bytes.pop();
+    // SAFETY: the bytes came from an OsString and mkdtemp replaced ASCII with ASCII.
+    let dir = PathBuf::from(unsafe { std::ffi::OsString::from_encoded_bytes_unchecked(bytes) });
     let guard = ThreadSysfs(dir);
     let target = std::ffi::CString::new(guard.0.as_os_str().as_encoded_bytes())
         .map_err(|_| err("temp path"))?;
