@@ -14,7 +14,8 @@ pub enum ChangeStatus {
     Wrapped,
     /// The counter restarted (device re-created, CPU offlined, reboot): no delta is given.
     Reset,
-    /// Present only in the later snapshot.
+    /// Present only in the later snapshot. A counter of an object created in between (a
+    /// qdisc, a device) counts from zero: its delta is its value.
     New,
     /// A level (gauge): its value is what matters, not a rate.
     Level,
@@ -82,13 +83,24 @@ impl<'a> Delta<'a> {
             .iter()
             .map(|m| ((m.name.as_str(), &m.labels), m))
             .collect();
+        let read_before: std::collections::HashSet<&str> =
+            from.metrics.iter().map(|m| m.name.as_str()).collect();
         let changes = to
             .metrics
             .iter()
             .map(|m| {
                 let prev = before.remove(&(m.name.as_str(), &m.labels));
                 let restarted = !same_boot || identity_changed(from, to, &m.labels);
-                change(m, prev.map(|p| p.value), restarted, interval_s)
+                let mut c = change(m, prev.map(|p| p.value), restarted, interval_s);
+                if c.status == ChangeStatus::New
+                    && same_boot
+                    && read_before.contains(m.name.as_str())
+                    && born_between(from, to, &m.labels)
+                {
+                    c.delta = Some(m.value);
+                    c.rate = Some(m.value as f64 / interval_s);
+                }
+                c
             })
             .collect();
         let mut gone: Vec<Metric> = before.into_values().cloned().collect();
@@ -115,6 +127,20 @@ fn interval(from: &Snapshot, to: &Snapshot, same_boot: bool) -> f64 {
         (Some(_), Some(_)) if same_boot => 0.0,
         _ => wall,
     }
+}
+
+/// Whether the object a new series counts for (a qdisc, a filter, a device) came into being
+/// between the snapshots, so that its counters started at zero after the first and their whole
+/// value is the delta. Its source must have been read the first time (other series of the same
+/// name were there: a collector that failed then gives no delta). A series keyed by CPU or by
+/// queue of a device that existed before is not new: a CPU brought back online or a queue
+/// re-enabled keeps counting from where it was.
+fn born_between(from: &Snapshot, to: &Snapshot, labels: &Labels) -> bool {
+    let dev_is_new = labels.get("dev").is_some_and(|d| {
+        let key = format!("dev={d}");
+        !from.identities.contains_key(&key) && to.identities.contains_key(&key)
+    });
+    dev_is_new || !(labels.contains_key("cpu") || labels.contains_key("queue"))
 }
 
 fn identity_changed(from: &Snapshot, to: &Snapshot, labels: &Labels) -> bool {
@@ -200,6 +226,48 @@ mod tests {
         assert_eq!(d.changes[0].delta, Some(200));
         assert_eq!(d.changes[0].rate, Some(100.0));
         assert_eq!(d.changes[0].status, ChangeStatus::Ok);
+    }
+
+    #[test]
+    fn a_qdisc_created_between_snapshots_counts_from_zero() {
+        let q = labels([("dev", "veth0"), ("handle", "1:"), ("kind", "tbf")]);
+        let root = labels([("dev", "veth0"), ("handle", "0:"), ("kind", "noqueue")]);
+        let metric = |l: &Labels, v| Metric {
+            name: "qdisc.drops".into(),
+            labels: l.clone(),
+            value: v,
+            kind: Kind::Counter64,
+        };
+        let mut a = snap(10.0, "b", &[]);
+        a.metrics.push(metric(&root, 0));
+        let mut b = snap(14.0, "b", &[]);
+        b.metrics.push(metric(&q, 895_000));
+        let d = Delta::between(&a, &b).unwrap();
+        assert_eq!(d.changes[0].status, ChangeStatus::New);
+        assert_eq!(d.changes[0].delta, Some(895_000));
+        assert_eq!(d.changes[0].rate, Some(223_750.0));
+
+        // The qdisc collector failed the first time: no series of that name, so no delta.
+        let a = snap(10.0, "b", &[("rx_packets", "eth0", 1, Kind::Counter64)]);
+        let d = Delta::between(&a, &b).unwrap();
+        assert_eq!(d.changes[0].delta, None);
+
+        // A CPU's row that appears (brought back online) kept counting: no delta.
+        let cpu = |v| Metric {
+            name: "softnet.processed".into(),
+            labels: labels([("cpu", "3")]),
+            value: v,
+            kind: Kind::Counter32,
+        };
+        let mut a = snap(10.0, "b", &[]);
+        a.metrics.push(Metric {
+            labels: labels([("cpu", "0")]),
+            ..cpu(5)
+        });
+        let mut b = snap(14.0, "b", &[]);
+        b.metrics.push(cpu(1_000_000));
+        let d = Delta::between(&a, &b).unwrap();
+        assert_eq!(d.changes[0].delta, None);
     }
 
     #[test]

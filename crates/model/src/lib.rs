@@ -7,6 +7,7 @@ pub mod delta;
 pub mod diagnose;
 pub mod findings;
 pub mod fuzz;
+pub mod ledger;
 pub mod snapshot;
 pub mod trace;
 pub mod walk;

@@ -95,10 +95,10 @@ fn status_word(s: CollectorStatus) -> &'static str {
 }
 
 fn verdict(w: &Walk, style: Style) -> Vec<String> {
-    let losing: Vec<&StageView> = w.stages.iter().filter(|s| s.drops_per_s > 0.0).collect();
+    let losing: Vec<&StageView> = w.stages.iter().filter(|s| s.losing).collect();
     let Some(first) = losing.first() else {
         return vec![style.green(&format!(
-            "OK: no drop counter moved in {:.2} s",
+            "OK: no loss counter moved past its floor in {:.2} s",
             w.interval_s
         ))];
     };
@@ -115,9 +115,9 @@ fn verdict(w: &Walk, style: Style) -> Vec<String> {
 }
 
 fn top_losses(s: &StageView) -> String {
-    s.moved_losses()
+    s.losses()
         .iter()
-        .filter(|c| c.class == Class::Drop && c.change.rate.is_some())
+        .filter(|c| c.change.rate.is_some())
         .take(3)
         .map(|c| format!("{} {}/s", c.change.name, si(c.change.rate.unwrap_or(0.0))))
         .collect::<Vec<_>>()
@@ -129,10 +129,11 @@ fn stage(s: &StageView, style: Style) -> Vec<String> {
         .traffic_per_s
         .map(|t| format!("{} {}", si(t), s.unit))
         .unwrap_or_else(|| "-".into());
-    let drops = if s.drops_per_s > 0.0 {
-        style.red(&format!("{:>14}", format!("{}/s", si(s.drops_per_s))))
-    } else {
-        format!("{:>14}", "0")
+    // Red only where the stage loses: below every floor the figure is noise, shown plain.
+    let drops = match (s.drops_per_s > 0.0, s.losing) {
+        (true, true) => style.red(&format!("{:>14}", format!("{}/s", si(s.drops_per_s)))),
+        (true, false) => format!("{:>14}", format!("{}/s", si(s.drops_per_s))),
+        _ => format!("{:>14}", "0"),
     };
     let title = format!(" {:<10}{}", s.id, s.title);
     let mut out = vec![format!("{:<68}{:>16}  {}", title, traffic, drops)];
@@ -225,12 +226,23 @@ fn reset_lines(resets: &[&CounterView], style: Style) -> Vec<String> {
 fn loss_line(c: &CounterView, style: Style) -> String {
     let what = format!("{} {}", c.change.name, labels(&c.change.labels));
     let rate = format!("{}/s", si(c.change.rate.unwrap_or(0.0)));
+    // `!` a loss past its floor, `.` a loss below it (noise on any host), `*` strain.
+    let mark = match (c.is_loss(), c.above_floor) {
+        (true, true) => '!',
+        (true, false) => '.',
+        _ => '*',
+    };
+    let new = if c.change.status == ChangeStatus::New {
+        "  new since the first snapshot"
+    } else {
+        ""
+    };
     let line = format!(
-        "         ! {what:<52}{rate:>12}  +{}",
+        "         {mark} {what:<52}{rate:>12}  +{}{new}",
         grouped(c.change.delta.unwrap_or(0))
     );
-    match c.class {
-        Class::Drop => style.red(&line),
+    match (c.class, c.above_floor) {
+        (Class::Drop, true) => style.red(&line),
         _ => style.yellow(&line),
     }
 }

@@ -447,6 +447,9 @@ pub static ITEMS: &[Item] = &[
         .cmds(&["tc qdisc show dev DEV ingress", "tc -s filter show dev DEV ingress"]),
     // ---- IP ----
     counter("Ip.InReceives", "rx.8", Traffic, SNMP).about("IP packets handed to IP input.").cmds(&["nstat -az Ip.InReceives"]),
+    counter("ip.undelivered", "rx.8", Drop, "derived from /proc/net/snmp and netstat")
+        .about("IP packets received that no IP counter accounts for: not delivered, forwarded, or counted as dropped or malformed. A netfilter rule (or a full conntrack table) drops packets without moving any IP counter, so this gap is where its drops show.")
+        .cmds(&["iptables -L -v -n -x", "nft list ruleset", "pktmap trace drops"]),
     counter("Ip.InDiscards", "rx.8", Drop, SNMP)
         .about("IP input packets discarded for lack of resources, with nothing wrong in them.")
         .cmds(&["nstat -az Ip.InDiscards"]),
@@ -464,7 +467,7 @@ pub static ITEMS: &[Item] = &[
     counter("Ip.ReasmFails", "rx.8", Error, SNMP).about("Fragmented packets that could not be reassembled.").cmds(&["nstat -az Ip.ReasmFails"]),
     counter("Ip.OutRequests", "tx.2", Traffic, SNMP).about("IP packets local protocols asked to send.").cmds(&["nstat -az Ip.OutRequests"]),
     counter("Ip.OutDiscards", "tx.2", Drop, SNMP)
-        .includes(&["qdisc.drops"])
+        .includes(&["qdisc.drops", "softnet.dropped"])
         .about("IP output packets discarded; on veth a drop on the receiving side is also \
                 charged here.")
         .cmds(&["nstat -az Ip.OutDiscards"]),
@@ -482,7 +485,7 @@ pub static ITEMS: &[Item] = &[
     counter("Ip6InNoRoutes", "rx.8", Drop, SNMP6).about("IPv6 input packets with no route.").cmds(&["nstat -az Ip6InNoRoutes"]),
     counter("Ip6OutRequests", "tx.2", Traffic, SNMP6).about("IPv6 packets local protocols asked to send.").cmds(&["nstat -az Ip6OutRequests"]),
     counter("Ip6OutDiscards", "tx.2", Drop, SNMP6)
-        .includes(&["qdisc.drops"]).about("IPv6 output packets discarded.").cmds(&["nstat -az Ip6OutDiscards"]),
+        .includes(&["qdisc.drops", "softnet.dropped"]).about("IPv6 output packets discarded.").cmds(&["nstat -az Ip6OutDiscards"]),
     // ---- conntrack per-CPU statistics ----
     counter("nf_conntrack.drop", "rx.8", Drop, CT_STAT)
         .about("Packets dropped because a new conntrack entry could not be made: the table is full.")
@@ -531,7 +534,7 @@ pub static ITEMS: &[Item] = &[
                 is too slow or the buffer too small.")
         .cmds(&["nstat -az Udp.RcvbufErrors", "ss -uamp"]),
     counter("Udp.SndbufErrors", "tx.1", Drop, SNMP)
-        .includes(&["qdisc.drops"])
+        .includes(&["qdisc.drops", "softnet.dropped"])
         .about("UDP datagrams dropped on send for lack of buffer; a qdisc drop below, and on \
                 veth a receive-side backlog drop, are charged here too.")
         .cmds(&["nstat -az Udp.SndbufErrors"]),
@@ -546,7 +549,13 @@ pub static ITEMS: &[Item] = &[
         .includes(&["Udp6RcvbufErrors"]).about("UDP over IPv6 datagrams not delivered.").cmds(&["nstat -az Udp6InErrors"]),
     counter("Udp6RcvbufErrors", "rx.10", Drop, SNMP6).about("UDP over IPv6 datagrams dropped: receive buffer full.").cmds(&["nstat -az Udp6RcvbufErrors"]),
     counter("Udp6SndbufErrors", "tx.1", Drop, SNMP6)
-        .includes(&["qdisc.drops"]).about("UDP over IPv6 datagrams dropped on send.").cmds(&["nstat -az Udp6SndbufErrors"]),
+        .includes(&["qdisc.drops", "softnet.dropped"]).about("UDP over IPv6 datagrams dropped on send.").cmds(&["nstat -az Udp6SndbufErrors"]),
+    counter("TcpExt.TCPDeferAcceptDrop", "rx.10", Info, NETSTAT)
+        .about("Bare ACKs completing a handshake on a TCP_DEFER_ACCEPT listener, ignored on purpose while the listener waits for data: not a loss.")
+        .cmds(&["nstat -az TcpExt.TCPDeferAcceptDrop"]),
+    counter("TcpExt.TCPSackRecoveryFail", "rx.9", Strain, NETSTAT)
+        .about("SACK-based loss recovery that failed and fell back to a retransmission timeout: a connection stalled for an RTO.")
+        .cmds(&["nstat -az TcpExt.TCPSackRecoveryFail", "ss -ti"]),
     counter("TcpExt.ListenOverflows", "rx.10", Drop, NETSTAT)
         .about("Connections dropped because a listener's accept queue was full: the application \
                 accepts too slowly or the backlog is too small.")
@@ -893,6 +902,78 @@ pub static GROUPS: &[Group] = &[
         stage: "rx.8",
         about: "conntrack per-CPU statistics",
         class: None,
+        detail: false,
+    },
+    // A driver's own statistics, classified by name (`ethtool.CLASS.NAME`): each class at the
+    // stage that loses what it counts. Receive-side ones repeat the kernel's ring counters.
+    Group {
+        prefix: "ethtool.drop.",
+        stage: "rx.3",
+        about: "driver receive drops",
+        class: Some(Class::Drop),
+        detail: true,
+    },
+    Group {
+        prefix: "ethtool.miss.",
+        stage: "rx.3",
+        about: "frames the card missed for want of a descriptor",
+        class: Some(Class::Drop),
+        detail: true,
+    },
+    Group {
+        prefix: "ethtool.nobuf.",
+        stage: "rx.3",
+        about: "frames lost for want of a receive buffer",
+        class: Some(Class::Drop),
+        detail: true,
+    },
+    Group {
+        prefix: "ethtool.fifo.",
+        stage: "rx.3",
+        about: "receive FIFO overruns",
+        class: Some(Class::Drop),
+        detail: true,
+    },
+    Group {
+        prefix: "ethtool.error.",
+        stage: "rx.1",
+        about: "frames the card rejected as malformed",
+        class: Some(Class::Error),
+        detail: true,
+    },
+    Group {
+        prefix: "ethtool.xdp_drop.",
+        stage: "rx.7",
+        about: "packets an XDP program dropped (no kernel counter sees them)",
+        class: Some(Class::Drop),
+        detail: false,
+    },
+    Group {
+        prefix: "ethtool.tx_drop.",
+        stage: "tx.4",
+        about: "driver transmit drops",
+        class: Some(Class::Drop),
+        detail: true,
+    },
+    Group {
+        prefix: "ethtool.tx_error.",
+        stage: "tx.5",
+        about: "driver transmit errors",
+        class: Some(Class::Error),
+        detail: true,
+    },
+    Group {
+        prefix: "ethtool.pause.",
+        stage: "rx.1",
+        about: "flow-control pause frames",
+        class: Some(Class::Strain),
+        detail: false,
+    },
+    Group {
+        prefix: "ethtool.other.",
+        stage: "rx.1",
+        about: "other driver statistics",
+        class: Some(Class::Info),
         detail: false,
     },
     Group {

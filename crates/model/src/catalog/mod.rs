@@ -2,6 +2,7 @@
 //! tool pktmap knows is one entry in `stages.rs` or `items.rs`; everything else (walk, explain,
 //! the sysctl collector, the JSON) reads it from here.
 
+mod floors;
 mod items;
 mod stages;
 
@@ -9,6 +10,7 @@ use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
+pub use floors::{Floor, NOISY_KEYS, floor};
 pub use items::{GROUPS, ITEMS};
 pub use stages::STAGES;
 

@@ -1,20 +1,21 @@
-//! `pktmap diagnose`: the article's two scenarios as rules over a delta. Scenario 1 walks the
+//! `pktmap diagnose`: the article's two scenarios as rules over a delta and its loss ledger. Scenario 1 walks the
 //! drops outside-in (NIC, softirq, IP/netfilter, transport, socket, transmit); scenario 2 cuts
 //! latency into network, host and application. Each rule is a small function in `RULES`.
 
 mod rules;
 
+use crate::catalog;
 use crate::delta::{Change, Delta};
 use crate::findings::{Finding, Severity, order};
+use crate::ledger::{self, Ledger};
 use crate::snapshot::{Labels, Snapshot};
 
 pub use rules::{RULES, parse_ring};
 
-/// The least count that is more than background noise: ordinary teardown, a retransmit, the
-/// VM's own chatter (kernel-notes: every interval has a few).
+/// The least count of trace events (drop reasons, histogram samples) worth a line: ordinary
+/// teardown, a retransmit, the VM's own chatter (kernel-notes: every interval has a few).
+/// Counters have floors of their own in the catalog.
 pub const MIN_EVENTS: u64 = 10;
-/// A loss below this share of the traffic it belongs to is noise.
-pub const MIN_RATIO: f64 = 0.001;
 
 /// A rule: an id (stable, for tests and suppression) and its check.
 pub struct Rule {
@@ -22,9 +23,10 @@ pub struct Rule {
     pub check: fn(&Ctx) -> Vec<Finding>,
 }
 
-/// What rules read: the delta and both snapshots.
+/// What rules read: the delta (with both snapshots) and its loss ledger.
 pub struct Ctx<'a> {
     pub delta: &'a Delta<'a>,
+    pub ledger: &'a Ledger,
 }
 
 impl<'a> Ctx<'a> {
@@ -76,9 +78,10 @@ impl<'a> Ctx<'a> {
             .map(|s| s.value.as_str())
     }
 
-    /// Whether `delta` losses at `rate` matter against `traffic` per second.
-    pub fn significant(delta: u64, rate: f64, traffic: f64) -> bool {
-        delta >= MIN_EVENTS && (traffic <= 0.0 || rate / traffic >= MIN_RATIO)
+    /// Whether `delta` events of counter `key` at `rate` matter against `traffic` per second:
+    /// the counter's floor in the catalog, the same the ledger judges it by.
+    pub fn significant(key: &str, delta: u64, rate: f64, traffic: f64) -> bool {
+        catalog::floor(key).cleared(delta, rate, traffic)
     }
 
     /// Critical above 1% of the traffic or 100 per second, a warning below.
@@ -96,12 +99,89 @@ impl<'a> Ctx<'a> {
     }
 }
 
-/// Runs every rule and orders what they found.
+/// Runs every rule over the delta's ledger, gives every loss no rule explained a finding of
+/// its own, and orders what they found.
 pub fn diagnose(delta: &Delta) -> Vec<Finding> {
-    let ctx = Ctx { delta };
+    let ledger = ledger::build(delta, None);
+    let ctx = Ctx {
+        delta,
+        ledger: &ledger,
+    };
     let mut found: Vec<Finding> = RULES.iter().flat_map(|r| (r.check)(&ctx)).collect();
+    found.extend(unexplained(&ledger, &found));
     order(&mut found);
     found
+}
+
+/// The ledger's losses that no rule's finding names in its evidence: one finding per stage,
+/// with the counters, their scope and rate, what the catalog says they count, and how to look
+/// closer. A loss nobody wrote a rule for is still a finding.
+fn unexplained(ledger: &Ledger, found: &[Finding]) -> Vec<Finding> {
+    use crate::findings::{Action, Confidence, Evidence};
+    let named: std::collections::HashSet<&str> = found
+        .iter()
+        .filter(|f| f.loss)
+        .flat_map(|f| f.evidence.iter().map(|e| e.key.as_str()))
+        .collect();
+    let mut out = Vec::new();
+    for stage in &ledger.stages {
+        let lines: Vec<_> = stage
+            .losses()
+            .into_iter()
+            .filter(|c| !named.contains(c.change.name.as_str()))
+            .collect();
+        let Some(first) = lines.first() else { continue };
+        let rate: f64 = lines.iter().filter_map(|c| c.own_rate()).sum();
+        let delta: u64 = lines
+            .iter()
+            .filter_map(|c| c.own_delta())
+            .fold(0, u64::saturating_add);
+        let about = |name: &str| {
+            catalog::place(name)
+                .and_then(|p| p.item.map(|i| i.about.to_string()))
+                .or_else(|| catalog::group(name).map(|g| format!("one of the {}", g.about)))
+                .unwrap_or_default()
+        };
+        let mut names: Vec<&str> = lines.iter().map(|c| c.change.name.as_str()).collect();
+        names.dedup();
+        let mut actions: Vec<Action> = names
+            .iter()
+            .take(3)
+            .map(|n| Action::inspect(format!("pktmap explain {n}")))
+            .collect();
+        if let Some(cmd) = catalog::item(&first.change.name).and_then(|i| i.commands.first()) {
+            actions.push(Action::inspect(*cmd));
+        }
+        actions.push(Action::inspect("pktmap trace drops --interval 10s"));
+        out.push(Finding {
+            rule: "unexplained-loss",
+            stage: stage.id,
+            severity: Ctx::severity(rate, stage.traffic_per_s.unwrap_or(0.0)),
+            title: format!(
+                "{} +{delta} ({rate:.1}/s): a loss at {} that no rule explains",
+                first.change.name, stage.title
+            ),
+            evidence: lines
+                .iter()
+                .map(|c| {
+                    Evidence::moved(
+                        &c.change.name,
+                        c.scope(),
+                        c.own_delta().unwrap_or(0),
+                        c.own_rate().unwrap_or(0.0),
+                    )
+                })
+                .collect(),
+            cause: format!(
+                "no rule of pktmap's explains this counter yet; what it counts: {}",
+                about(&first.change.name)
+            ),
+            actions,
+            confidence: Confidence::Medium,
+            loss: true,
+        });
+    }
+    out
 }
 
 /// A short label text for evidence scopes: `dev=eth0 cpu=3`.
@@ -231,4 +311,73 @@ pub fn add_latency(found: &mut Vec<Finding>, lat: &crate::trace::LatencyTrace) {
         });
     }
     order(found);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{Class, GROUPS, ITEMS, ItemKind};
+    use crate::snapshot::{Kind, Meta, Metric, Snapshot};
+
+    fn snap(uptime: f64, name: &str, value: u64) -> Snapshot {
+        let mut s = Snapshot::new(Meta {
+            uptime_s: Some(uptime),
+            ..Meta::default()
+        });
+        // Device counters carry their device, as every collector records them.
+        let labels = if catalog::place(name).is_some_and(|p| p.stage == "rx.1" || p.stage == "rx.3")
+            || name.starts_with("ethtool.")
+            || name.starts_with("rx_")
+            || name.starts_with("tx_")
+            || name.starts_with("netdev.")
+            || name.starts_with("qdisc.")
+        {
+            crate::snapshot::labels([("dev", "eth0")])
+        } else {
+            Labels::new()
+        };
+        s.metrics.push(Metric {
+            name: name.into(),
+            labels,
+            value,
+            kind: Kind::Counter64,
+        });
+        s
+    }
+
+    /// Every loss counter the catalog knows, and one new counter of each family with a loss
+    /// class: moved alone, it is a finding at its stage, and walk names the same first stage.
+    #[test]
+    fn every_loss_counter_of_the_catalog_is_a_finding_at_its_stage() {
+        let mut keys: Vec<String> = ITEMS
+            .iter()
+            .filter(|i| {
+                i.kind == ItemKind::Counter && matches!(i.class, Class::Drop | Class::Error)
+            })
+            .map(|i| i.key.to_string())
+            .collect();
+        keys.extend(
+            GROUPS
+                .iter()
+                .filter(|g| matches!(g.class, Some(Class::Drop | Class::Error)))
+                .map(|g| format!("{}some_new_counter", g.prefix)),
+        );
+        assert!(keys.len() > 60, "{}", keys.len());
+        let mut wrong = Vec::new();
+        for key in &keys {
+            let stage = catalog::place(key).unwrap().stage;
+            let (a, b) = (snap(100.0, key, 0), snap(104.0, key, 1_000_000));
+            let delta = Delta::between(&a, &b).unwrap();
+            let walk = crate::walk::build(&delta, None);
+            let found = diagnose(&delta);
+            let first = found.iter().find(|f| f.loss).map(|f| f.stage);
+            if walk.first_loss != Some(stage) || first != Some(stage) {
+                wrong.push(format!(
+                    "{key} at {stage}: walk says {:?}, diagnose {:?}",
+                    walk.first_loss, first
+                ));
+            }
+        }
+        assert!(wrong.is_empty(), "{wrong:#?}");
+    }
 }

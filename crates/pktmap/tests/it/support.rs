@@ -358,7 +358,10 @@ impl Drop for Repeat {
 /// is the hang the bounds exist to prevent.
 pub fn bounded(args: &[&str], limit: std::time::Duration) -> (Output, u64) {
     use std::io::Read;
-    #[allow(clippy::zombie_processes, reason = "reaped by wait4 below, which reports its memory")]
+    #[allow(
+        clippy::zombie_processes,
+        reason = "reaped by wait4 below, which reports its memory"
+    )]
     let mut child = bin()
         .args(args)
         .stdin(std::process::Stdio::null())

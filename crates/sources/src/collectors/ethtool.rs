@@ -107,6 +107,11 @@ pub fn classify(base: &str) -> StatClass {
     ]) {
         return StatClass::Other;
     }
+    // A checksum the card could not verify is handed to the stack, which checks it again and
+    // counts the bad ones itself (InCsumErrors): not a frame the card discarded.
+    if has(&["csum", "checksum"]) && !tx {
+        return StatClass::Other;
+    }
     if has(&["xdp_drop", "xdp_aborted", "xdp_tx_full", "xdp_bad_drops"]) {
         return StatClass::XdpDrop;
     }
