@@ -144,11 +144,74 @@ pub fn order(findings: &mut [Finding]) {
     });
 }
 
+/// Scenario 2's answer: where delay comes from.
+#[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum DelayPlace {
+    /// Segments are lost on the way and sent again.
+    Network,
+    /// CPU, softirq or queueing delay on this host.
+    Host,
+    /// The application does not read what arrived.
+    Application,
+}
+
+impl DelayPlace {
+    /// The rules whose (non-loss) findings point at each place.
+    const RULES: [(DelayPlace, &'static [&'static str]); 3] = [
+        (DelayPlace::Network, &["retransmits"]),
+        (
+            DelayPlace::Host,
+            &["cpu-pressure", "qdisc-backlog", "softirq-squeeze"],
+        ),
+        (DelayPlace::Application, &["slow-reader"]),
+    ];
+}
+
+/// Where the latency findings point, in the order network, host, application; empty when
+/// none does.
+pub fn latency_verdict(findings: &[Finding]) -> Vec<DelayPlace> {
+    DelayPlace::RULES
+        .iter()
+        .filter(|(_, rules)| findings.iter().any(|f| !f.loss && rules.contains(&f.rule)))
+        .map(|(place, _)| *place)
+        .collect()
+}
+
 /// The exit code scripts read: 0 nothing found, 1 warnings, 2 critical.
 pub fn exit_code(findings: &[Finding]) -> u8 {
     match findings.iter().map(|f| f.severity).max() {
         Some(Severity::Critical) => 2,
         Some(Severity::Warning) => 1,
         _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(rule: &'static str, loss: bool) -> Finding {
+        Finding {
+            rule,
+            stage: "rx.9",
+            severity: Severity::Warning,
+            title: String::new(),
+            evidence: vec![],
+            cause: String::new(),
+            actions: vec![],
+            confidence: Confidence::Medium,
+            loss,
+        }
+    }
+
+    #[test]
+    fn the_latency_verdict_names_each_place_a_finding_points_at() {
+        assert!(latency_verdict(&[]).is_empty());
+        assert_eq!(
+            latency_verdict(&[f("slow-reader", false), f("retransmits", false)]),
+            [DelayPlace::Network, DelayPlace::Application]
+        );
+        assert!(latency_verdict(&[f("retransmits", true)]).is_empty());
     }
 }

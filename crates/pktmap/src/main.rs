@@ -13,7 +13,7 @@ use cli::{Cli, Command};
 use pktmap_model::delta::Delta;
 use pktmap_model::snapshot::{Snapshot, SnapshotSet, load_snapshots};
 use pktmap_model::walk::{self, Walk};
-use pktmap_model::{audit, diagnose, findings};
+use pktmap_model::{audit, diagnose, findings, ledger};
 use pktmap_render::{
     catalog as catalog_render, explain, findings as findings_render, walk as walk_render,
 };
@@ -135,7 +135,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 let delta = Delta::between(a, b)?;
                 let mut found = diagnose::diagnose(&delta);
                 if let Some(t) = &traced {
-                    diagnose::add_trace(&mut found, t);
+                    // With several namespaces, each report takes only its own namespace's drops.
+                    let ns = b.meta.netns.as_ref().map(|n| n.inode);
+                    let ledger = ledger::build(&delta, None);
+                    diagnose::add_trace(&mut found, t, &ledger, ns.filter(|_| from.len() > 1));
                 }
                 if let Some(h) = &histograms {
                     diagnose::add_latency(&mut found, h);
@@ -169,6 +172,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                             "interval_s": interval,
                             "since_boot": args.since_boot,
                             "exit_code": findings::exit_code(found),
+                            "latency": findings::latency_verdict(found),
                             "findings": found,
                         })
                     })

@@ -4,7 +4,7 @@
 use crate::Style;
 use crate::fmt::{grouped, paragraph, si};
 use pktmap_model::catalog;
-use pktmap_model::findings::{Finding, Severity};
+use pktmap_model::findings::{self, DelayPlace, Finding, Severity};
 
 fn severity_word(s: Severity, style: Style) -> String {
     match s {
@@ -20,27 +20,16 @@ fn stage_title(id: &str) -> String {
         .unwrap_or_else(|| id.to_string())
 }
 
-/// Where the latency findings point: the network, the host, or the application.
+/// Scenario 2's answer, worked out in the model, in words.
 pub fn latency_answer(findings: &[Finding]) -> Option<String> {
-    let mut places = Vec::new();
-    for (rules, place) in [
-        (
-            &["retransmits"][..],
-            "the network (segments are lost and sent again)",
-        ),
-        (
-            &["cpu-pressure", "qdisc-backlog", "softirq-squeeze"][..],
-            "the host (CPU, softirq or queue delay)",
-        ),
-        (
-            &["slow-reader"][..],
-            "the application (it does not read what arrived)",
-        ),
-    ] {
-        if findings.iter().any(|f| !f.loss && rules.contains(&f.rule)) {
-            places.push(place);
-        }
-    }
+    let places: Vec<&str> = findings::latency_verdict(findings)
+        .into_iter()
+        .map(|p| match p {
+            DelayPlace::Network => "the network (segments are lost and sent again)",
+            DelayPlace::Host => "the host (CPU, softirq or queue delay)",
+            DelayPlace::Application => "the application (it does not read what arrived)",
+        })
+        .collect();
     (!places.is_empty()).then(|| format!("delay comes from {}", places.join(", and ")))
 }
 

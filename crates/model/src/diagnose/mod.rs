@@ -194,17 +194,47 @@ pub fn scope(labels: &Labels) -> String {
         .join(" ")
 }
 
-/// Adds what `trace drops` counted during the interval: each reason becomes evidence of the
-/// finding at its stage, or a finding of its own where the counters said nothing.
-pub fn add_trace(found: &mut Vec<Finding>, trace: &crate::trace::DropTrace) {
+/// Adds what `trace drops` counted during the interval in the namespace `netns` (its inode;
+/// None: every drop the tracer kept): each reason is judged by its own floor against the
+/// traffic of its stage in the ledger, then becomes evidence of the finding at its stage, or a
+/// finding of its own where the counters said nothing.
+pub fn add_trace(
+    found: &mut Vec<Finding>,
+    trace: &crate::trace::DropTrace,
+    ledger: &Ledger,
+    netns: Option<u64>,
+) {
     use crate::findings::{Action, Confidence, Evidence};
-    for r in trace.reasons.iter().filter(|r| r.count >= MIN_EVENTS) {
-        let where_ = [r.locations.first(), r.netns.first()]
-            .iter()
-            .flatten()
-            .map(|(n, _)| n.as_str())
-            .collect::<Vec<_>>()
-            .join(" in ");
+    for r in &trace.reasons {
+        let (count, rate) = match netns {
+            None => (r.count, r.rate),
+            Some(inode) => {
+                let here: u64 = r
+                    .netns
+                    .iter()
+                    .filter(|(label, _)| label_inode(label) == Some(inode))
+                    .map(|(_, n)| *n)
+                    .sum();
+                (here, r.rate * here as f64 / r.count.max(1) as f64)
+            }
+        };
+        let traffic = r
+            .stage
+            .and_then(|s| ledger.stage(s))
+            .and_then(|s| s.traffic_per_s)
+            .unwrap_or(0.0);
+        if !catalog::floor(&r.name).cleared(count, rate, traffic) {
+            continue;
+        }
+        let where_ = [
+            r.locations.first(),
+            r.netns.first().filter(|_| netns.is_none()),
+        ]
+        .iter()
+        .flatten()
+        .map(|(n, _)| n.as_str())
+        .collect::<Vec<_>>()
+        .join(" in ");
         // A sampled packet names the socket (or flow) the drops hit.
         let flow = r
             .samples
@@ -214,8 +244,8 @@ pub fn add_trace(found: &mut Vec<Finding>, trace: &crate::trace::DropTrace) {
         let e = Evidence::moved(
             &format!("drop reason {}", r.name),
             format!("at {where_}{flow}"),
-            r.count,
-            r.rate,
+            count,
+            rate,
         );
         match r
             .stage
@@ -230,8 +260,8 @@ pub fn add_trace(found: &mut Vec<Finding>, trace: &crate::trace::DropTrace) {
                 found.push(Finding {
                     rule: "trace-drops",
                     stage,
-                    severity: if r.rate >= 100.0 { crate::findings::Severity::Critical } else { crate::findings::Severity::Warning },
-                    title: format!("the kernel dropped {} packets with reason {}", r.count, r.name),
+                    severity: Ctx::severity(rate, traffic),
+                    title: format!("the kernel dropped {count} packets with reason {}", r.name),
                     evidence: vec![e],
                     cause: format!(
                         "skb:kfree_skb reported {} at {}; no counter of this stage moved enough to say more",
@@ -246,6 +276,12 @@ pub fn add_trace(found: &mut Vec<Finding>, trace: &crate::trace::DropTrace) {
         }
     }
     order(found);
+}
+
+/// The inode of a namespace label as `trace drops` writes it (`NAME (net:[INODE])`).
+fn label_inode(label: &str) -> Option<u64> {
+    let rest = &label[label.rfind("net:[")? + 5..];
+    rest[..rest.find(']')?].parse().ok()
 }
 
 /// Adds what `trace latency` measured during the interval: each histogram's tail becomes
@@ -343,6 +379,72 @@ mod tests {
             kind: Kind::Counter64,
         });
         s
+    }
+
+    fn reason(name: &str, netns: &[(&str, u64)], secs: f64) -> crate::trace::ReasonRow {
+        let count = netns.iter().map(|n| n.1).sum();
+        crate::trace::ReasonRow {
+            reason: 0,
+            name: name.into(),
+            stage: crate::trace::reason_stage(name),
+            count,
+            rate: count as f64 / secs,
+            locations: vec![("sk_filter_trim_cap+0x1".into(), count)],
+            samples: vec![],
+            netns: netns.iter().map(|(l, n)| (l.to_string(), *n)).collect(),
+            devices: vec![],
+            protocols: vec![],
+        }
+    }
+
+    /// A reason goes to the namespace it happened in, judged by its floor against its
+    /// stage's traffic: 705 duplicates in a bulk transfer are not a finding.
+    #[test]
+    fn drop_reasons_are_judged_per_namespace_and_by_their_floor() {
+        let mut a = snap(100.0, "Tcp.InSegs", 0);
+        let mut b = snap(110.0, "Tcp.InSegs", 2_000_000);
+        a.metrics[0].name = "Tcp.InSegs".into();
+        b.metrics[0].name = "Tcp.InSegs".into();
+        let delta = Delta::between(&a, &b).unwrap();
+        let ledger = ledger::build(&delta, None);
+        let trace = crate::trace::DropTrace {
+            schema: "pktmap.trace.drops/1",
+            interval_s: 10.0,
+            events: 755,
+            map_full: 0,
+            samples_lost: 0,
+            reasons: vec![
+                reason("SOCKET_RCVBUFF", &[("pod-a (net:[4026532001])", 50)], 10.0),
+                reason(
+                    "TCP_OLD_SEQUENCE",
+                    &[("pod-b (net:[4026532002])", 705)],
+                    10.0,
+                ),
+            ],
+            cost: vec![],
+            limits: vec![],
+        };
+        let keys = |found: &[Finding]| -> Vec<String> {
+            found
+                .iter()
+                .flat_map(|f| f.evidence.iter().map(|e| e.key.clone()))
+                .collect()
+        };
+        let mut in_a = Vec::new();
+        add_trace(&mut in_a, &trace, &ledger, Some(4026532001));
+        assert_eq!(keys(&in_a), ["drop reason SOCKET_RCVBUFF"]);
+        assert_eq!(in_a[0].stage, "rx.10");
+        let mut in_b = Vec::new();
+        add_trace(&mut in_b, &trace, &ledger, Some(4026532002));
+        assert!(
+            in_b.is_empty(),
+            "70/s of 200k segments/s is reordering noise: {in_b:?}"
+        );
+        let mut elsewhere = Vec::new();
+        add_trace(&mut elsewhere, &trace, &ledger, Some(1));
+        assert!(elsewhere.is_empty());
+        assert_eq!(label_inode("pod-a (net:[4026532001])"), Some(4026532001));
+        assert_eq!(label_inode("none"), None);
     }
 
     /// Every loss counter the catalog knows, and one new counter of each family with a loss
