@@ -1017,11 +1017,13 @@ fn slow_reader(ctx: &Ctx) -> Vec<Finding> {
         .sockets
         .iter()
         .filter(|s| s.state != "LISTEN" && s.why.iter().any(|w| w == "recvq"))
-        // Unread data, and the buffer's memory (truesize, not just payload) at least half used.
+        // Unread data filling at least half the buffer's memory (truesize, not just payload):
+        // the window is closing because the reader lags. A bulk transfer's reader that keeps
+        // up also holds hundreds of KiB at any instant, in a buffer autotuned far larger.
         .filter(|s| {
             let used = s.skmem.get("rmem_alloc").copied().unwrap_or(0);
             let buf = s.skmem.get("rcvbuf").copied().unwrap_or(0);
-            s.recv_q >= 64 * 1024 || (buf > 0 && used.saturating_mul(2) >= buf)
+            buf > 0 && used.saturating_mul(2) >= buf
         })
         .collect();
     if lagging.is_empty() {
