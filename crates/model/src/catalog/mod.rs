@@ -314,3 +314,75 @@ mod tests {
         }
     }
 }
+
+/// Every stage id and counter name written as a literal in the code that judges and shows
+/// them resolves in the catalog: a typo would otherwise sort a finding last or read a counter
+/// that never exists, silently.
+#[cfg(test)]
+mod names {
+    use super::*;
+
+    /// The literals that look like a stage id or a counter of a known family.
+    fn literals(text: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for piece in text.split('"').skip(1).step_by(2) {
+            let family = [
+                "Ip.",
+                "IpExt.",
+                "Tcp.",
+                "TcpExt.",
+                "Udp.",
+                "Icmp.",
+                "softnet.",
+                "qdisc.",
+                "nf_conntrack.",
+                "netdev.",
+                "sockstat.",
+                "Ip6",
+                "Udp6",
+                "Icmp6",
+            ]
+            .iter()
+            .any(|p| piece.starts_with(p) && piece.len() > p.len());
+            let stage_like =
+                piece.starts_with("rx.") || piece.starts_with("tx.") || piece.starts_with("ct.");
+            let word = piece
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._".contains(c));
+            if (family || stage_like) && word {
+                out.push(piece.to_string());
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_name_and_stage_id_used_in_the_code_is_in_the_catalog() {
+        let sources = [
+            include_str!("../diagnose/mod.rs"),
+            include_str!("../diagnose/rules.rs"),
+            include_str!("../audit.rs"),
+            include_str!("../walk.rs"),
+            include_str!("../ledger.rs"),
+            include_str!("../trace.rs"),
+            include_str!("floors.rs"),
+            include_str!("../../../render/src/walk.rs"),
+            include_str!("../../../render/src/findings.rs"),
+        ];
+        let mut unknown: Vec<String> = sources
+            .iter()
+            .flat_map(|s| literals(s))
+            .filter(|n| {
+                let is_stage = n.starts_with("rx.") || n.starts_with("tx.") || n.starts_with("ct.");
+                if is_stage {
+                    stage(n).is_none()
+                } else {
+                    item(n).is_none()
+                }
+            })
+            .collect();
+        unknown.sort();
+        unknown.dedup();
+        assert!(unknown.is_empty(), "{} names: {unknown:#?}", unknown.len());
+    }
+}
