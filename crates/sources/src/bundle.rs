@@ -7,7 +7,7 @@ use crate::safe::write::OutDir;
 use crate::safe::{BUNDLE_CAP, ENTRY_CAP, FILE_CAP, over_cap};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Read, Write};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 /// Marks a directory a capture had to create empty, so that git keeps it; never listed.
 pub const KEEP: &str = ".pktmap-keep";
@@ -232,19 +232,7 @@ impl Tree {
 /// An archive entry's name as a path below the bundle's top; an absolute name or `..` is
 /// refused, never cleaned up into something else.
 fn inside(raw: &Path) -> io::Result<PathBuf> {
-    let mut out = PathBuf::new();
-    for c in raw.components() {
-        match c {
-            Component::Normal(n) => out.push(n),
-            Component::CurDir => {}
-            _ => {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    "an absolute name or one with `..`, which would leave the bundle",
-                ));
-            }
-        }
-    }
+    let out: PathBuf = crate::safe::below(raw)?.into_iter().collect();
     if out.as_os_str().is_empty() {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "an empty name"));
     }

@@ -19,6 +19,22 @@ pub const ENTRY_CAP: usize = 100_000;
 /// The most a snapshot file given to `--from`/`--to` may hold.
 pub const SNAPSHOT_FILE_CAP: u64 = 256 << 20;
 
+/// The names of a path that must stay below its top, one per component: `.` is skipped, and
+/// an absolute path or a `..` is refused here rather than cleaned up into something else.
+pub(crate) fn below(rel: &std::path::Path) -> std::io::Result<Vec<&std::ffi::OsStr>> {
+    use std::path::Component;
+    rel.components()
+        .filter(|c| !matches!(c, Component::CurDir))
+        .map(|c| match c {
+            Component::Normal(n) => Ok(n),
+            _ => Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "an absolute name or one with `..`, which would leave the bundle or output",
+            )),
+        })
+        .collect()
+}
+
 /// The error for input over one of the caps above.
 pub(crate) fn over_cap(what: &str, cap: u64) -> std::io::Error {
     std::io::Error::other(format!(

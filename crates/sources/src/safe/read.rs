@@ -8,7 +8,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 /// What a name below a bundle's top is, without following it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -174,20 +174,7 @@ fn open_path(base: &Path, rel: &Path) -> io::Result<OwnedFd> {
 /// The directory holding `rel`'s last component, reached one component at a time, and that
 /// component. `.` is the top itself.
 fn parent_of(base: &Path, rel: &Path) -> io::Result<(OwnedFd, CString)> {
-    let mut parts = Vec::new();
-    for c in rel.components() {
-        match c {
-            Component::Normal(n) => parts.push(n),
-            Component::CurDir => {}
-            // Checked here, not left to the kernel: the top's parent is outside the bundle.
-            _ => {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    "the path leaves the bundle",
-                ));
-            }
-        }
-    }
+    let mut parts = super::below(rel)?;
     let mut dir = owned(
         // SAFETY: a valid C string; the descriptor is owned at once.
         unsafe {

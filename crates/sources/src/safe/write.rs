@@ -9,7 +9,7 @@ use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
-use std::path::{Component, Path};
+use std::path::Path;
 
 /// Writes `bytes` to `path` atomically, mode 0600. See [`write_with`].
 pub fn write_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
@@ -219,16 +219,7 @@ impl OutDir {
 
 /// The components of a relative path inside the output; anything else is refused.
 fn names(rel: &Path) -> io::Result<Vec<CString>> {
-    rel.components()
-        .filter(|c| !matches!(c, Component::CurDir))
-        .map(|c| match c {
-            Component::Normal(n) => cstr(n),
-            _ => Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("{} leaves the output directory", rel.display()),
-            )),
-        })
-        .collect()
+    super::below(rel)?.into_iter().map(cstr).collect()
 }
 
 fn open_dir(dir: &Path) -> io::Result<OwnedFd> {
