@@ -94,6 +94,21 @@ pub fn has_type(btf: &[u8], name: &str) -> bool {
     walk(btf, |_, n, _, _, _| (n == name).then_some(())).is_some()
 }
 
+/// Members of `enum skb_drop_reason` that name no drop: the enum's bounds and the values
+/// `kfree_skb` never reports as a drop.
+const NOT_DROPS: &[&str] = &["MAX", "SUBSYS_MASK", "SKB_NOT_DROPPED_YET", "SKB_CONSUMED"];
+
+/// Reasons of the running kernel that the catalog does not map yet (a kernel newer than it),
+/// leaving out the enum's sentinels.
+pub fn unmapped_reasons(reasons: &BTreeMap<u32, String>) -> Vec<String> {
+    reasons
+        .values()
+        .filter(|n| !NOT_DROPS.contains(&n.as_str()))
+        .filter(|n| pktmap_model::catalog::reason(n).is_none())
+        .cloned()
+        .collect()
+}
+
 /// Drop reason names of the running kernel: `2 -> "NOT_SPECIFIED"`.
 pub fn drop_reasons() -> Result<BTreeMap<u32, String>, String> {
     let btf = std::fs::read("/sys/kernel/btf/vmlinux")
@@ -137,6 +152,13 @@ mod tests {
             Some("SKB_DROP_REASON_NOT_SPECIFIED")
         );
         assert!(r.values().any(|n| n == "SKB_DROP_REASON_NO_SOCKET"));
+        // Every place this kernel drops a packet is mapped to a stage and its counters.
+        let named = drop_reasons().unwrap();
+        let unmapped = unmapped_reasons(&named);
+        assert!(unmapped.is_empty(), "unmapped reasons: {unmapped:?}");
+        let mut newer = named.clone();
+        newer.insert(9999, "FROM_A_NEWER_KERNEL".into());
+        assert_eq!(unmapped_reasons(&newer), ["FROM_A_NEWER_KERNEL"]);
         assert!(has_type(&btf, "btf_trace_kfree_skb"));
         assert!(!has_type(&btf, "btf_trace_no_such_tracepoint"));
         // Truncated or corrupted BTF is an error, not a panic.

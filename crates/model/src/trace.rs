@@ -35,8 +35,12 @@ pub static REASON_STAGES: &[(&str, &str)] = &[
     ("SKB_", "rx.6"),
 ];
 
-/// The stage a drop reason belongs to: its catalog entry, else its family.
+/// The stage a drop reason belongs to: the reviewed mapping, else (a reason a newer kernel
+/// added) its family.
 pub fn reason_stage(name: &str) -> Option<&'static str> {
+    if let Some(r) = catalog::reason(name) {
+        return Some(r.stage);
+    }
     if let Some(i) = catalog::item(name).filter(|i| i.kind == ItemKind::DropReason) {
         return Some(i.stage);
     }
@@ -145,10 +149,14 @@ mod tests {
         assert_eq!(reason_stage("NETFILTER_DROP"), Some("rx.8"));
         assert_eq!(reason_stage("SOCKET_RCVBUFF"), Some("rx.10"));
         assert_eq!(reason_stage("TCP_LISTEN_OVERFLOW"), Some("rx.10"));
-        assert_eq!(reason_stage("TCP_INVALID_END_SEQUENCE"), Some("rx.9"));
+        // A receive buffer shrinking under an advertised window (kernel-notes).
+        assert_eq!(reason_stage("TCP_INVALID_END_SEQUENCE"), Some("rx.10"));
         assert_eq!(reason_stage("IP_OUTNOROUTES"), Some("tx.2"));
         assert_eq!(reason_stage("QDISC_DROP"), Some("tx.3"));
-        assert_eq!(reason_stage("NOT_SPECIFIED"), None);
+        assert_eq!(reason_stage("NOT_SPECIFIED"), Some("rx.7"));
+        // A reason a newer kernel adds lands by its family, or nowhere.
+        assert_eq!(reason_stage("TCP_SOMETHING_NEW"), Some("rx.9"));
+        assert_eq!(reason_stage("BRAND_NEW_THING"), None);
         for (_, s) in REASON_STAGES {
             assert!(catalog::stage(s).is_some(), "{s}");
         }

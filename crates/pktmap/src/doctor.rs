@@ -82,7 +82,19 @@ pub fn checks() -> Vec<Check> {
         what: "drop reasons",
         ok: reasons.is_ok(),
         detail: match &reasons {
-            Ok(r) => format!("{} reasons named in enum skb_drop_reason", r.len()),
+            Ok(r) => match pktmap_bpf::btf::unmapped_reasons(r).as_slice() {
+                [] => format!(
+                    "{} reasons named in enum skb_drop_reason, each mapped to its stage",
+                    r.len()
+                ),
+                new => format!(
+                    "{} reasons named in enum skb_drop_reason; {} newer than pktmap's mapping, \
+                     placed by their family only: {}",
+                    r.len(),
+                    new.len(),
+                    new.join(", ")
+                ),
+            },
             Err(e) => e.clone(),
         },
     });

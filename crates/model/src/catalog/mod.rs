@@ -4,6 +4,7 @@
 
 mod floors;
 mod items;
+mod reasons;
 mod stages;
 
 use serde::Serialize;
@@ -12,6 +13,7 @@ use std::sync::LazyLock;
 
 pub use floors::{Floor, NOISY_KEYS, floor};
 pub use items::{GROUPS, ITEMS};
+pub use reasons::{REASONS, Reason, reason};
 pub use stages::STAGES;
 
 /// Which journey a stage belongs to.

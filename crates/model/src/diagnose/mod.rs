@@ -247,10 +247,17 @@ pub fn add_trace(
             count,
             rate,
         );
-        match r
-            .stage
-            .and_then(|s| found.iter_mut().find(|f| f.stage == s && f.loss))
-        {
+        // The finding whose evidence holds a counter this reason moves corroborates it (the
+        // drops are the same packets, not more); else the loss finding at its stage.
+        let moves: &[&str] = catalog::reason(&r.name).map_or(&[], |m| m.counters);
+        let target = found
+            .iter()
+            .position(|f| f.loss && f.evidence.iter().any(|e| moves.contains(&e.key.as_str())))
+            .or_else(|| {
+                r.stage
+                    .and_then(|s| found.iter().position(|f| f.stage == s && f.loss))
+            });
+        match target.map(|i| &mut found[i]) {
             Some(f) => {
                 f.evidence.push(e);
                 f.confidence = Confidence::High;
