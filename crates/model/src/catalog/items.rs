@@ -454,6 +454,7 @@ pub static ITEMS: &[Item] = &[
         .about("IP input packets discarded for lack of resources, with nothing wrong in them.")
         .cmds(&["nstat -az Ip.InDiscards"]),
     counter("Ip.InHdrErrors", "rx.8", Error, SNMP)
+        .includes(&["IpExt.InCsumErrors"])
         .about("IP input packets with a bad header: checksum, version, TTL exceeded, options.")
         .cmds(&["nstat -az Ip.InHdrErrors"]),
     counter("Ip.InAddrErrors", "rx.8", Error, SNMP)
@@ -467,7 +468,7 @@ pub static ITEMS: &[Item] = &[
     counter("Ip.ReasmFails", "rx.8", Error, SNMP).about("Fragmented packets that could not be reassembled.").cmds(&["nstat -az Ip.ReasmFails"]),
     counter("Ip.OutRequests", "tx.2", Traffic, SNMP).about("IP packets local protocols asked to send.").cmds(&["nstat -az Ip.OutRequests"]),
     counter("Ip.OutDiscards", "tx.2", Drop, SNMP)
-        .includes(&["qdisc.drops", "softnet.dropped"])
+        .includes(&["qdisc.drops", "softnet.dropped", "tx_dropped"])
         .about("IP output packets discarded; on veth a drop on the receiving side is also \
                 charged here.")
         .cmds(&["nstat -az Ip.OutDiscards"]),
@@ -485,7 +486,7 @@ pub static ITEMS: &[Item] = &[
     counter("Ip6InNoRoutes", "rx.8", Drop, SNMP6).about("IPv6 input packets with no route.").cmds(&["nstat -az Ip6InNoRoutes"]),
     counter("Ip6OutRequests", "tx.2", Traffic, SNMP6).about("IPv6 packets local protocols asked to send.").cmds(&["nstat -az Ip6OutRequests"]),
     counter("Ip6OutDiscards", "tx.2", Drop, SNMP6)
-        .includes(&["qdisc.drops", "softnet.dropped"]).about("IPv6 output packets discarded.").cmds(&["nstat -az Ip6OutDiscards"]),
+        .includes(&["qdisc.drops", "softnet.dropped", "tx_dropped"]).about("IPv6 output packets discarded.").cmds(&["nstat -az Ip6OutDiscards"]),
     // ---- conntrack per-CPU statistics ----
     counter("nf_conntrack.drop", "rx.8", Drop, CT_STAT)
         .about("Packets dropped because a new conntrack entry could not be made: the table is full.")
@@ -553,7 +554,7 @@ pub static ITEMS: &[Item] = &[
                 is too slow or the buffer too small.")
         .cmds(&["nstat -az Udp.RcvbufErrors", "ss -uamp"]),
     counter("Udp.SndbufErrors", "tx.1", Drop, SNMP)
-        .includes(&["qdisc.drops", "softnet.dropped"])
+        .includes(&["qdisc.drops", "softnet.dropped", "tx_dropped"])
         .about("UDP datagrams dropped on send for lack of buffer; a qdisc drop below, and on \
                 veth a receive-side backlog drop, are charged here too.")
         .cmds(&["nstat -az Udp.SndbufErrors"]),
@@ -568,7 +569,7 @@ pub static ITEMS: &[Item] = &[
         .includes(&["Udp6RcvbufErrors"]).about("UDP over IPv6 datagrams not delivered.").cmds(&["nstat -az Udp6InErrors"]),
     counter("Udp6RcvbufErrors", "rx.10", Drop, SNMP6).about("UDP over IPv6 datagrams dropped: receive buffer full.").cmds(&["nstat -az Udp6RcvbufErrors"]),
     counter("Udp6SndbufErrors", "tx.1", Drop, SNMP6)
-        .includes(&["qdisc.drops", "softnet.dropped"]).about("UDP over IPv6 datagrams dropped on send.").cmds(&["nstat -az Udp6SndbufErrors"]),
+        .includes(&["qdisc.drops", "softnet.dropped", "tx_dropped"]).about("UDP over IPv6 datagrams dropped on send.").cmds(&["nstat -az Udp6SndbufErrors"]),
     counter("TcpExt.TCPDeferAcceptDrop", "rx.10", Info, NETSTAT)
         .about("Bare ACKs completing a handshake on a TCP_DEFER_ACCEPT listener, ignored on purpose while the listener waits for data: not a loss.")
         .cmds(&["nstat -az TcpExt.TCPDeferAcceptDrop"]),

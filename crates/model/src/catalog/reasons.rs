@@ -122,7 +122,8 @@ pub static REASONS: &[Reason] = &[
     r("CPU_BACKLOG", "rx.5", &["softnet.dropped"]),
     r("XDP", "rx.7", &[]),
     r("TC_INGRESS", "rx.7", &[]),
-    r("UNHANDLED_PROTO", "rx.7", &["rx_nohandler"]),
+    // rx_nohandler only where delivery must be exact (bond members); rx_dropped otherwise.
+    r("UNHANDLED_PROTO", "rx.7", &["rx_dropped", "rx_nohandler"]),
     r("SKB_CSUM", "rx.9", &[]),
     r("SKB_GSO_SEG", "tx.2", &[]),
     r("SKB_UCOPY_FAULT", "rx.11", &[]),

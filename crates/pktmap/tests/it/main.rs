@@ -7,6 +7,7 @@ mod golden;
 mod hostile;
 mod live;
 mod privileges;
+mod rig;
 mod soak;
 mod support;
 mod trace;
