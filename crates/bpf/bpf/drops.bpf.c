@@ -138,8 +138,11 @@ static __always_inline void sample(struct sk_buff *skb, struct drop_key *key)
 	bpf_ringbuf_submit(s, 0);
 }
 
-SEC("tp_btf/kfree_skb")
-int BPF_PROG(count_drop, struct sk_buff *skb, void *location, int reason)
+/* The namespace a drop happened in: the device's, else the socket the skb is charged to,
+ * else (TCP drops after the socket lookup, where neither is set) the receiving socket the
+ * tracepoint names since 6.11. */
+static __always_inline int count(struct sk_buff *skb, void *location, int reason,
+				 struct sock *rx_sk)
 {
 	if ((__u32)reason < min_reason)
 		return 0;
@@ -157,6 +160,8 @@ int BPF_PROG(count_drop, struct sk_buff *skb, void *location, int reason)
 		key.netns = dev->nd_net.net->ns.inum;
 	} else {
 		struct sock *sk = skb->sk;
+		if (!sk)
+			sk = rx_sk;
 		if (sk)
 			key.netns = sk->__sk_common.skc_net.net->ns.inum;
 	}
@@ -179,4 +184,18 @@ int BPF_PROG(count_drop, struct sk_buff *skb, void *location, int reason)
 	run->key = key;
 	run->count = 1;
 	return 0;
+}
+
+/* 6.11 and later: kfree_skb also names the receiving socket. */
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(count_drop, struct sk_buff *skb, void *location, int reason, struct sock *rx_sk)
+{
+	return count(skb, location, reason, rx_sk);
+}
+
+/* Before 6.11: three arguments. The loader picks the one this kernel's tracepoint fits. */
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(count_drop_3, struct sk_buff *skb, void *location, int reason)
+{
+	return count(skb, location, reason, 0);
 }

@@ -94,6 +94,30 @@ pub fn has_type(btf: &[u8], name: &str) -> bool {
     walk(btf, |_, n, _, _, _| (n == name).then_some(())).is_some()
 }
 
+/// How many arguments the tracepoint `name` passes a tp_btf program (`kfree_skb`: 3 before
+/// 6.11, 4 since, with the receiving socket), from the prototype behind its `btf_trace_NAME`
+/// typedef (typedef -> pointer -> function prototype, whose first parameter is the context).
+pub fn tracepoint_args(btf: &[u8], name: &str) -> Option<usize> {
+    const KIND_PTR: u32 = 2;
+    const KIND_TYPEDEF: u32 = 8;
+    const KIND_FUNC_PROTO: u32 = 13;
+    // Type ids count from 1 in order; each entry: kind, vlen and its `type` field.
+    let mut types = vec![(0u32, 0usize, 0u32)];
+    let mut typedef = None;
+    let want = format!("btf_trace_{name}");
+    walk(btf, |kind, n, vlen, body, _| {
+        types.push((kind, vlen, u32_at(btf, body - 4)?));
+        if kind == KIND_TYPEDEF && n == want {
+            typedef = Some(types.len() - 1);
+        }
+        None::<()>
+    });
+    let (_, _, ptr) = *types.get(typedef?)?;
+    let (kind, _, proto) = *types.get(ptr as usize)?;
+    let (kind2, vlen, _) = *types.get(proto as usize).filter(|_| kind == KIND_PTR)?;
+    (kind2 == KIND_FUNC_PROTO).then(|| vlen.saturating_sub(1))
+}
+
 /// Members of `enum skb_drop_reason` that name no drop: the enum's bounds and the values
 /// `kfree_skb` never reports as a drop.
 const NOT_DROPS: &[&str] = &["MAX", "SUBSYS_MASK", "SKB_NOT_DROPPED_YET", "SKB_CONSUMED"];
@@ -160,6 +184,10 @@ mod tests {
         newer.insert(9999, "FROM_A_NEWER_KERNEL".into());
         assert_eq!(unmapped_reasons(&newer), ["FROM_A_NEWER_KERNEL"]);
         assert!(has_type(&btf, "btf_trace_kfree_skb"));
+        // 6.11 added the receiving socket to kfree_skb; napi_poll has had three all along.
+        assert_eq!(tracepoint_args(&btf, "kfree_skb"), Some(4));
+        assert_eq!(tracepoint_args(&btf, "napi_poll"), Some(3));
+        assert_eq!(tracepoint_args(&btf, "no_such_tracepoint"), None);
         assert!(!has_type(&btf, "btf_trace_no_such_tracepoint"));
         // Truncated or corrupted BTF is an error, not a panic.
         for cut in [3, 20, btf.len() / 2] {

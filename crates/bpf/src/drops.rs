@@ -9,10 +9,14 @@ use aya::programs::tp_btf::BtfTracePointLinkId;
 use aya::{Btf, Ebpf, EbpfLoader};
 use std::collections::HashMap;
 
-const PROGRAM: &str = "count_drop";
+/// The program for kernels whose kfree_skb names the receiving socket (6.11 and later), and
+/// the one for older kernels; only the one this kernel's tracepoint fits is loaded.
+const PROGRAMS: [&str; 2] = ["count_drop", "count_drop_3"];
 
 pub struct DropCounter {
     bpf: Ebpf,
+    /// Which of [`PROGRAMS`] runs.
+    program: &'static str,
     /// None while paused.
     link: Option<BtfTracePointLinkId>,
     /// Keeps run-time accounting on while the counter runs.
@@ -62,11 +66,18 @@ impl DropCounter {
             .override_global("sample_per_sec", &sample_per_sec, true)
             .load(crate::DROPS_OBJECT)
             .map_err(|e| err("loading drops.bpf.o", e))?;
-        program(&mut bpf)?
+        let raw = std::fs::read("/sys/kernel/btf/vmlinux")
+            .map_err(|e| err("reading the kernel's BTF", e))?;
+        let name = match crate::btf::tracepoint_args(&raw, "kfree_skb") {
+            Some(n) if n >= 4 => PROGRAMS[0],
+            _ => PROGRAMS[1],
+        };
+        program(&mut bpf, name)?
             .load("kfree_skb", &btf)
-            .map_err(|e| err("verifying count_drop", e))?;
+            .map_err(|e| err(&format!("verifying {name}"), e))?;
         let mut counter = DropCounter {
             bpf,
+            program: name,
             link: None,
             stats,
         };
@@ -78,9 +89,9 @@ impl DropCounter {
     /// measuring the program's cost against the same traffic without it (`bench/`).
     pub fn pause(&mut self) -> Result<(), String> {
         match self.link.take() {
-            Some(link) => program(&mut self.bpf)?
+            Some(link) => program(&mut self.bpf, self.program)?
                 .detach(link)
-                .map_err(|e| err("detaching count_drop", e)),
+                .map_err(|e| err("detaching the drop counter", e)),
             None => Ok(()),
         }
     }
@@ -88,7 +99,7 @@ impl DropCounter {
     /// Attaches the program (again, after [`DropCounter::pause`]).
     pub fn resume(&mut self) -> Result<(), String> {
         if self.link.is_none() {
-            let link = program(&mut self.bpf)?
+            let link = program(&mut self.bpf, self.program)?
                 .attach()
                 .map_err(|e| err("attaching to skb:kfree_skb", e))?;
             self.link = Some(link);
@@ -145,11 +156,11 @@ impl DropCounter {
     }
 }
 
-fn program(bpf: &mut Ebpf) -> Result<&mut BtfTracePoint, String> {
-    bpf.program_mut(PROGRAM)
-        .ok_or("drops.bpf.o has no count_drop program")?
+fn program<'a>(bpf: &'a mut Ebpf, name: &str) -> Result<&'a mut BtfTracePoint, String> {
+    bpf.program_mut(name)
+        .ok_or_else(|| format!("drops.bpf.o has no {name} program"))?
         .try_into()
-        .map_err(|e| err(PROGRAM, e))
+        .map_err(|e| err(name, e))
 }
 
 #[cfg(test)]

@@ -830,3 +830,70 @@ fn sampled_drops_name_the_flow_at_the_rate_asked() {
     assert!((10..=45).contains(&n), "{n} samples at 20/s");
     assert_eq!(v["samples_lost"], 0);
 }
+
+/// Drops in TCP after the socket lookup (duplicates of spurious retransmits in a bulk
+/// transfer: TCP_OLD_SEQUENCE, TCP_OLD_DATA) have no device and no owning socket on the skb;
+/// the tracepoint's receiving socket names their namespace.
+#[test]
+fn tcp_layer_drops_name_their_namespace() {
+    if !root_or_skip("tcp_layer_drops_name_their_namespace") {
+        return;
+    }
+    let _g = shared();
+    let pair = NetnsPair::new();
+    let listener = NetnsPair::within(&pair.b, || {
+        std::net::TcpListener::bind((ADDR_B, 9320)).unwrap()
+    });
+    let reader = std::thread::spawn(move || {
+        use std::io::Read;
+        let (mut s, _) = listener.accept().unwrap();
+        let mut buf = vec![0u8; 1 << 20];
+        while s.read(&mut buf).unwrap_or(0) > 0 {}
+    });
+    let stream = NetnsPair::within(&pair.a, || {
+        std::net::TcpStream::connect((ADDR_B, 9320)).unwrap()
+    });
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        let mut stream = stream;
+        let chunk = vec![1u8; 1 << 20];
+        let start = std::time::Instant::now();
+        while start.elapsed() < Duration::from_secs(5) && stream.write_all(&chunk).is_ok() {}
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let out = run(&[
+        "--all-netns",
+        "trace",
+        "drops",
+        "--json",
+        "--interval",
+        "3s",
+    ]);
+    writer.join().unwrap();
+    reader.join().unwrap();
+    let t: serde_json::Value = json_of(&out);
+    let tcp: Vec<&serde_json::Value> = t["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["name"].as_str().unwrap().starts_with("TCP_"))
+        .collect();
+    let here = tcp.iter().any(|r| {
+        r["netns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n[0].as_str().unwrap().starts_with(&pair.b))
+    });
+    assert!(here, "TCP drops in {}: {tcp:#?}", pair.b);
+    for r in &tcp {
+        assert!(
+            r["netns"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|n| n[0] != "none"),
+            "{r:#}"
+        );
+    }
+}
