@@ -362,7 +362,14 @@ mod names {
     fn every_name_and_stage_id_used_in_the_code_is_in_the_catalog() {
         let sources = [
             include_str!("../diagnose/mod.rs"),
-            include_str!("../diagnose/rules.rs"),
+            include_str!("../diagnose/rules/mod.rs"),
+            include_str!("../diagnose/rules/nic.rs"),
+            include_str!("../diagnose/rules/softirq.rs"),
+            include_str!("../diagnose/rules/ip.rs"),
+            include_str!("../diagnose/rules/transport.rs"),
+            include_str!("../diagnose/rules/socket.rs"),
+            include_str!("../diagnose/rules/tx.rs"),
+            include_str!("../diagnose/rules/latency.rs"),
             include_str!("../audit.rs"),
             include_str!("../walk.rs"),
             include_str!("../ledger.rs"),

@@ -1,0 +1,104 @@
+//! tx.3 and tx.4: what the qdisc and the driver drop on the way out.
+
+use super::finding;
+use crate::diagnose::{Ctx, scope};
+use crate::findings::{Action, Confidence, Evidence, Finding};
+
+/// tx.3: qdiscs drop.
+pub(super) fn qdisc_drops(ctx: &Ctx) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for c in ctx.changes("qdisc.drops") {
+        let (d, r) = (c.delta.unwrap_or(0), c.rate.unwrap_or(0.0));
+        let sent = ctx
+            .changes("qdisc.packets")
+            .find(|p| p.labels == c.labels)
+            .and_then(|p| p.rate)
+            .unwrap_or(0.0);
+        if !Ctx::significant("qdisc.drops", d, r, sent + r) {
+            continue;
+        }
+        let dev = c.labels.get("dev").cloned().unwrap_or_default();
+        let kind = c.labels.get("kind").cloned().unwrap_or_default();
+        let mut f = finding(
+            "qdisc-drops",
+            "tx.3",
+            Ctx::severity(r, sent + r),
+            format!("{dev}: the {kind} qdisc drops {r:.0} packets/s"),
+        );
+        f.evidence
+            .push(Evidence::moved("qdisc.drops", scope(&c.labels), d, r));
+        if let Some(o) = ctx
+            .changes("qdisc.overlimits")
+            .find(|o| o.labels == c.labels)
+        {
+            f.evidence.push(Evidence::moved(
+                "qdisc.overlimits",
+                scope(&o.labels),
+                o.delta.unwrap_or(0),
+                o.rate.unwrap_or(0.0),
+            ));
+        }
+        f.evidence
+            .push(Evidence::moved("qdisc.packets", scope(&c.labels), 0, sent));
+        f.cause =
+            "more is sent than the qdisc lets through: its rate limit (tbf, htb) or its queue \
+                   limit is reached; senders also count these as Ip.OutDiscards / Udp.SndbufErrors"
+                .into();
+        f.actions
+            .push(Action::inspect(format!("tc -s qdisc show dev {dev}")));
+        f.actions.push(Action::inspect(format!("tc qdisc change dev {dev} root {kind} ... (a higher rate or limit, if the shaping is not intended)")));
+        f.confidence = Confidence::High;
+        out.push(f);
+    }
+    out
+}
+
+/// tx.4: the driver drops or pushes back on transmit.
+pub(super) fn tx_ring(ctx: &Ctx) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let traffic = ctx.rate("tx_packets");
+    for c in ctx.changes("tx_dropped") {
+        let (d, r) = (c.delta.unwrap_or(0), c.rate.unwrap_or(0.0));
+        if !Ctx::significant("tx_dropped", d, r, traffic) {
+            continue;
+        }
+        let dev = c.labels.get("dev").cloned().unwrap_or_default();
+        let mut f = finding(
+            "tx-ring",
+            "tx.4",
+            Ctx::severity(r, traffic),
+            format!("{dev}: the driver drops {r:.0} packets/s on transmit"),
+        );
+        f.evidence
+            .push(Evidence::moved("tx_dropped", scope(&c.labels), d, r));
+        f.cause = "the TX ring was full or the driver had no memory for the packet".into();
+        f.actions.push(Action::inspect(format!("ethtool -g {dev}")));
+        f.actions
+            .push(Action::inspect(format!("ethtool -S {dev} | grep -i tx")));
+        out.push(f);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnose::rules::testing::*;
+
+    #[test]
+    fn qdisc_drops_and_tx_ring() {
+        let q = &[("dev", "eth0"), ("kind", "tbf"), ("parent", "root")][..];
+        let (a, b) = pair(
+            &[
+                ("qdisc.packets", q, 0, 1_000),
+                ("qdisc.drops", q, 0, 9_000),
+                ("tx_packets", ETH0, 0, 1_000),
+                ("tx_dropped", ETH0, 0, 100),
+            ],
+            &[],
+            vec![],
+        );
+        assert_eq!(run(qdisc_drops, &a, &b)[0].stage, "tx.3");
+        assert_eq!(run(tx_ring, &a, &b)[0].stage, "tx.4");
+    }
+}
