@@ -657,7 +657,9 @@ fn sampling_windows_cut_long_latencies_and_count_them_late() {
     if !root_or_skip("sampling_windows_cut_long_latencies_and_count_them_late") {
         return;
     }
-    let _g = shared();
+    // Alone: qdisc residence is traced host-wide, and another test's qdisc traffic (short
+    // waits, many packets) would set the p99.
+    let _g = exclusive();
     let pair = NetnsPair::new();
     let period = pktmap_bpf::latency::Duty::PERIOD.as_millis();
     let wait = format!("{period}ms");
