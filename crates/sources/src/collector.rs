@@ -2,6 +2,7 @@
 //! into a snapshot.
 
 use crate::collectors::*;
+use crate::devices::Devices;
 use crate::error::SourceError;
 use crate::meta;
 use crate::root::Root;
@@ -17,7 +18,8 @@ pub trait Collector: Sync {
     /// The files it reads, relative to the root, for the snapshot's record and for `capture`.
     fn sources(&self) -> &'static [&'static str];
     /// Reads everything. An error means nothing usable was read; a partial read records notes.
-    fn collect(&self, root: &Root, sink: &mut Sink) -> Result<(), SourceError>;
+    /// `devices` are the root's network devices, read once before any collector runs.
+    fn collect(&self, root: &Root, devices: &Devices, sink: &mut Sink) -> Result<(), SourceError>;
     /// Reads host-wide state (per-CPU tables, IRQs, processes) that every namespace shows the
     /// same: read once, in pktmap's own namespace, when walking all of them.
     fn host_wide(&self) -> bool {
@@ -119,12 +121,6 @@ impl Sink<'_> {
             .iter()
             .any(|s| s.name == name && &s.labels == labels)
     }
-
-    /// Other collectors' findings this one may build on (interrupts names queues after the
-    /// devices netdev listed).
-    pub fn snapshot(&self) -> &Snapshot {
-        self.snapshot
-    }
 }
 
 /// Runs every collector against `root`. One that fails is recorded as unavailable with its
@@ -135,6 +131,7 @@ pub fn take_snapshot(root: &Root) -> Snapshot {
 
 pub fn take_snapshot_with(root: &Root, opts: &Options) -> Snapshot {
     let mut snapshot = Snapshot::new(meta::read(root));
+    let devices = Devices::read(root);
     let chosen = COLLECTORS
         .iter()
         .filter(|c| !(opts.skip_host_wide && c.host_wide()))
@@ -146,7 +143,7 @@ pub fn take_snapshot_with(root: &Root, opts: &Options) -> Snapshot {
             notes: Vec::new(),
             base: root.base(),
         };
-        let result = c.collect(root, &mut sink);
+        let result = c.collect(root, &devices, &mut sink);
         let mut notes = sink.notes;
         for cut in root.take_cut() {
             notes.push(format!(

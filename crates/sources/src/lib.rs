@@ -4,6 +4,7 @@
 pub mod bundle;
 pub mod collector;
 pub mod collectors;
+pub mod devices;
 pub mod error;
 pub mod ethtool;
 pub mod meta;

@@ -329,3 +329,36 @@ fn a_usage_error_exits_3_never_the_critical_2() {
     assert_eq!(run(&["--help"]).status.code(), Some(0));
     assert_eq!(run(&["--version"]).status.code(), Some(0));
 }
+
+/// Collectors stand alone: the devices are read once and handed to each, so the ethtool
+/// collector run by itself still finds them (it read the link collector's results before),
+/// and qdiscs are named by device, not by ifindex.
+#[test]
+fn a_collector_run_alone_finds_the_devices() {
+    let host = repo().join("fixtures/hosts/vm-udp-flood/t1");
+    let host = host.to_string_lossy();
+    let ethtool: serde_json::Value = json_of(&run(&[
+        "--root",
+        &host,
+        "snapshot",
+        "--collector",
+        "ethtool",
+    ]));
+    let devs: std::collections::BTreeSet<&str> = ethtool["settings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["labels"]["dev"].as_str())
+        .collect();
+    assert!(devs.contains("pmfix-vb"), "{ethtool:#}");
+    let qdisc: serde_json::Value =
+        json_of(&run(&["--root", &host, "snapshot", "--collector", "qdisc"]));
+    let metrics = qdisc["metrics"].as_array().unwrap();
+    assert!(!metrics.is_empty());
+    assert!(
+        metrics
+            .iter()
+            .all(|m| !m["labels"]["dev"].as_str().unwrap().starts_with("ifindex")),
+        "{qdisc:#}"
+    );
+}

@@ -491,7 +491,8 @@ fn a_udp_flood_into_a_socket_that_keeps_up_is_silent() {
     if !root_or_skip("a_udp_flood_into_a_socket_that_keeps_up_is_silent") {
         return;
     }
-    let _g = shared();
+    // Alone, like the bulk case: CPU pressure from other tests' traffic would be a finding.
+    let _g = exclusive();
     let pair = NetnsPair::new();
     let rx = NetnsPair::within(&pair.b, || {
         let s = std::net::UdpSocket::bind((ADDR_B, 9213)).unwrap();

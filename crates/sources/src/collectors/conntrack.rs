@@ -2,6 +2,7 @@
 //! header of column names then one hexadecimal row per possible CPU.
 
 use crate::collector::{Collector, Sink};
+use crate::devices::Devices;
 use crate::error::{ParseError, SourceError, hex};
 use crate::root::Root;
 use pktmap_model::snapshot::{Kind, Labels, labels};
@@ -56,7 +57,7 @@ impl Collector for Conntrack {
             "proc/net/stat/nf_conntrack",
         ]
     }
-    fn collect(&self, root: &Root, sink: &mut Sink) -> Result<(), SourceError> {
+    fn collect(&self, root: &Root, _devices: &Devices, sink: &mut Sink) -> Result<(), SourceError> {
         let count_path = root.proc("sys/net/netfilter/nf_conntrack_count");
         let count = root.read_value(&count_path)?;
         let count: u64 = count.parse().map_err(|_| {

@@ -2,6 +2,7 @@
 //! One CPU stands for all: the states are a property of the processor model.
 
 use crate::collector::{Collector, Sink};
+use crate::devices::Devices;
 use crate::error::SourceError;
 use crate::root::Root;
 use pktmap_model::snapshot::labels;
@@ -18,7 +19,7 @@ impl Collector for CpuIdle {
     fn sources(&self) -> &'static [&'static str] {
         &["sys/devices/system/cpu/cpu0/cpuidle"]
     }
-    fn collect(&self, root: &Root, sink: &mut Sink) -> Result<(), SourceError> {
+    fn collect(&self, root: &Root, _devices: &Devices, sink: &mut Sink) -> Result<(), SourceError> {
         let dir = root.sys("devices/system/cpu/cpu0/cpuidle");
         for state in root.list(&dir)?.iter().filter(|s| s.starts_with("state")) {
             let read = |f: &str| root.read_value(&dir.join(state).join(f));

@@ -3,6 +3,7 @@
 //! indirection table, driver and bus. Parsers read `ethtool`'s own output layout.
 
 use crate::collector::{Collector, Sink};
+use crate::devices::Devices;
 use crate::error::{ParseError, SourceError};
 use crate::ethtool::Query;
 use crate::root::Root;
@@ -426,19 +427,12 @@ impl Collector for Ethtool {
     fn sources(&self) -> &'static [&'static str] {
         &["SIOCETHTOOL ioctl per device: -i -S -g -l -c -k -x"]
     }
-    fn collect(&self, root: &Root, sink: &mut Sink) -> Result<(), SourceError> {
-        let devs: Vec<String> = sink
-            .snapshot()
-            .identities
-            .keys()
-            .filter_map(|k| k.strip_prefix("dev="))
-            .map(str::to_string)
-            .collect();
+    fn collect(&self, root: &Root, devices: &Devices, sink: &mut Sink) -> Result<(), SourceError> {
         let mut answered = 0;
-        for dev in devs {
-            let l = labels([("dev", dev.as_str())]);
+        for dev in devices.names() {
+            let l = labels([("dev", dev)]);
             for q in Query::ALL {
-                let text = match root.ethtool(&dev, q) {
+                let text = match root.ethtool(dev, q) {
                     Ok(t) => t,
                     // The driver does not offer it (lo, veth for rings), or the capture has none.
                     Err(SourceError::Io { err, .. })

@@ -3,6 +3,7 @@
 
 use super::softirqs::split_cpu_table;
 use crate::collector::{Collector, Sink};
+use crate::devices::Devices;
 use crate::error::{ParseError, SourceError, dec};
 use crate::root::Root;
 use pktmap_model::snapshot::{Kind, labels};
@@ -209,15 +210,10 @@ impl Collector for Interrupts {
             "sys/bus/pci/devices",
         ]
     }
-    fn collect(&self, root: &Root, sink: &mut Sink) -> Result<(), SourceError> {
+    fn collect(&self, root: &Root, devices: &Devices, sink: &mut Sink) -> Result<(), SourceError> {
         let path = root.proc("interrupts");
         let rows = parse_interrupts(&root.read(&path)?).map_err(|e| e.at(&path))?;
-        let devs: BTreeSet<String> = sink
-            .snapshot()
-            .metrics
-            .iter()
-            .filter_map(|m| m.labels.get("dev").cloned())
-            .collect();
+        let devs: BTreeSet<String> = devices.names().map(str::to_string).collect();
         let mut bus_names: HashMap<String, String> = HashMap::new();
         for row in &rows {
             let Some(q) = row.actions().iter().find_map(|a| identify_queue(a, &devs)) else {

@@ -2,6 +2,7 @@
 //! its kind, master, peer, qdisc, queue counts and attached XDP program.
 
 use crate::collector::{Collector, Sink};
+use crate::devices::Devices;
 use crate::error::SourceError;
 use crate::netlink::{Dump, parse_messages};
 use crate::root::Root;
@@ -142,7 +143,7 @@ impl Collector for LinkCollector {
     fn sources(&self) -> &'static [&'static str] {
         &["rtnetlink RTM_GETLINK"]
     }
-    fn collect(&self, root: &Root, sink: &mut Sink) -> Result<(), SourceError> {
+    fn collect(&self, root: &Root, _devices: &Devices, sink: &mut Sink) -> Result<(), SourceError> {
         let file = root.base().join("netlink").join(Dump::Links.file());
         let links = parse_links(&root.netlink(Dump::Links)?).map_err(|e| e.at(&file))?;
         let names: HashMap<u32, &str> = links.iter().map(|l| (l.index, l.name.as_str())).collect();

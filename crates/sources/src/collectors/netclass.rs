@@ -3,6 +3,7 @@
 //! device attributes the link collector would have given.
 
 use crate::collector::{Collector, Sink};
+use crate::devices::Devices;
 use crate::error::SourceError;
 use crate::root::Root;
 use pktmap_model::snapshot::{Kind, labels};
@@ -16,7 +17,7 @@ impl Collector for NetClass {
     fn sources(&self) -> &'static [&'static str] {
         &["sys/class/net"]
     }
-    fn collect(&self, root: &Root, sink: &mut Sink) -> Result<(), SourceError> {
+    fn collect(&self, root: &Root, _devices: &Devices, sink: &mut Sink) -> Result<(), SourceError> {
         let class = root.sys("class/net");
         for dev in root.list(&class)? {
             let dir = class.join(&dev);

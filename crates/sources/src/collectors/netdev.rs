@@ -2,6 +2,7 @@
 //! process's `/proc/PID/net`, so it works where sysfs shows another namespace.
 
 use crate::collector::{Collector, Sink};
+use crate::devices::Devices;
 use crate::error::{ParseError, SourceError, dec};
 use crate::root::Root;
 use pktmap_model::snapshot::{Kind, labels};
@@ -76,7 +77,7 @@ impl Collector for NetDev {
     fn sources(&self) -> &'static [&'static str] {
         &["proc/net/dev"]
     }
-    fn collect(&self, root: &Root, sink: &mut Sink) -> Result<(), SourceError> {
+    fn collect(&self, root: &Root, _devices: &Devices, sink: &mut Sink) -> Result<(), SourceError> {
         let path = root.proc("net/dev");
         for row in parse_net_dev(&root.read(&path)?).map_err(|e| e.at(&path))? {
             for (name, value) in COLUMNS.iter().zip(row.values) {

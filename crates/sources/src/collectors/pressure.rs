@@ -1,6 +1,7 @@
 //! `/proc/pressure/cpu`: time tasks waited for a CPU (PSI, since 4.20).
 
 use crate::collector::{Collector, Sink};
+use crate::devices::Devices;
 use crate::error::{ParseError, SourceError, dec};
 use crate::root::Root;
 use pktmap_model::snapshot::{Kind, Labels};
@@ -38,7 +39,7 @@ impl Collector for Pressure {
     fn sources(&self) -> &'static [&'static str] {
         &["proc/pressure/cpu"]
     }
-    fn collect(&self, root: &Root, sink: &mut Sink) -> Result<(), SourceError> {
+    fn collect(&self, root: &Root, _devices: &Devices, sink: &mut Sink) -> Result<(), SourceError> {
         let path = root.proc("pressure/cpu");
         for (kind, total) in parse_pressure(&root.read(&path)?).map_err(|e| e.at(&path))? {
             sink.metric(

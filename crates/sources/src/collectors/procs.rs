@@ -2,6 +2,7 @@
 //! deferred softirq work) and irqbalance (whether it runs).
 
 use crate::collector::{Collector, Sink};
+use crate::devices::Devices;
 use crate::error::SourceError;
 use crate::root::Root;
 use pktmap_model::snapshot::{Kind, Labels, labels};
@@ -37,7 +38,7 @@ impl Collector for Procs {
     fn sources(&self) -> &'static [&'static str] {
         &["proc/PID/comm", "proc/PID/stat"]
     }
-    fn collect(&self, root: &Root, sink: &mut Sink) -> Result<(), SourceError> {
+    fn collect(&self, root: &Root, _devices: &Devices, sink: &mut Sink) -> Result<(), SourceError> {
         let mut irqbalance = false;
         for pid in root.list_where(&root.proc(""), |p| p.bytes().all(|b| b.is_ascii_digit()))? {
             // Processes exit between listing and reading: skip them. The short comm file

@@ -2,6 +2,7 @@
 //! the per-kind extended statistics the kernel gives (fq_codel, fq), and ingress/clsact.
 
 use crate::collector::{Collector, Sink};
+use crate::devices::Devices;
 use crate::error::{ParseError, SourceError};
 use crate::netlink::{Dump, attrs, parse_messages};
 use crate::root::Root;
@@ -9,7 +10,6 @@ use netlink_packet_core::Nla;
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_packet_route::tc::{TcAttribute, TcFqCodelXstats, TcHandle, TcStats2, TcXstats};
 use pktmap_model::snapshot::{Kind, labels};
-use std::collections::HashMap;
 
 /// TCA_STATS_PKT64: the 64-bit packet count beside the 32-bit one of gnet_stats_basic (4.20+).
 const TCA_STATS_PKT64: u16 = 8;
@@ -233,20 +233,14 @@ impl Collector for QdiscCollector {
     fn sources(&self) -> &'static [&'static str] {
         &["rtnetlink RTM_GETQDISC"]
     }
-    fn collect(&self, root: &Root, sink: &mut Sink) -> Result<(), SourceError> {
+    fn collect(&self, root: &Root, devices: &Devices, sink: &mut Sink) -> Result<(), SourceError> {
         let file = root.base().join("netlink").join(Dump::Qdiscs.file());
         let qdiscs = parse_qdiscs(&root.netlink(Dump::Qdiscs)?).map_err(|e| e.at(&file))?;
-        // Device names from the link collector's identities (`dev=NAME` -> ifindex).
-        let names: HashMap<String, String> = sink
-            .snapshot()
-            .identities
-            .iter()
-            .filter_map(|(k, v)| k.strip_prefix("dev=").map(|d| (v.clone(), d.to_string())))
-            .collect();
         for q in qdiscs {
-            let dev = names
-                .get(&q.ifindex.to_string())
-                .cloned()
+            let dev = u32::try_from(q.ifindex)
+                .ok()
+                .and_then(|i| devices.name_of(i))
+                .map(str::to_string)
                 .unwrap_or_else(|| format!("ifindex{}", q.ifindex));
             // Root and ingress qdiscs count everything below them; children are the detail.
             let prefix = match q.parent.as_str() {

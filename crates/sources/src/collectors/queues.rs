@@ -2,6 +2,7 @@
 //! each receive queue, XPS CPUs of each transmit queue.
 
 use crate::collector::{Collector, Sink};
+use crate::devices::Devices;
 use crate::error::SourceError;
 use crate::root::Root;
 use pktmap_model::snapshot::labels;
@@ -15,7 +16,7 @@ impl Collector for Queues {
     fn sources(&self) -> &'static [&'static str] {
         &["sys/class/net/DEV/queues"]
     }
-    fn collect(&self, root: &Root, sink: &mut Sink) -> Result<(), SourceError> {
+    fn collect(&self, root: &Root, _devices: &Devices, sink: &mut Sink) -> Result<(), SourceError> {
         let class = root.sys("class/net");
         for dev in root.list(&class)? {
             let Ok(queues) = root.list(&class.join(&dev).join("queues")) else {

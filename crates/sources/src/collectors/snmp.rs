@@ -3,6 +3,7 @@
 //! struct per counter, so counters a newer kernel adds arrive without a code change.
 
 use crate::collector::{Collector, Sink};
+use crate::devices::Devices;
 use crate::error::{ParseError, SourceError};
 use crate::root::Root;
 use pktmap_model::catalog::{self, ItemKind};
@@ -107,7 +108,7 @@ impl Collector for Snmp {
     fn sources(&self) -> &'static [&'static str] {
         &["proc/net/snmp"]
     }
-    fn collect(&self, root: &Root, sink: &mut Sink) -> Result<(), SourceError> {
+    fn collect(&self, root: &Root, _devices: &Devices, sink: &mut Sink) -> Result<(), SourceError> {
         collect_file(root, "net/snmp", sink)
     }
 }
@@ -121,7 +122,7 @@ impl Collector for Netstat {
     fn sources(&self) -> &'static [&'static str] {
         &["proc/net/netstat"]
     }
-    fn collect(&self, root: &Root, sink: &mut Sink) -> Result<(), SourceError> {
+    fn collect(&self, root: &Root, _devices: &Devices, sink: &mut Sink) -> Result<(), SourceError> {
         collect_file(root, "net/netstat", sink)
     }
 }

@@ -1,6 +1,7 @@
 //! `/proc/net/snmp6`: one `Name value` pair per line (IPv6, ICMPv6, UDP over IPv6).
 
 use crate::collector::{Collector, Sink};
+use crate::devices::Devices;
 use crate::error::{ParseError, SourceError};
 use crate::root::Root;
 
@@ -37,7 +38,7 @@ impl Collector for Snmp6 {
     fn sources(&self) -> &'static [&'static str] {
         &["proc/net/snmp6"]
     }
-    fn collect(&self, root: &Root, sink: &mut Sink) -> Result<(), SourceError> {
+    fn collect(&self, root: &Root, _devices: &Devices, sink: &mut Sink) -> Result<(), SourceError> {
         let path = root.proc("net/snmp6");
         let pairs = parse_snmp6(&root.read(&path)?).map_err(|e| e.at(&path))?;
         super::snmp::record(sink, pairs);

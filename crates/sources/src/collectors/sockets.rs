@@ -4,6 +4,7 @@
 //! the snapshot's `sockets`.
 
 use crate::collector::{Collector, Sink};
+use crate::devices::Devices;
 use crate::error::{ParseError, SourceError};
 use crate::netlink::{Dump, split_messages};
 use crate::root::Root;
@@ -532,7 +533,7 @@ impl Collector for Sockets {
             "proc/PID/fd",
         ]
     }
-    fn collect(&self, root: &Root, sink: &mut Sink) -> Result<(), SourceError> {
+    fn collect(&self, root: &Root, _devices: &Devices, sink: &mut Sink) -> Result<(), SourceError> {
         let mut kept = Vec::new();
         let mut read = 0;
         for (proto, protocol) in [("tcp", IPPROTO_TCP), ("udp", IPPROTO_UDP)] {

@@ -1,6 +1,7 @@
 //! `/proc/net/sockstat` and `/proc/net/sockstat6`: socket counts and memory per protocol.
 
 use crate::collector::{Collector, Sink};
+use crate::devices::Devices;
 use crate::error::{ParseError, SourceError, dec};
 use crate::root::Root;
 use pktmap_model::snapshot::{Kind, Labels};
@@ -39,7 +40,7 @@ impl Collector for Sockstat {
     fn sources(&self) -> &'static [&'static str] {
         &["proc/net/sockstat", "proc/net/sockstat6"]
     }
-    fn collect(&self, root: &Root, sink: &mut Sink) -> Result<(), SourceError> {
+    fn collect(&self, root: &Root, _devices: &Devices, sink: &mut Sink) -> Result<(), SourceError> {
         for (rel, prefix) in [("net/sockstat", "sockstat"), ("net/sockstat6", "sockstat6")] {
             let path = root.proc(rel);
             let text = match root.read(&path) {

@@ -1,6 +1,7 @@
 //! `/proc/softirqs`: softirq runs per CPU; pktmap keeps NET_RX and NET_TX.
 
 use crate::collector::{Collector, Sink};
+use crate::devices::Devices;
 use crate::error::{ParseError, SourceError, dec};
 use crate::root::Root;
 use pktmap_model::snapshot::{Kind, labels};
@@ -78,7 +79,7 @@ impl Collector for Softirqs {
     fn sources(&self) -> &'static [&'static str] {
         &["proc/softirqs"]
     }
-    fn collect(&self, root: &Root, sink: &mut Sink) -> Result<(), SourceError> {
+    fn collect(&self, root: &Root, _devices: &Devices, sink: &mut Sink) -> Result<(), SourceError> {
         let path = root.proc("softirqs");
         for (name, row) in parse_softirqs(&root.read(&path)?).map_err(|e| e.at(&path))? {
             if name != "NET_RX" && name != "NET_TX" {

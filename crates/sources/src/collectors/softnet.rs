@@ -1,6 +1,7 @@
 //! `/proc/net/softnet_stat`: one row per online CPU, hexadecimal 32-bit columns.
 
 use crate::collector::{Collector, Sink};
+use crate::devices::Devices;
 use crate::error::{ParseError, SourceError, hex};
 use crate::root::Root;
 use pktmap_model::snapshot::{Kind, labels};
@@ -82,7 +83,7 @@ impl Collector for Softnet {
     fn sources(&self) -> &'static [&'static str] {
         &["proc/net/softnet_stat"]
     }
-    fn collect(&self, root: &Root, sink: &mut Sink) -> Result<(), SourceError> {
+    fn collect(&self, root: &Root, _devices: &Devices, sink: &mut Sink) -> Result<(), SourceError> {
         let path = root.proc("net/softnet_stat");
         let rows = parse_softnet_stat(&root.read(&path)?).map_err(|e| e.at(&path))?;
         for row in rows {

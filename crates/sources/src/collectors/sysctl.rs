@@ -2,6 +2,7 @@
 //! `sysctl -w` line instead of writing.
 
 use crate::collector::{Collector, Sink};
+use crate::devices::Devices;
 use crate::error::SourceError;
 use crate::root::Root;
 use pktmap_model::catalog::{ITEMS, ItemKind};
@@ -21,7 +22,7 @@ impl Collector for Sysctl {
     fn sources(&self) -> &'static [&'static str] {
         &["proc/sys/net"]
     }
-    fn collect(&self, root: &Root, sink: &mut Sink) -> Result<(), SourceError> {
+    fn collect(&self, root: &Root, _devices: &Devices, sink: &mut Sink) -> Result<(), SourceError> {
         let mut read = 0;
         let mut absent = Vec::new();
         for item in ITEMS.iter().filter(|i| i.kind == ItemKind::Sysctl) {
