@@ -448,7 +448,7 @@ impl Collector for Ethtool {
                         continue;
                     }
                 };
-                let file = root.base().join("ethtool").join(&dev).join(q.file());
+                let file = root.base().join("ethtool").join(dev).join(q.file());
                 record(sink, &l, q, &text).map_err(|e| e.at(&file))?;
                 answered += 1;
             }
