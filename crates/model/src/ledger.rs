@@ -180,8 +180,30 @@ fn container_leg(stage: &str) -> Option<&'static str> {
     }
 }
 
+/// Drops the kernel reported by reason during the interval (`diagnose --trace`), in the
+/// namespace this ledger is of.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Traced {
+    pub reason: String,
+    pub stage: &'static str,
+    pub count: u64,
+    pub rate: f64,
+}
+
+/// The name of a traced reason's line in the ledger, and of its evidence in a finding.
+pub fn reason_line(reason: &str) -> String {
+    format!("drop reason {reason}")
+}
+
 /// The ledger of a delta; with `iface`, only that device's counters and the host-wide ones.
 pub fn build(delta: &Delta, iface: Option<&str>) -> Ledger {
+    build_traced(delta, iface, &[])
+}
+
+/// The ledger with the traced drops as lines of their own, each at its reason's stage. A
+/// reason counts the same packets as the counters it moves (the catalog's mapping): those are
+/// what it includes, so it adds only the drops no counter saw, and corroborates the rest.
+pub fn build_traced(delta: &Delta, iface: Option<&str>, traced: &[Traced]) -> Ledger {
     let to = delta.to;
     let present: HashSet<(&str, &Labels)> = to
         .metrics
@@ -205,6 +227,32 @@ pub fn build(delta: &Delta, iface: Option<&str>) -> Ledger {
         *t = t.saturating_add(*d);
     }
     let mut per_stage: Vec<Vec<CounterView>> = vec![Vec::new(); STAGES.len()];
+    for t in traced {
+        let Some(idx) = STAGES.iter().position(|s| s.id == t.stage) else {
+            continue;
+        };
+        let included = catalog::reason(&t.reason)
+            .map_or(&[][..], |r| r.counters)
+            .iter()
+            .map(|n| totals.get(n).copied().unwrap_or(0))
+            .fold(0, u64::saturating_add);
+        per_stage[idx].push(CounterView {
+            change: Change {
+                name: reason_line(&t.reason),
+                labels: Labels::new(),
+                kind: Kind::Counter64,
+                value: t.count,
+                prev: None,
+                delta: Some(t.count),
+                rate: Some(t.rate),
+                status: ChangeStatus::Ok,
+            },
+            class: Class::Drop,
+            included,
+            detail: false,
+            above_floor: false,
+        });
+    }
     let mut unmapped = Vec::new();
     for c in changes.into_iter().filter(|c| keep(&c.labels)) {
         let Some(place) = catalog::place(&c.name) else {
@@ -286,7 +334,8 @@ pub fn build(delta: &Delta, iface: Option<&str>) -> Ledger {
                 } else {
                     c.own_delta()
                 };
-                c.above_floor = catalog::floor(&c.change.name).cleared(
+                let key = c.change.name.strip_prefix("drop reason ");
+                c.above_floor = catalog::floor(key.unwrap_or(&c.change.name)).cleared(
                     own.unwrap_or(0),
                     c.own_rate().unwrap_or(0.0),
                     traffic_per_s.unwrap_or(0.0),

@@ -13,7 +13,7 @@ use cli::{Cli, Command};
 use pktmap_model::delta::Delta;
 use pktmap_model::snapshot::{Snapshot, SnapshotSet, load_snapshots};
 use pktmap_model::walk::{self, Walk};
-use pktmap_model::{audit, diagnose, findings, ledger};
+use pktmap_model::{audit, diagnose, findings};
 use pktmap_render::{
     catalog as catalog_render, explain, findings as findings_render, walk as walk_render,
 };
@@ -133,13 +133,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let mut reports = Vec::new();
             for (a, b) in pairs(&from, &to) {
                 let delta = Delta::between(a, b)?;
-                let mut found = diagnose::diagnose(&delta);
-                if let Some(t) = &traced {
-                    // With several namespaces, each report takes only its own namespace's drops.
-                    let ns = b.meta.netns.as_ref().map(|n| n.inode);
-                    let ledger = ledger::build(&delta, None);
-                    diagnose::add_trace(&mut found, t, &ledger, ns.filter(|_| from.len() > 1));
-                }
+                // With several namespaces, each report takes only its own namespace's drops.
+                let ns = b.meta.netns.as_ref().map(|n| n.inode);
+                let mut found = diagnose::diagnose_traced(
+                    &delta,
+                    traced.as_ref(),
+                    ns.filter(|_| from.len() > 1),
+                );
                 if let Some(h) = &histograms {
                     diagnose::add_latency(&mut found, h);
                 }

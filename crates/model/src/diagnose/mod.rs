@@ -102,15 +102,56 @@ impl<'a> Ctx<'a> {
 /// Runs every rule over the delta's ledger, gives every loss no rule explained a finding of
 /// its own, and orders what they found.
 pub fn diagnose(delta: &Delta) -> Vec<Finding> {
-    let ledger = ledger::build(delta, None);
+    diagnose_traced(delta, None, None)
+}
+
+/// [`diagnose`] with what `trace drops` counted over the same interval: the reasons of the
+/// namespace `netns` (its inode; None: every drop the tracer kept) enter the ledger at their
+/// stages, corroborate the findings whose counters they move, and are findings of their own
+/// where no counter saw them.
+pub fn diagnose_traced(
+    delta: &Delta,
+    trace: Option<&crate::trace::DropTrace>,
+    netns: Option<u64>,
+) -> Vec<Finding> {
+    let traced: Vec<ledger::Traced> = trace.map_or_else(Vec::new, |t| traced_in(t, netns));
+    let ledger = ledger::build_traced(delta, None, &traced);
     let ctx = Ctx {
         delta,
         ledger: &ledger,
     };
     let mut found: Vec<Finding> = RULES.iter().flat_map(|r| (r.check)(&ctx)).collect();
+    if let Some(t) = trace {
+        add_trace(&mut found, t, &ledger, netns);
+    }
     found.extend(unexplained(&ledger, &found));
     order(&mut found);
     found
+}
+
+/// The traced drops of one namespace (its inode; None: all of them), by reason.
+fn traced_in(trace: &crate::trace::DropTrace, netns: Option<u64>) -> Vec<ledger::Traced> {
+    trace
+        .reasons
+        .iter()
+        .filter_map(|r| {
+            let count = match netns {
+                None => r.count,
+                Some(inode) => r
+                    .netns
+                    .iter()
+                    .filter(|(label, _)| label_inode(label) == Some(inode))
+                    .map(|(_, n)| *n)
+                    .sum(),
+            };
+            (count > 0).then(|| ledger::Traced {
+                reason: r.name.clone(),
+                stage: r.stage.unwrap_or("rx.7"),
+                count,
+                rate: r.rate * count as f64 / r.count.max(1) as f64,
+            })
+        })
+        .collect()
 }
 
 /// The ledger's losses that no rule's finding names in its evidence: one finding per stage,
@@ -194,11 +235,11 @@ pub fn scope(labels: &Labels) -> String {
         .join(" ")
 }
 
-/// Adds what `trace drops` counted during the interval in the namespace `netns` (its inode;
-/// None: every drop the tracer kept): each reason is judged by its own floor against the
-/// traffic of its stage in the ledger, then becomes evidence of the finding at its stage, or a
-/// finding of its own where the counters said nothing.
-pub fn add_trace(
+/// Adds the traced reasons' evidence: each reason past its floor in the ledger becomes
+/// evidence of the finding whose counters it moves (the same packets: it corroborates), else
+/// of the loss finding at its stage, else a finding of its own naming where the kernel
+/// dropped them.
+fn add_trace(
     found: &mut Vec<Finding>,
     trace: &crate::trace::DropTrace,
     ledger: &Ledger,
@@ -206,26 +247,20 @@ pub fn add_trace(
 ) {
     use crate::findings::{Action, Confidence, Evidence};
     for r in &trace.reasons {
-        let (count, rate) = match netns {
-            None => (r.count, r.rate),
-            Some(inode) => {
-                let here: u64 = r
-                    .netns
-                    .iter()
-                    .filter(|(label, _)| label_inode(label) == Some(inode))
-                    .map(|(_, n)| *n)
-                    .sum();
-                (here, r.rate * here as f64 / r.count.max(1) as f64)
-            }
+        let Some(line) = ledger
+            .line(&ledger::reason_line(&r.name), &Labels::new())
+            .filter(|l| l.above_floor || l.explained())
+        else {
+            continue;
         };
-        let traffic = r
-            .stage
-            .and_then(|s| ledger.stage(s))
+        let (count, rate) = (
+            line.change.delta.unwrap_or(0),
+            line.change.rate.unwrap_or(0.0),
+        );
+        let traffic = ledger
+            .stage(r.stage.unwrap_or("rx.7"))
             .and_then(|s| s.traffic_per_s)
             .unwrap_or(0.0);
-        if !catalog::floor(&r.name).cleared(count, rate, traffic) {
-            continue;
-        }
         let where_ = [
             r.locations.first(),
             r.netns.first().filter(|_| netns.is_none()),
@@ -242,7 +277,7 @@ pub fn add_trace(
             .map(|(f, _)| format!("; sampled: {f}"))
             .unwrap_or_default();
         let e = Evidence::moved(
-            &format!("drop reason {}", r.name),
+            &ledger::reason_line(&r.name),
             format!("at {where_}{flow}"),
             count,
             rate,
@@ -262,6 +297,7 @@ pub fn add_trace(
                 f.evidence.push(e);
                 f.confidence = Confidence::High;
             }
+            None if !line.above_floor => {}
             None => {
                 let stage = r.stage.unwrap_or("rx.7");
                 found.push(Finding {
@@ -405,15 +441,21 @@ mod tests {
     }
 
     /// A reason goes to the namespace it happened in, judged by its floor against its
-    /// stage's traffic: 705 duplicates in a bulk transfer are not a finding.
+    /// stage's traffic: 705 duplicates in a bulk transfer are not a finding. One that a
+    /// counter already saw corroborates that counter's finding instead of adding to it.
     #[test]
     fn drop_reasons_are_judged_per_namespace_and_by_their_floor() {
         let mut a = snap(100.0, "Tcp.InSegs", 0);
         let mut b = snap(110.0, "Tcp.InSegs", 2_000_000);
-        a.metrics[0].name = "Tcp.InSegs".into();
-        b.metrics[0].name = "Tcp.InSegs".into();
+        for (s, v) in [(&mut a, 0), (&mut b, 50)] {
+            s.metrics.push(Metric {
+                name: "Udp.RcvbufErrors".into(),
+                labels: Labels::new(),
+                value: v,
+                kind: Kind::Counter64,
+            });
+        }
         let delta = Delta::between(&a, &b).unwrap();
-        let ledger = ledger::build(&delta, None);
         let trace = crate::trace::DropTrace {
             schema: "pktmap.trace.drops/1",
             interval_s: 10.0,
@@ -427,29 +469,60 @@ mod tests {
                     &[("pod-b (net:[4026532002])", 705)],
                     10.0,
                 ),
+                reason("TCP_ZEROWINDOW", &[("pod-a (net:[4026532001])", 3)], 10.0),
             ],
             cost: vec![],
             limits: vec![],
         };
         let keys = |found: &[Finding]| -> Vec<String> {
-            found
+            let mut k: Vec<String> = found
                 .iter()
                 .flat_map(|f| f.evidence.iter().map(|e| e.key.clone()))
-                .collect()
+                .collect();
+            k.sort();
+            k
         };
-        let mut in_a = Vec::new();
-        add_trace(&mut in_a, &trace, &ledger, Some(4026532001));
-        assert_eq!(keys(&in_a), ["drop reason SOCKET_RCVBUFF"]);
-        assert_eq!(in_a[0].stage, "rx.10");
-        let mut in_b = Vec::new();
-        add_trace(&mut in_b, &trace, &ledger, Some(4026532002));
+        let in_a = diagnose_traced(&delta, Some(&trace), Some(4026532001));
+        // SOCKET_RCVBUFF is the 50 RcvbufErrors: evidence of their finding, one loss not two.
+        let rcvbuf: Vec<&Finding> = in_a
+            .iter()
+            .filter(|f| {
+                f.evidence
+                    .iter()
+                    .any(|e| e.key == "drop reason SOCKET_RCVBUFF")
+            })
+            .collect();
+        assert_eq!(rcvbuf.len(), 1, "{in_a:#?}");
         assert!(
-            in_b.is_empty(),
-            "70/s of 200k segments/s is reordering noise: {in_b:?}"
+            rcvbuf[0]
+                .evidence
+                .iter()
+                .any(|e| e.key == "Udp.RcvbufErrors")
         );
-        let mut elsewhere = Vec::new();
-        add_trace(&mut elsewhere, &trace, &ledger, Some(1));
-        assert!(elsewhere.is_empty());
+        // Three zero-window drops no counter saw: a finding at rx.10 from the first.
+        assert!(
+            keys(&in_a).contains(&"drop reason TCP_ZEROWINDOW".to_string()),
+            "{in_a:#?}"
+        );
+        assert!(!keys(&in_a).contains(&"drop reason TCP_OLD_SEQUENCE".to_string()));
+        let ledger = ledger::build_traced(&delta, None, &traced_in(&trace, Some(4026532001)));
+        let rx10 = ledger.stage("rx.10").unwrap();
+        assert!(
+            (rx10.drops_per_s - 5.3).abs() < 0.01,
+            "{}",
+            rx10.drops_per_s
+        );
+
+        let in_b = diagnose_traced(&delta, Some(&trace), Some(4026532002));
+        assert!(
+            !keys(&in_b).iter().any(|k| k.starts_with("drop reason")),
+            "70/s of 200k segments/s is reordering noise: {in_b:#?}"
+        );
+        assert!(
+            diagnose_traced(&delta, Some(&trace), Some(1))
+                .iter()
+                .all(|f| !f.evidence.iter().any(|e| e.key.starts_with("drop reason")))
+        );
         assert_eq!(label_inode("pod-a (net:[4026532001])"), Some(4026532001));
         assert_eq!(label_inode("none"), None);
     }
