@@ -1,5 +1,7 @@
-//! The pktmap model: the stage catalog (data), snapshots, deltas between them and the
-//! stage-by-stage walk built from a delta. Nothing here does I/O.
+//! The pktmap model: the stage catalog (data), snapshots, deltas between them, the loss
+//! ledger, and the walk, diagnosis and audit built from them. Nothing here reads the system;
+//! the one exception, `fuzz`, reads the committed seed and corpus files for the tests that
+//! share its parser list.
 
 pub mod audit;
 pub mod catalog;

@@ -115,11 +115,28 @@ impl NetnsLabel {
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum CollectorStatus {
+    /// Everything read.
     Ok,
-    /// Ran, but some of its sources could not be read (see `notes`).
+    /// Ran, but some of its sources or some rows of a file could not be read (see `notes`
+    /// and `skipped`); what it recorded is what could be read.
     Partial,
-    /// Read nothing; `notes` says why.
+    /// Its source could not be read at all (absent on this kernel, permission denied); `notes`
+    /// says why.
     Unavailable,
+    /// Its source was read but has no shape any kernel gives it (a header missing, a binary
+    /// reply that does not decode): nothing recorded; `notes` names the file, line and field.
+    Error,
+}
+
+/// A row of a file a collector could not read, and why; the other rows were read.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct SkippedRow {
+    /// As the kernel names it (`/proc/net/dev`).
+    pub path: String,
+    /// 1-based.
+    pub line: usize,
+    pub field: String,
+    pub reason: String,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -128,6 +145,9 @@ pub struct CollectorRun {
     pub status: CollectorStatus,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// Rows it could not read, each costing only itself.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<SkippedRow>,
     pub duration_us: u64,
     pub sources: Vec<String>,
 }

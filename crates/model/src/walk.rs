@@ -4,7 +4,9 @@
 use crate::catalog;
 use crate::delta::{Change, Delta};
 use crate::ledger::{self, StageLedger};
-use crate::snapshot::{CollectorRun, Labels, Metric, NetnsLabel, Setting, Snapshot, SocketInfo};
+use crate::snapshot::{
+    CollectorRun, Labels, Metric, NetnsLabel, Setting, SkippedRow, Snapshot, SocketInfo,
+};
 use serde::Serialize;
 
 pub use crate::ledger::CounterView;
@@ -50,6 +52,10 @@ pub struct StageView {
     /// Sockets showing this stage's trouble (a listener at its cap, a queue building).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub sockets: Vec<SocketInfo>,
+    /// Rows of this stage's files that could not be read in the later snapshot: its figures
+    /// lack them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<SkippedRow>,
 }
 
 impl std::ops::Deref for StageView {
@@ -72,6 +78,12 @@ pub fn build(delta: &Delta, iface: Option<&str>) -> Walk {
         .map(|stage| StageView {
             settings: stage_settings(to, stage.id, &keep),
             sockets: stage_sockets(to, stage.id),
+            skipped: to
+                .collectors
+                .iter()
+                .filter(|c| catalog::collector_stage(&c.id) == Some(stage.id))
+                .flat_map(|c| c.skipped.iter().cloned())
+                .collect(),
             ledger: stage,
         })
         .collect();

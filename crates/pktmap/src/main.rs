@@ -160,12 +160,34 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 if let Some(ns) = &b.meta.netns {
                     title.push_str(&format!("\nnamespace {}", ns.display()));
                 }
-                reports.push((title, b.meta.netns.clone(), delta.interval_s, found));
+                // Findings never rest on a partly read source without saying so.
+                let unread: Vec<&pktmap_model::CollectorRun> = a
+                    .collectors
+                    .iter()
+                    .chain(&b.collectors)
+                    .filter(|c| c.status != pktmap_model::CollectorStatus::Ok)
+                    .collect();
+                let mut seen = std::collections::BTreeSet::new();
+                for c in &unread {
+                    if seen.insert(&c.id) {
+                        title.push_str(&format!(
+                            "\nread partly: {} ({}): {}",
+                            c.id,
+                            format!("{:?}", c.status).to_lowercase(),
+                            c.notes.first().map_or("", String::as_str)
+                        ));
+                    }
+                }
+                let unread: Vec<serde_json::Value> = unread
+                    .iter()
+                    .map(|c| serde_json::json!({ "collector": c.id, "status": c.status, "notes": c.notes, "skipped": c.skipped }))
+                    .collect();
+                reports.push((title, b.meta.netns.clone(), delta.interval_s, found, unread));
             }
             if args.json {
                 let docs: Vec<_> = reports
                     .iter()
-                    .map(|(_, ns, interval, found)| {
+                    .map(|(_, ns, interval, found, unread)| {
                         serde_json::json!({
                             "schema": "pktmap.diagnose/1",
                             "netns": ns,
@@ -173,6 +195,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                             "since_boot": args.since_boot,
                             "exit_code": findings::exit_code(found),
                             "latency": findings::latency_verdict(found),
+                            "unread": unread,
                             "findings": found,
                         })
                     })
@@ -184,7 +207,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 let texts: Vec<String> = reports
                     .iter()
-                    .map(|(title, _, _, found)| findings_render::text(title, found, style))
+                    .map(|(title, _, _, found, _)| findings_render::text(title, found, style))
                     .collect();
                 output::text(&texts.join("\n"))?;
             }

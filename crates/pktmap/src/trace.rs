@@ -1,5 +1,6 @@
-//! `pktmap trace drops`: runs the in-kernel drop counter for an interval and places what it
-//! counted on the map.
+//! `pktmap trace drops` and `pktmap trace latency`: run the in-kernel drop counter or the
+//! latency histograms for an interval (also for `diagnose --trace`), and place what they
+//! counted on the map: reasons at their stages, devices and namespaces by name.
 
 use anyhow::{Result, anyhow};
 use pktmap_bpf::abi::NapiKey;

@@ -1,5 +1,6 @@
-//! `diagnose` and `audit` findings as text: the verdict first, then each finding's evidence,
-//! cause and actions, readable in ten seconds on a bad night.
+//! Findings as text: `diagnose` and `audit` (the verdict first, then each finding's evidence,
+//! cause and actions, readable in ten seconds on a bad night), the `audit --format sysctl`
+//! snippet, and the reports of `trace drops` and `trace latency`.
 
 use crate::Style;
 use crate::fmt::{grouped, paragraph, si};

@@ -91,6 +91,7 @@ fn status_word(s: CollectorStatus) -> &'static str {
         CollectorStatus::Ok => "ok",
         CollectorStatus::Partial => "partly",
         CollectorStatus::Unavailable => "unavailable",
+        CollectorStatus::Error => "unreadable",
     }
 }
 
@@ -152,6 +153,12 @@ fn stage(s: &StageView, style: Style) -> Vec<String> {
         ));
     }
     out.extend(reset_lines(&resets, style));
+    for r in &s.skipped {
+        out.push(style.yellow(&format!(
+            "         ? {} line {}, {}: {} (row not read; the figures lack it)",
+            r.path, r.line, r.field, r.reason
+        )));
+    }
     out.extend(spread(s));
     out.extend(sockets(s, style));
     out.extend(settings(&s.settings));

@@ -3,11 +3,11 @@
 
 use crate::collectors::*;
 use crate::devices::Devices;
-use crate::error::SourceError;
+use crate::error::{ParseError, SourceError};
 use crate::meta;
 use crate::root::Root;
 use pktmap_model::snapshot::{
-    CollectorRun, CollectorStatus, Kind, Labels, Metric, Setting, Snapshot, SocketInfo,
+    CollectorRun, CollectorStatus, Kind, Labels, Metric, Setting, SkippedRow, Snapshot, SocketInfo,
 };
 use std::time::Instant;
 
@@ -63,6 +63,7 @@ pub static COLLECTORS: &[&dyn Collector] = &[
 pub struct Sink<'a> {
     snapshot: &'a mut Snapshot,
     notes: Vec<String>,
+    skipped: Vec<SkippedRow>,
     base: &'a std::path::Path,
 }
 
@@ -94,6 +95,29 @@ impl Sink<'_> {
     /// Something this collector could not read; the collector becomes `partial`.
     pub fn note(&mut self, note: impl Into<String>) {
         self.notes.push(note.into());
+    }
+
+    /// Rows of `path` a parser could not read: each a note and a typed entry; the collector
+    /// becomes `partial`, and what it recorded is the rows that could be read.
+    pub fn skipped(&mut self, path: &std::path::Path, rows: Vec<ParseError>) {
+        for e in rows {
+            let shown = match e.clone().at(path).relative_to(self.base) {
+                SourceError::Parse { path, .. } | SourceError::Io { path, .. } => path,
+            };
+            self.notes.push(format!(
+                "{} line {}, {}: {} (row skipped)",
+                shown.display(),
+                e.line,
+                e.field,
+                e.msg
+            ));
+            self.skipped.push(SkippedRow {
+                path: shown.display().to_string(),
+                line: e.line,
+                field: e.field,
+                reason: e.msg,
+            });
+        }
     }
 
     /// A source that could not be read, named as the kernel names it.
@@ -141,10 +165,11 @@ pub fn take_snapshot_with(root: &Root, opts: &Options) -> Snapshot {
         let mut sink = Sink {
             snapshot: &mut snapshot,
             notes: Vec::new(),
+            skipped: Vec::new(),
             base: root.base(),
         };
         let result = c.collect(root, &devices, &mut sink);
-        let mut notes = sink.notes;
+        let (mut notes, skipped) = (sink.notes, sink.skipped);
         for cut in root.take_cut() {
             notes.push(format!(
                 "{}: larger than pktmap's cap of {} MiB; read up to its last whole line there",
@@ -156,17 +181,40 @@ pub fn take_snapshot_with(root: &Root, opts: &Options) -> Snapshot {
             Ok(()) if notes.is_empty() => CollectorStatus::Ok,
             Ok(()) => CollectorStatus::Partial,
             Err(e) => {
+                let status = match e {
+                    SourceError::Parse { .. } => CollectorStatus::Error,
+                    SourceError::Io { .. } => CollectorStatus::Unavailable,
+                };
                 notes.insert(0, e.relative_to(root.base()).to_string());
-                CollectorStatus::Unavailable
+                status
             }
         };
         snapshot.collectors.push(CollectorRun {
             id: c.id().to_string(),
             status,
             notes,
+            skipped,
             duration_us: started.elapsed().as_micros() as u64,
             sources: c.sources().iter().map(|s| s.to_string()).collect(),
         });
     }
     snapshot
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a collector could not read is said under a stage of the walk: each has one.
+    #[test]
+    fn every_collector_has_the_stage_its_unread_rows_are_said_under() {
+        for c in COLLECTORS {
+            assert!(
+                pktmap_model::catalog::collector_stage(c.id()).is_some(),
+                "{}",
+                c.id()
+            );
+        }
+        assert_eq!(COLLECTORS.len(), pktmap_model::catalog::COLLECTOR_STAGES.len());
+    }
 }

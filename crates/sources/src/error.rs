@@ -113,6 +113,42 @@ impl std::fmt::Display for ParseError {
     }
 }
 
+/// What a line-oriented parser read: the rows it could, and the lines it could not, so one
+/// odd row (a device name of an unexpected shape, a CPU row of another width) costs that row,
+/// not the whole file. A file that has no shape at all is still an `Err`.
+#[derive(Debug, PartialEq)]
+pub struct Rows<T> {
+    pub rows: Vec<T>,
+    pub skipped: Vec<ParseError>,
+}
+
+impl<T> Default for Rows<T> {
+    fn default() -> Self {
+        Rows {
+            rows: Vec::new(),
+            skipped: Vec::new(),
+        }
+    }
+}
+
+impl<T> Rows<T> {
+    /// Keeps a row, or records why its line was skipped.
+    pub fn take(&mut self, row: Result<T, ParseError>) {
+        match row {
+            Ok(r) => self.rows.push(r),
+            Err(e) => self.skipped.push(e),
+        }
+    }
+
+    /// Keeps the rows one line gave, or records why it was skipped.
+    pub fn take_all(&mut self, rows: Result<Vec<T>, ParseError>) {
+        match rows {
+            Ok(r) => self.rows.extend(r),
+            Err(e) => self.skipped.push(e),
+        }
+    }
+}
+
 /// Parses an unsigned decimal field, naming it on failure.
 pub fn dec(text: &str, line: usize, field: &str) -> Result<u64, ParseError> {
     text.parse()

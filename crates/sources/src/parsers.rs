@@ -168,6 +168,73 @@ mod tests {
         check(PARSERS, env!("CARGO_MANIFEST_DIR"));
     }
 
+    /// The row contract over the real seeds: spoiling any one data line of a row-based file
+    /// (a letter into its first number) costs that line's rows and nothing else.
+    #[test]
+    fn a_spoiled_row_costs_that_row_only() {
+        let root = repo_root(env!("CARGO_MANIFEST_DIR"));
+        let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap();
+        fn spoil(text: &str, line: usize) -> String {
+            let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+            let l = &mut lines[line];
+            // The last digit of the line's last field: a number no kernel prints.
+            if let Some(i) = l.rfind(|c: char| c.is_ascii_digit()) {
+                l.replace_range(i..=i, "z");
+            }
+            lines.join("\n") + "\n"
+        }
+        // (parser, seed, first data line, rows per line)
+        type Count = fn(&str) -> (usize, usize);
+        let cases: [(&str, &str, usize, Count); 4] = [
+            (
+                "netdev",
+                "fixtures/hosts/vm-udp-flood/t1/proc/net/dev",
+                2,
+                |t| {
+                    let r = netdev::parse_net_dev(t).unwrap();
+                    (r.rows.len(), r.skipped.len())
+                },
+            ),
+            (
+                "softnet",
+                "fixtures/hosts/vm-udp-flood/t1/proc/net/softnet_stat",
+                0,
+                |t| {
+                    let r = softnet::parse_softnet_stat(t).unwrap();
+                    (r.rows.len(), r.skipped.len())
+                },
+            ),
+            (
+                "snmp6",
+                "fixtures/hosts/vm-udp-flood/t1/proc/net/snmp6",
+                0,
+                |t| {
+                    let r = snmp6::parse_snmp6(t).unwrap();
+                    (r.rows.len(), r.skipped.len())
+                },
+            ),
+            (
+                "conntrack",
+                "fixtures/public/nf_conntrack/4cpu-node_exporter.txt",
+                1,
+                |t| {
+                    let r = conntrack::parse_nf_conntrack_stat(t).unwrap();
+                    (r.rows.len(), r.skipped.len())
+                },
+            ),
+        ];
+        for (name, seed, first, count) in cases {
+            let text = read(seed);
+            let (whole, none) = count(&text);
+            assert_eq!(none, 0, "{name}");
+            let lines = text.lines().filter(|l| !l.trim().is_empty()).count();
+            for line in first..lines {
+                let (kept, skipped) = count(&spoil(&text, line));
+                assert_eq!((kept, skipped), (whole - 1, 1), "{name} line {}", line + 1);
+            }
+        }
+    }
+
     #[test]
     fn the_tcp_seed_holds_what_it_stands_for() {
         let root = repo_root(env!("CARGO_MANIFEST_DIR"));

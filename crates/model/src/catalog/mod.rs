@@ -128,6 +128,38 @@ pub struct Group {
     pub detail: bool,
 }
 
+/// The stage whose counters each collector mostly reads, so that what a collector could not
+/// read (rows it skipped) is said under that stage.
+pub static COLLECTOR_STAGES: &[(&str, &str)] = &[
+    ("link", "rx.1"),
+    ("netdev", "rx.1"),
+    ("netclass", "rx.1"),
+    ("queues", "rx.2"),
+    ("ethtool", "rx.3"),
+    ("interrupts", "rx.4"),
+    ("softnet", "rx.5"),
+    ("softirqs", "rx.5"),
+    ("snmp", "rx.8"),
+    ("snmp6", "rx.8"),
+    ("conntrack", "rx.8"),
+    ("sysctl", "rx.8"),
+    ("netstat", "rx.9"),
+    ("sockstat", "rx.10"),
+    ("sockets", "rx.10"),
+    ("pressure", "rx.11"),
+    ("cpuidle", "rx.11"),
+    ("procs", "rx.11"),
+    ("qdisc", "tx.3"),
+];
+
+/// The stage a collector's unread rows are said under.
+pub fn collector_stage(id: &str) -> Option<&'static str> {
+    COLLECTOR_STAGES
+        .iter()
+        .find(|(c, _)| *c == id)
+        .map(|(_, s)| *s)
+}
+
 pub fn stage(id: &str) -> Option<&'static Stage> {
     STAGES.iter().find(|s| s.id == id)
 }

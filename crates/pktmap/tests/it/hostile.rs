@@ -201,3 +201,84 @@ fn counters_near_two_to_the_64_survive_walk_diagnose_and_audit() {
         assert!(!stdout(&out).is_empty(), "{args:?}");
     }
 }
+
+/// One odd row costs that row, not the file: a device line that does not read and a CPU row
+/// of another width. The other device and the other CPU are still there; the collector is
+/// partial with the row named (typed in JSON); walk says it under the stage and diagnose under
+/// its title.
+#[test]
+fn one_bad_row_costs_that_row_not_the_file() {
+    let dir = TempDir::new("bad-row");
+    let root = dir.0.join("root");
+    copy_tree(&repo().join("fixtures/hosts/vm-udp-flood/t1"), &root);
+    let dev = root.join("proc/net/dev");
+    let text = std::fs::read_to_string(&dev).unwrap();
+    std::fs::write(
+        &dev,
+        text.replace("    lo:       0       0", "    lo:       0       x"),
+    )
+    .unwrap();
+    let softnet = root.join("proc/net/softnet_stat");
+    let text = std::fs::read_to_string(&softnet).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines[0] = "004bcc52 00000000 00000000";
+    std::fs::write(&softnet, lines.join("\n") + "\n").unwrap();
+
+    let r = root.to_string_lossy();
+    let snap: serde_json::Value = json_of(&run(&["--root", &r, "snapshot"]));
+    let collector = |id: &str| {
+        snap["collectors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    let netdev = collector("netdev");
+    assert_eq!(netdev["status"], "partial", "{netdev:#}");
+    assert_eq!(netdev["skipped"][0]["path"], "/proc/net/dev");
+    assert_eq!(netdev["skipped"][0]["line"], 3);
+    assert_eq!(netdev["skipped"][0]["field"], "netdev.rx_packets");
+    let has = |name: &str, key: &str, value: &str| {
+        snap["metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["name"] == name && m["labels"][key] == value)
+    };
+    assert!(has("netdev.rx_packets", "dev", "pmfix-vb"));
+    assert!(!has("netdev.rx_packets", "dev", "lo"));
+    let softnet = collector("softnet");
+    assert_eq!(softnet["status"], "partial", "{softnet:#}");
+    assert_eq!(softnet["skipped"][0]["line"], 1);
+    assert!(has("softnet.processed", "cpu", "1"));
+
+    let walk = stdout(&run(&["--root", &r, "walk", "--interval", "10ms"]));
+    assert!(walk.contains("? /proc/net/softnet_stat line 1"), "{walk}");
+    let diag = run(&["--root", &r, "diagnose", "--interval", "10ms"]);
+    assert!(
+        stdout(&diag).contains("read partly: netdev (partial): /proc/net/dev line 3"),
+        "{}",
+        stdout(&diag)
+    );
+    // A file with no shape at all is an error, told apart from one that is absent.
+    std::fs::write(
+        root.join("proc/net/stat/nf_conntrack"),
+        "not a header\n1 2\n",
+    )
+    .unwrap();
+    std::fs::remove_file(root.join("proc/net/snmp6")).unwrap();
+    let snap: serde_json::Value = json_of(&run(&["--root", &r, "snapshot"]));
+    let status = |id: &str| {
+        snap["collectors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap()["status"]
+            .clone()
+    };
+    assert_eq!(status("conntrack"), "error");
+    assert_eq!(status("snmp6"), "unavailable");
+}

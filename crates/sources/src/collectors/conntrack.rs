@@ -3,19 +3,24 @@
 
 use crate::collector::{Collector, Sink};
 use crate::devices::Devices;
-use crate::error::{ParseError, SourceError, hex};
+use crate::error::{ParseError, Rows, SourceError, hex};
 use crate::root::Root;
 use pktmap_model::snapshot::{Kind, Labels, labels};
 
+/// One CPU's row of `/proc/net/stat/nf_conntrack`: its position (the CPU) and its values.
+pub type CpuRow = (usize, Vec<(String, u64)>);
+
 /// Parses the per-CPU statistics table. Column sets differ by kernel (`searched`,
 /// `delete_list` before 5.x; `clashres`, `chainlength` after), so names come from the header.
-pub fn parse_nf_conntrack_stat(text: &str) -> Result<Vec<Vec<(String, u64)>>, ParseError> {
+/// A header that is not one is an error; a row that does not read costs that CPU only.
+pub fn parse_nf_conntrack_stat(text: &str) -> Result<Rows<CpuRow>, ParseError> {
     let mut lines = text
         .lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty());
+    let mut rows = Rows::default();
     let Some((_, header)) = lines.next() else {
-        return Ok(Vec::new());
+        return Ok(rows);
     };
     let names: Vec<&str> = header.split_whitespace().collect();
     if names.first() != Some(&"entries") {
@@ -25,22 +30,22 @@ pub fn parse_nf_conntrack_stat(text: &str) -> Result<Vec<Vec<(String, u64)>>, Pa
             "does not start with \"entries\"",
         ));
     }
-    let mut rows = Vec::new();
-    for (i, line) in lines {
+    for (cpu, (i, line)) in lines.enumerate() {
         let cols: Vec<&str> = line.split_whitespace().collect();
         if cols.len() != names.len() {
-            return Err(ParseError::new(
+            rows.take(Err(ParseError::new(
                 i + 1,
-                format!("row {}", rows.len()),
+                format!("row {cpu}"),
                 format!("{} values for {} columns", cols.len(), names.len()),
-            ));
+            )));
+            continue;
         }
         let row = names
             .iter()
             .zip(cols)
             .map(|(name, c)| Ok((name.to_string(), hex(c, i + 1, name)?)))
-            .collect::<Result<Vec<_>, ParseError>>()?;
-        rows.push(row);
+            .collect::<Result<Vec<_>, ParseError>>();
+        rows.take(row.map(|r| (cpu, r)));
     }
     Ok(rows)
 }
@@ -79,12 +84,14 @@ impl Collector for Conntrack {
                 return Ok(());
             }
         };
-        let rows = parse_nf_conntrack_stat(&text).map_err(|e| e.at(&path))?;
-        for (cpu, row) in rows.iter().enumerate() {
+        let parsed = parse_nf_conntrack_stat(&text).map_err(|e| e.at(&path))?;
+        sink.skipped(&path, parsed.skipped);
+        let first = parsed.rows.first().map(|r| r.0);
+        for (cpu, row) in &parsed.rows {
             for (name, v) in row {
                 // `entries` is the global count repeated on every row.
                 if name == "entries" {
-                    if cpu == 0 {
+                    if Some(*cpu) == first {
                         sink.metric("nf_conntrack.entries", Labels::new(), *v, Kind::Gauge);
                     }
                     continue;
@@ -112,20 +119,22 @@ mod tests {
             "{}/../../fixtures/public/nf_conntrack/4cpu-node_exporter.txt",
             env!("CARGO_MANIFEST_DIR")
         );
-        let rows = parse_nf_conntrack_stat(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let rows = parse_nf_conntrack_stat(&std::fs::read_to_string(path).unwrap())
+            .unwrap()
+            .rows;
         assert_eq!(rows.len(), 4);
-        assert_eq!(rows[3][0], ("entries".into(), 0x21));
-        let ignore = rows[0].iter().find(|(n, _)| n == "ignore").unwrap().1;
+        assert_eq!(rows[3].1[0], ("entries".into(), 0x21));
+        let ignore = rows[0].1.iter().find(|(n, _)| n == "ignore").unwrap().1;
         assert_eq!(ignore, 0x588a);
-        assert!(rows[0].iter().any(|(n, _)| n == "searched"));
+        assert!(rows[0].1.iter().any(|(n, _)| n == "searched"));
     }
 
     #[test]
     fn this_kernels_columns() {
         let text = "entries  clashres found new invalid ignore delete chainlength insert insert_failed drop early_drop icmp_error  expect_new expect_create expect_delete search_restart\n\
 00000002  00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 0000000a 00000000 00000000  00000000 00000000 00000000 00000000\n";
-        let rows = parse_nf_conntrack_stat(text).unwrap();
-        assert!(rows[0].contains(&("drop".into(), 10)));
+        let rows = parse_nf_conntrack_stat(text).unwrap().rows;
+        assert!(rows[0].1.contains(&("drop".into(), 10)));
     }
 
     #[test]
@@ -134,18 +143,15 @@ mod tests {
             parse_nf_conntrack_stat("foo bar\n1 2\n").unwrap_err().field,
             "header"
         );
+        let r = parse_nf_conntrack_stat("entries drop\n1\n2 3\n").unwrap();
+        assert_eq!(r.skipped[0].line, 2);
+        // The row that reads keeps its CPU (its position).
         assert_eq!(
-            parse_nf_conntrack_stat("entries drop\n1\n")
-                .unwrap_err()
-                .line,
-            2
+            r.rows,
+            [(1, vec![("entries".into(), 2), ("drop".into(), 3)])]
         );
-        assert_eq!(
-            parse_nf_conntrack_stat("entries drop\n1 zz\n")
-                .unwrap_err()
-                .field,
-            "drop"
-        );
-        assert!(parse_nf_conntrack_stat("").unwrap().is_empty());
+        let r = parse_nf_conntrack_stat("entries drop\n1 zz\n").unwrap();
+        assert_eq!(r.skipped[0].field, "drop");
+        assert!(parse_nf_conntrack_stat("").unwrap().rows.is_empty());
     }
 }

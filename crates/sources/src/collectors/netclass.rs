@@ -75,16 +75,6 @@ impl Collector for NetClass {
                     sink.setting(name, l.clone(), v);
                 }
             }
-            // speed reads as -1 or fails with EINVAL on virtual and down links.
-            if let Some(speed) = read("speed").filter(|s| s.parse::<i64>().is_ok_and(|v| v > 0)) {
-                sink.setting("link.speed", l.clone(), speed);
-            }
-            if let Some(node) = read("device/numa_node").filter(|n| n != "-1") {
-                sink.setting("link.numa_node", l.clone(), node);
-            }
-            if let Ok(driver) = root.link_name(&dir.join("device/driver")) {
-                sink.setting("link.driver", l.clone(), driver);
-            }
             let iflink = read("iflink");
             if let Some(iflink) = iflink.as_ref().filter(|i| **i != ifindex) {
                 sink.setting("link.iflink", l.clone(), iflink.clone());
@@ -97,6 +87,8 @@ impl Collector for NetClass {
                 "loopback"
             } else if has("bridge") {
                 "bridge"
+            } else if has("bonding") {
+                "bond"
             } else if has("device") {
                 "physical"
             } else if iflink.is_some_and(|i| i != ifindex) {
@@ -125,4 +117,61 @@ impl Collector for NetClass {
 
 fn read_value(root: &Root, dir: &std::path::Path, file: &str) -> Option<String> {
     root.read_value(&dir.join(file)).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collector::{Options, take_snapshot_with};
+
+    /// A captured sysfs without netlink dumps: each attribute recorded once per device, and a
+    /// bond named as one.
+    #[test]
+    fn sysfs_alone_records_each_attribute_once_and_knows_bonds() {
+        let dir = std::env::temp_dir().join(format!("pktmap-netclass-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let net = dir.join("sys/class/net");
+        for (dev, idx) in [("eth0", "2"), ("bond0", "3")] {
+            std::fs::create_dir_all(net.join(dev)).unwrap();
+            std::fs::write(net.join(dev).join("ifindex"), idx).unwrap();
+            std::fs::write(net.join(dev).join("iflink"), idx).unwrap();
+            std::fs::write(net.join(dev).join("speed"), "1000\n").unwrap();
+        }
+        std::fs::create_dir_all(net.join("eth0/device")).unwrap();
+        std::fs::write(net.join("eth0/device/numa_node"), "0\n").unwrap();
+        std::os::unix::fs::symlink(
+            "../../bus/pci/drivers/e1000e",
+            net.join("eth0/device/driver"),
+        )
+        .unwrap();
+        std::fs::create_dir_all(net.join("bond0/bonding")).unwrap();
+        let snap = take_snapshot_with(
+            &Root::at(&dir),
+            &Options {
+                only: vec!["netclass".into()],
+                ..Options::default()
+            },
+        );
+        let count = |name: &str, dev: &str| {
+            snap.settings
+                .iter()
+                .filter(|s| s.name == name && s.labels.get("dev").map(String::as_str) == Some(dev))
+                .count()
+        };
+        for name in ["link.speed", "link.numa_node", "link.driver", "link.kind"] {
+            assert_eq!(count(name, "eth0"), 1, "{name}");
+        }
+        assert_eq!(count("link.speed", "bond0"), 1);
+        let kind = |dev: &str| {
+            snap.settings
+                .iter()
+                .find(|s| {
+                    s.name == "link.kind" && s.labels.get("dev").map(String::as_str) == Some(dev)
+                })
+                .map(|s| s.value.clone())
+        };
+        assert_eq!(kind("bond0").as_deref(), Some("bond"));
+        assert_eq!(kind("eth0").as_deref(), Some("physical"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
