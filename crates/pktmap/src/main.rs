@@ -160,20 +160,22 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 if let Some(ns) = &b.meta.netns {
                     title.push_str(&format!("\nnamespace {}", ns.display()));
                 }
-                // Findings never rest on a partly read source without saying so.
+                // Findings never rest on a partly read table without saying so: the rows a
+                // collector skipped, and files it found unreadable as a whole.
                 let unread: Vec<&pktmap_model::CollectorRun> = a
                     .collectors
                     .iter()
                     .chain(&b.collectors)
-                    .filter(|c| c.status != pktmap_model::CollectorStatus::Ok)
+                    .filter(|c| {
+                        !c.skipped.is_empty() || c.status == pktmap_model::CollectorStatus::Error
+                    })
                     .collect();
                 let mut seen = std::collections::BTreeSet::new();
                 for c in &unread {
                     if seen.insert(&c.id) {
                         title.push_str(&format!(
-                            "\nread partly: {} ({}): {}",
+                            "\nread partly: {}: {}",
                             c.id,
-                            format!("{:?}", c.status).to_lowercase(),
                             c.notes.first().map_or("", String::as_str)
                         ));
                     }

@@ -215,6 +215,9 @@ mod tests {
                 c.id()
             );
         }
-        assert_eq!(COLLECTORS.len(), pktmap_model::catalog::COLLECTOR_STAGES.len());
+        assert_eq!(
+            COLLECTORS.len(),
+            pktmap_model::catalog::COLLECTOR_STAGES.len()
+        );
     }
 }

@@ -88,12 +88,40 @@ pub struct ParseError {
     pub msg: String,
 }
 
+/// The most of a message (which may quote the line it is about) an error keeps: a hostile
+/// file's one 60 MB line must not become a 60 MB note.
+const MSG_CAP: usize = 200;
+
+/// `text` cut to at most `cap` bytes at a character boundary, marked when cut.
+fn cut(mut text: String, cap: usize) -> String {
+    if text.len() > cap {
+        let mut end = cap;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push_str("...");
+    }
+    text
+}
+
+/// A piece of a file quoted in an error: its first 60 characters, escaped, so quoting a
+/// hostile file's one enormous line costs nothing.
+pub fn quoted(text: &str) -> String {
+    let head: String = text.chars().take(60).collect();
+    if head.len() < text.len() {
+        format!("{head:?}...")
+    } else {
+        format!("{head:?}")
+    }
+}
+
 impl ParseError {
     pub fn new(line: usize, field: impl Into<String>, msg: impl Into<String>) -> ParseError {
         ParseError {
             line,
-            field: field.into(),
-            msg: msg.into(),
+            field: cut(field.into(), MSG_CAP),
+            msg: cut(msg.into(), MSG_CAP),
         }
     }
 
@@ -151,12 +179,40 @@ impl<T> Rows<T> {
 
 /// Parses an unsigned decimal field, naming it on failure.
 pub fn dec(text: &str, line: usize, field: &str) -> Result<u64, ParseError> {
-    text.parse()
-        .map_err(|_| ParseError::new(line, field, format!("not an unsigned number: {text:?}")))
+    text.parse().map_err(|_| {
+        ParseError::new(
+            line,
+            field,
+            format!("not an unsigned number: {}", quoted(text)),
+        )
+    })
 }
 
 /// Parses a hexadecimal field (softnet_stat, nf_conntrack statistics), naming it on failure.
 pub fn hex(text: &str, line: usize, field: &str) -> Result<u64, ParseError> {
-    u64::from_str_radix(text, 16)
-        .map_err(|_| ParseError::new(line, field, format!("not a hexadecimal number: {text:?}")))
+    u64::from_str_radix(text, 16).map_err(|_| {
+        ParseError::new(
+            line,
+            field,
+            format!("not a hexadecimal number: {}", quoted(text)),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_quoting_a_huge_line_stays_small() {
+        let line = "\0".repeat(1 << 20);
+        let e = ParseError::new(1, line.clone(), format!("no name in {line:?}"));
+        assert!(
+            e.msg.len() <= MSG_CAP + 3 && e.field.len() <= MSG_CAP + 3,
+            "{}",
+            e.msg.len()
+        );
+        assert!(e.msg.ends_with("..."));
+        assert_eq!(cut("é".repeat(200), 201).len(), 200 + 3);
+    }
 }

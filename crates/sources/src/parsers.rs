@@ -72,7 +72,7 @@ pub const PARSERS: &[Parser] = &[
         parse: |b| {
             let devs = ["eth0", "ens5", "enp1s0f0"].map(String::from).into();
             if let Ok(rows) = interrupts::parse_interrupts(&text(b)) {
-                for r in &rows {
+                for r in &rows.rows {
                     for a in r.actions() {
                         drop(interrupts::identify_queue(a, &devs));
                     }
@@ -185,7 +185,16 @@ mod tests {
         }
         // (parser, seed, first data line, rows per line)
         type Count = fn(&str) -> (usize, usize);
-        let cases: [(&str, &str, usize, Count); 4] = [
+        let cases: [(&str, &str, usize, Count); 5] = [
+            (
+                "softirqs",
+                "fixtures/hosts/vm-udp-flood/t1/proc/softirqs",
+                1,
+                |t| {
+                    let r = softirqs::parse_softirqs(t).unwrap();
+                    (r.rows.len(), r.skipped.len())
+                },
+            ),
             (
                 "netdev",
                 "fixtures/hosts/vm-udp-flood/t1/proc/net/dev",

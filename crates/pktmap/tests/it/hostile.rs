@@ -258,7 +258,7 @@ fn one_bad_row_costs_that_row_not_the_file() {
     assert!(walk.contains("? /proc/net/softnet_stat line 1"), "{walk}");
     let diag = run(&["--root", &r, "diagnose", "--interval", "10ms"]);
     assert!(
-        stdout(&diag).contains("read partly: netdev (partial): /proc/net/dev line 3"),
+        stdout(&diag).contains("read partly: netdev: /proc/net/dev line 3"),
         "{}",
         stdout(&diag)
     );

@@ -3,7 +3,7 @@
 
 use crate::collector::{Collector, Sink};
 use crate::devices::Devices;
-use crate::error::{ParseError, Rows, SourceError, hex};
+use crate::error::{ParseError, Rows, SourceError, hex, quoted};
 use crate::root::Root;
 use pktmap_model::snapshot::{Kind, Labels, labels};
 
@@ -66,8 +66,12 @@ impl Collector for Conntrack {
         let count_path = root.proc("sys/net/netfilter/nf_conntrack_count");
         let count = root.read_value(&count_path)?;
         let count: u64 = count.parse().map_err(|_| {
-            ParseError::new(1, "nf_conntrack_count", format!("not a number: {count:?}"))
-                .at(&count_path)
+            ParseError::new(
+                1,
+                "nf_conntrack_count",
+                format!("not a number: {}", quoted(&count)),
+            )
+            .at(&count_path)
         })?;
         sink.metric(
             "net.netfilter.nf_conntrack_count",

@@ -4,7 +4,7 @@
 
 use crate::collector::{Collector, Sink};
 use crate::devices::Devices;
-use crate::error::{ParseError, SourceError};
+use crate::error::{ParseError, SourceError, quoted};
 use crate::ethtool::Query;
 use crate::root::Root;
 use pktmap_model::snapshot::{Kind, Labels, labels};
@@ -266,7 +266,11 @@ pub fn parse_ethtool_s(text: &str) -> Result<Vec<DriverStat>, ParseError> {
             continue;
         }
         let (mut name, value) = line.rsplit_once(':').ok_or_else(|| {
-            ParseError::new(i + 1, "counter", format!("no \"name: value\" in {line:?}"))
+            ParseError::new(
+                i + 1,
+                "counter",
+                format!("no \"name: value\" in {}", quoted(line)),
+            )
         })?;
         let value = value.trim();
         let mut queue = None;
@@ -288,7 +292,11 @@ pub fn parse_ethtool_s(text: &str) -> Result<Vec<DriverStat>, ParseError> {
         }
         if let Some(dir) = name.strip_suffix(" Queue#") {
             let q = value.parse().map_err(|_| {
-                ParseError::new(i + 1, name, format!("not a queue number: {value:?}"))
+                ParseError::new(
+                    i + 1,
+                    name,
+                    format!("not a queue number: {}", quoted(value)),
+                )
             })?;
             block = Some((dir.to_ascii_lowercase(), q));
             continue;
@@ -302,7 +310,7 @@ pub fn parse_ethtool_s(text: &str) -> Result<Vec<DriverStat>, ParseError> {
             ParseError::new(
                 i + 1,
                 name.to_string(),
-                format!("not an unsigned number: {value:?}"),
+                format!("not an unsigned number: {}", quoted(value)),
             )
         })?;
         let mut clean = name.replace(' ', "_");

@@ -4,7 +4,7 @@
 use super::softirqs::split_cpu_table;
 use crate::collector::{Collector, Sink};
 use crate::devices::Devices;
-use crate::error::{ParseError, SourceError, dec};
+use crate::error::{ParseError, Rows, SourceError, dec};
 use crate::root::Root;
 use pktmap_model::snapshot::{Kind, labels};
 use std::collections::{BTreeSet, HashMap};
@@ -32,39 +32,47 @@ impl IrqRow {
     }
 }
 
-/// Parses `/proc/interrupts` (any kernel): a `CPUn` header, then one row per IRQ.
-pub fn parse_interrupts(text: &str) -> Result<Vec<IrqRow>, ParseError> {
-    let (cpus, lines) = split_cpu_table(text)?;
-    let mut rows = Vec::new();
-    for (n, irq, rest) in lines {
-        let irq = irq.trim().to_string();
-        let mut counts = Vec::new();
-        let mut rest = rest;
-        for cpu in &cpus {
-            let trimmed = rest.trim_start();
-            let end = trimmed.find(char::is_whitespace).unwrap_or(trimmed.len());
-            let word = &trimmed[..end];
-            if word.is_empty() || !word.bytes().all(|b| b.is_ascii_digit()) {
-                break;
-            }
-            counts.push((*cpu, dec(word, n, &format!("IRQ {irq} CPU{cpu}"))?));
-            rest = &trimmed[end..];
-        }
-        let numbered = irq.bytes().all(|b| b.is_ascii_digit());
-        if numbered && counts.len() != cpus.len() {
-            return Err(ParseError::new(
-                n,
-                format!("IRQ {irq}"),
-                format!("{} counts for {} CPUs", counts.len(), cpus.len()),
-            ));
-        }
-        rows.push(IrqRow {
-            irq,
-            counts,
-            desc: rest.trim().to_string(),
-        });
+/// Parses `/proc/interrupts` (any kernel): a `CPUn` header, then one row per IRQ; a row that
+/// does not read costs that IRQ only.
+pub fn parse_interrupts(text: &str) -> Result<Rows<IrqRow>, ParseError> {
+    let (cpus, table) = split_cpu_table(text)?;
+    let mut rows = Rows {
+        rows: Vec::new(),
+        skipped: table.skipped,
+    };
+    for (n, irq, rest) in table.rows {
+        rows.take(irq_row(&cpus, n, irq, rest));
     }
     Ok(rows)
+}
+
+fn irq_row(cpus: &[u32], n: usize, irq: &str, rest: &str) -> Result<IrqRow, ParseError> {
+    let irq = irq.trim().to_string();
+    let mut counts = Vec::new();
+    let mut rest = rest;
+    for cpu in cpus {
+        let trimmed = rest.trim_start();
+        let end = trimmed.find(char::is_whitespace).unwrap_or(trimmed.len());
+        let word = &trimmed[..end];
+        if word.is_empty() || !word.bytes().all(|b| b.is_ascii_digit()) {
+            break;
+        }
+        counts.push((*cpu, dec(word, n, &format!("IRQ {irq} CPU{cpu}"))?));
+        rest = &trimmed[end..];
+    }
+    let numbered = irq.bytes().all(|b| b.is_ascii_digit());
+    if numbered && counts.len() != cpus.len() {
+        return Err(ParseError::new(
+            n,
+            format!("IRQ {irq}"),
+            format!("{} counts for {} CPUs", counts.len(), cpus.len()),
+        ));
+    }
+    Ok(IrqRow {
+        irq,
+        counts,
+        desc: rest.trim().to_string(),
+    })
 }
 
 /// Which way a queue IRQ carries traffic.
@@ -212,7 +220,9 @@ impl Collector for Interrupts {
     }
     fn collect(&self, root: &Root, devices: &Devices, sink: &mut Sink) -> Result<(), SourceError> {
         let path = root.proc("interrupts");
-        let rows = parse_interrupts(&root.read(&path)?).map_err(|e| e.at(&path))?;
+        let parsed = parse_interrupts(&root.read(&path)?).map_err(|e| e.at(&path))?;
+        sink.skipped(&path, parsed.skipped);
+        let rows = parsed.rows;
         let devs: BTreeSet<String> = devices.names().map(str::to_string).collect();
         let mut bus_names: HashMap<String, String> = HashMap::new();
         for row in &rows {
@@ -268,8 +278,10 @@ mod tests {
             "{}/../../fixtures/public/interrupts/{name}",
             env!("CARGO_MANIFEST_DIR")
         );
-        parse_interrupts(&std::fs::read_to_string(&path).unwrap())
-            .unwrap_or_else(|e| panic!("{name}: {e}"))
+        let r = parse_interrupts(&std::fs::read_to_string(&path).unwrap())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(r.skipped.is_empty(), "{name}: {:?}", r.skipped);
+        r.rows
     }
 
     fn queues(name: &str) -> Vec<QueueIrq> {
@@ -291,9 +303,10 @@ mod tests {
         );
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
-            let rows = parse_interrupts(&std::fs::read_to_string(&path).unwrap())
+            let r = parse_interrupts(&std::fs::read_to_string(&path).unwrap())
                 .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            assert!(!rows.is_empty());
+            assert!(!r.rows.is_empty());
+            assert!(r.skipped.is_empty(), "{}: {:?}", path.display(), r.skipped);
         }
     }
 
@@ -389,12 +402,21 @@ mod tests {
 
     #[test]
     fn malformed() {
-        let e = parse_interrupts("  CPU0 CPU1\n 24: 1\n").unwrap_err();
+        let r = parse_interrupts("  CPU0 CPU1\n 24: 1\n 25: 1 2\n").unwrap();
+        let e = &r.skipped[0];
         assert_eq!((e.line, e.field.as_str()), (2, "IRQ 24"));
-        assert!(parse_interrupts("  CPU0\n garbage\n").is_err());
+        assert_eq!(r.rows.len(), 1, "IRQ 25 is kept");
+        assert_eq!(
+            parse_interrupts("  CPU0\n garbage\n")
+                .unwrap()
+                .skipped
+                .len(),
+            1
+        );
+        assert!(parse_interrupts("  CPUx\n 1: 2\n").is_err());
         // Architecture rows may have fewer values.
         assert_eq!(
-            parse_interrupts("  CPU0 CPU1\nERR: 0\n").unwrap()[0]
+            parse_interrupts("  CPU0 CPU1\nERR: 0\n").unwrap().rows[0]
                 .counts
                 .len(),
             1

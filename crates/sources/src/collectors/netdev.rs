@@ -3,7 +3,7 @@
 
 use crate::collector::{Collector, Sink};
 use crate::devices::Devices;
-use crate::error::{ParseError, Rows, SourceError, dec};
+use crate::error::{ParseError, Rows, SourceError, dec, quoted};
 use crate::root::Root;
 use pktmap_model::snapshot::{Kind, labels};
 
@@ -53,7 +53,7 @@ pub fn parse_net_dev(text: &str) -> Result<Rows<DevRow>, ParseError> {
 fn dev_row(line: &str, n: usize) -> Result<DevRow, ParseError> {
     let (dev, rest) = line
         .rsplit_once(':')
-        .ok_or_else(|| ParseError::new(n, "device", format!("no \"name:\" in {line:?}")))?;
+        .ok_or_else(|| ParseError::new(n, "device", format!("no \"name:\" in {}", quoted(line))))?;
     let nums: Vec<&str> = rest.split_whitespace().collect();
     if nums.len() != 16 {
         return Err(ParseError::new(

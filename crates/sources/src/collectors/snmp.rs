@@ -4,7 +4,7 @@
 
 use crate::collector::{Collector, Sink};
 use crate::devices::Devices;
-use crate::error::{ParseError, SourceError};
+use crate::error::{ParseError, SourceError, quoted};
 use crate::root::Root;
 use pktmap_model::catalog::{self, ItemKind};
 use pktmap_model::snapshot::{Kind, Labels};
@@ -63,7 +63,13 @@ pub fn parse_snmp_pairs(text: &str) -> Result<Vec<(String, i128)>, ParseError> {
 fn split_group(line: &str, n: usize) -> Result<(&str, &str), ParseError> {
     line.split_once(':')
         .filter(|(g, _)| !g.is_empty() && !g.contains(char::is_whitespace))
-        .ok_or_else(|| ParseError::new(n, "group", format!("no \"Group:\" prefix in {line:?}")))
+        .ok_or_else(|| {
+            ParseError::new(
+                n,
+                "group",
+                format!("no \"Group:\" prefix in {}", quoted(line)),
+            )
+        })
 }
 
 /// Records parsed pairs: counters as 64-bit counters, levels the catalog marks as gauges as

@@ -2,7 +2,7 @@
 
 use crate::collector::{Collector, Sink};
 use crate::devices::Devices;
-use crate::error::{ParseError, Rows, SourceError};
+use crate::error::{ParseError, Rows, SourceError, quoted};
 use crate::root::Root;
 
 /// Parses `Name<whitespace>value` lines, as `/proc/net/snmp6` has printed them since 2.6. A
@@ -25,12 +25,12 @@ fn pair(line: &str, n: usize) -> Result<(String, i128), ParseError> {
         return Err(ParseError::new(
             n,
             "line",
-            format!("expected \"Name value\", got {line:?}"),
+            format!("expected \"Name value\", got {}", quoted(line)),
         ));
     };
     let v = value
         .parse()
-        .map_err(|_| ParseError::new(n, name, format!("not a number: {value:?}")))?;
+        .map_err(|_| ParseError::new(n, name, format!("not a number: {}", quoted(value))))?;
     Ok((name.to_string(), v))
 }
 

@@ -2,7 +2,7 @@
 
 use crate::collector::{Collector, Sink};
 use crate::devices::Devices;
-use crate::error::{ParseError, Rows, SourceError, dec};
+use crate::error::{ParseError, Rows, SourceError, dec, quoted};
 use crate::root::Root;
 use pktmap_model::snapshot::{Kind, Labels};
 
@@ -21,9 +21,9 @@ pub fn parse_sockstat(text: &str) -> Result<Rows<(String, u64)>, ParseError> {
 }
 
 fn protocol_line(line: &str, n: usize) -> Result<Vec<(String, u64)>, ParseError> {
-    let (proto, rest) = line
-        .split_once(':')
-        .ok_or_else(|| ParseError::new(n, "protocol", format!("no \"PROTO:\" in {line:?}")))?;
+    let (proto, rest) = line.split_once(':').ok_or_else(|| {
+        ParseError::new(n, "protocol", format!("no \"PROTO:\" in {}", quoted(line)))
+    })?;
     let words: Vec<&str> = rest.split_whitespace().collect();
     if !words.len().is_multiple_of(2) {
         return Err(ParseError::new(n, proto, "a key without a value"));

@@ -2,7 +2,7 @@
 
 use crate::collector::{Collector, Sink};
 use crate::devices::Devices;
-use crate::error::{ParseError, SourceError, dec};
+use crate::error::{ParseError, Rows, SourceError, dec, quoted};
 use crate::root::Root;
 use pktmap_model::snapshot::{Kind, labels};
 
@@ -12,59 +12,71 @@ fn parse_cpu_header(line: &str, n: usize) -> Result<Vec<u32>, ParseError> {
         .map(|w| {
             w.strip_prefix("CPU")
                 .and_then(|id| id.parse().ok())
-                .ok_or_else(|| ParseError::new(n, "header", format!("{w:?} is not CPUn")))
+                .ok_or_else(|| ParseError::new(n, "header", format!("{} is not CPUn", quoted(w))))
         })
         .collect()
 }
 
 /// A per-CPU table (`/proc/softirqs`, `/proc/interrupts`): the header's CPU ids, then each
-/// row as `(line number, name before the colon, the rest)`.
-pub type CpuTable<'a> = (Vec<u32>, Vec<(usize, &'a str, &'a str)>);
+/// row as `(line number, name before the colon, the rest)`, and the lines with no name.
+pub type CpuTable<'a> = (Vec<u32>, Rows<(usize, &'a str, &'a str)>);
 
+/// Splits a per-CPU table. A header that is not one is an error; a line with no `NAME:` is
+/// skipped, named.
 pub fn split_cpu_table(text: &str) -> Result<CpuTable<'_>, ParseError> {
     let mut lines = text
         .lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty());
+    let mut rows = Rows::default();
     let Some((_, header)) = lines.next() else {
-        return Ok((Vec::new(), Vec::new()));
+        return Ok((Vec::new(), rows));
     };
     let cpus = parse_cpu_header(header, 1)?;
-    let rows = lines
-        .map(|(i, line)| {
-            let (name, rest) = line.split_once(':').ok_or_else(|| {
-                ParseError::new(i + 1, "name", format!("no \"NAME:\" in {line:?}"))
-            })?;
-            Ok((i + 1, name.trim(), rest))
-        })
-        .collect::<Result<Vec<_>, ParseError>>()?;
+    for (i, line) in lines {
+        rows.take(
+            line.split_once(':')
+                .map(|(name, rest)| (i + 1, name.trim(), rest))
+                .ok_or_else(|| {
+                    ParseError::new(i + 1, "name", format!("no \"NAME:\" in {}", quoted(line)))
+                }),
+        );
+    }
     Ok((cpus, rows))
 }
 
 /// One softirq's runs: `(cpu, count)` per CPU column.
 pub type SoftirqRow = (String, Vec<(u32, u64)>);
 
-/// Parses `/proc/softirqs` into `(name, [(cpu, count)])`.
-pub fn parse_softirqs(text: &str) -> Result<Vec<SoftirqRow>, ParseError> {
-    let (cpus, rows) = split_cpu_table(text)?;
-    let mut out = Vec::new();
-    for (n, name, rest) in rows {
-        let counts: Vec<&str> = rest.split_whitespace().collect();
-        if counts.len() != cpus.len() {
-            return Err(ParseError::new(
-                n,
-                name,
-                format!("{} values for {} CPUs", counts.len(), cpus.len()),
-            ));
-        }
-        let row = cpus
-            .iter()
-            .zip(counts)
-            .map(|(cpu, c)| Ok((*cpu, dec(c, n, &format!("{name} CPU{cpu}"))?)))
-            .collect::<Result<Vec<_>, ParseError>>()?;
-        out.push((name.to_string(), row));
+/// Parses `/proc/softirqs` into `(name, [(cpu, count)])`; a row that does not read costs that
+/// softirq only.
+pub fn parse_softirqs(text: &str) -> Result<Rows<SoftirqRow>, ParseError> {
+    let (cpus, table) = split_cpu_table(text)?;
+    let mut out = Rows {
+        rows: Vec::new(),
+        skipped: table.skipped,
+    };
+    for (n, name, rest) in table.rows {
+        out.take(softirq_row(&cpus, n, name, rest));
     }
     Ok(out)
+}
+
+fn softirq_row(cpus: &[u32], n: usize, name: &str, rest: &str) -> Result<SoftirqRow, ParseError> {
+    let counts: Vec<&str> = rest.split_whitespace().collect();
+    if counts.len() != cpus.len() {
+        return Err(ParseError::new(
+            n,
+            name,
+            format!("{} values for {} CPUs", counts.len(), cpus.len()),
+        ));
+    }
+    let row = cpus
+        .iter()
+        .zip(counts)
+        .map(|(cpu, c)| Ok((*cpu, dec(c, n, &format!("{name} CPU{cpu}"))?)))
+        .collect::<Result<Vec<_>, ParseError>>()?;
+    Ok((name.to_string(), row))
 }
 
 pub struct Softirqs;
@@ -81,7 +93,9 @@ impl Collector for Softirqs {
     }
     fn collect(&self, root: &Root, _devices: &Devices, sink: &mut Sink) -> Result<(), SourceError> {
         let path = root.proc("softirqs");
-        for (name, row) in parse_softirqs(&root.read(&path)?).map_err(|e| e.at(&path))? {
+        let parsed = parse_softirqs(&root.read(&path)?).map_err(|e| e.at(&path))?;
+        sink.skipped(&path, parsed.skipped);
+        for (name, row) in parsed.rows {
             if name != "NET_RX" && name != "NET_TX" {
                 continue;
             }
@@ -107,25 +121,24 @@ mod tests {
 
     #[test]
     fn parses_rows() {
-        let p = parse_softirqs(SAMPLE).unwrap();
+        let p = parse_softirqs(SAMPLE).unwrap().rows;
         assert_eq!(p[2], ("NET_RX".into(), vec![(0, 610), (1, 488)]));
     }
 
     #[test]
     fn offline_cpus_keep_their_ids() {
-        let p = parse_softirqs("    CPU0 CPU3\nNET_RX: 1 2\n").unwrap();
+        let p = parse_softirqs("    CPU0 CPU3\nNET_RX: 1 2\n").unwrap().rows;
         assert_eq!(p[0].1, vec![(0, 1), (3, 2)]);
     }
 
     #[test]
     fn malformed() {
-        assert_eq!(
-            parse_softirqs("CPU0 CPU1\nNET_RX: 1\n").unwrap_err().field,
-            "NET_RX"
-        );
+        let r = parse_softirqs("CPU0 CPU1\nNET_RX: 1\nNET_TX: 1 2\n").unwrap();
+        assert_eq!(r.skipped[0].field, "NET_RX");
+        assert_eq!(r.rows[0].0, "NET_TX", "the other row is kept");
         assert_eq!(parse_softirqs("CPUx\n").unwrap_err().field, "header");
         assert_eq!(
-            parse_softirqs("CPU0\nNET_RX 1\n").unwrap_err().field,
+            parse_softirqs("CPU0\nNET_RX 1\n").unwrap().skipped[0].field,
             "name"
         );
     }
