@@ -4,60 +4,86 @@
 
 use crate::collector::{Collector, Sink};
 use crate::devices::Devices;
-use crate::error::{ParseError, SourceError, quoted};
+use crate::error::{ParseError, Rows, SourceError, quoted};
 use crate::root::Root;
 use pktmap_model::catalog::{self, ItemKind};
 use pktmap_model::snapshot::{Kind, Labels};
 
 /// Parses header/value line pairs into `("Group.Name", value)`. Values are signed because
-/// the kernel prints `Tcp.MaxConn` as -1.
-pub fn parse_snmp_pairs(text: &str) -> Result<Vec<(String, i128)>, ParseError> {
+/// the kernel prints `Tcp.MaxConn` as -1. A pair that does not read costs that group only; a
+/// line whose partner is missing is skipped and the pairing picks up at the next line.
+pub fn parse_snmp_pairs(text: &str) -> Result<Rows<(String, i128)>, ParseError> {
     let lines: Vec<(usize, &str)> = text
         .lines()
         .enumerate()
         .map(|(i, l)| (i + 1, l))
         .filter(|(_, l)| !l.trim().is_empty())
         .collect();
-    let mut out = Vec::new();
-    for pair in lines.chunks(2) {
-        let (hn, header) = pair[0];
-        let Some(&(vn, values)) = pair.get(1) else {
-            return Err(ParseError::new(
+    let mut out = Rows::default();
+    let mut i = 0;
+    while i < lines.len() {
+        let (hn, header) = lines[i];
+        let Some(&(vn, values)) = lines.get(i + 1) else {
+            out.take(Err(ParseError::new(
                 hn,
                 "value line",
                 "header line without a value line",
-            ));
+            )));
+            break;
         };
-        let (hgroup, names) = split_group(header, hn)?;
-        let (vgroup, nums) = split_group(values, vn)?;
-        if hgroup != vgroup {
-            return Err(ParseError::new(
-                vn,
-                "group",
-                format!("value line is {vgroup:?} but its header is {hgroup:?}"),
-            ));
-        }
-        let names: Vec<&str> = names.split_whitespace().collect();
-        let nums: Vec<&str> = nums.split_whitespace().collect();
-        if names.len() != nums.len() {
-            return Err(ParseError::new(
-                vn,
-                hgroup,
-                format!("{} names but {} values", names.len(), nums.len()),
-            ));
-        }
-        for (name, num) in names.iter().zip(nums) {
-            let v: i128 = num.parse().map_err(|_| {
-                ParseError::new(
-                    vn,
-                    format!("{hgroup}.{name}"),
-                    format!("not a number: {num:?}"),
-                )
-            })?;
-            out.push((format!("{hgroup}.{name}"), v));
+        let groups = split_group(header, hn).and_then(|h| Ok((h, split_group(values, vn)?)));
+        match groups {
+            Ok(((hgroup, names), (vgroup, nums))) if hgroup == vgroup => {
+                out.take_all(pair_values(hgroup, names, vn, nums));
+                i += 2;
+            }
+            // Not a pair: skip the first line and pair again from the next.
+            Ok(((hgroup, _), (vgroup, _))) => {
+                out.take(Err(ParseError::new(
+                    hn,
+                    "group",
+                    format!("header {hgroup:?} is followed by {vgroup:?}"),
+                )));
+                i += 1;
+            }
+            Err(e) => {
+                out.take(Err(e));
+                i += 1;
+            }
         }
     }
     Ok(out)
+}
+
+fn pair_values(
+    group: &str,
+    names: &str,
+    vn: usize,
+    nums: &str,
+) -> Result<Vec<(String, i128)>, ParseError> {
+    let names: Vec<&str> = names.split_whitespace().collect();
+    let nums: Vec<&str> = nums.split_whitespace().collect();
+    if names.len() != nums.len() {
+        return Err(ParseError::new(
+            vn,
+            group,
+            format!("{} names but {} values", names.len(), nums.len()),
+        ));
+    }
+    names
+        .iter()
+        .zip(nums)
+        .map(|(name, num)| {
+            let v: i128 = num.parse().map_err(|_| {
+                ParseError::new(
+                    vn,
+                    format!("{group}.{name}"),
+                    format!("not a number: {}", quoted(num)),
+                )
+            })?;
+            Ok((format!("{group}.{name}"), v))
+        })
+        .collect()
 }
 
 fn split_group(line: &str, n: usize) -> Result<(&str, &str), ParseError> {
@@ -100,8 +126,9 @@ fn is_constant(name: &str) -> bool {
 
 fn collect_file(root: &Root, rel: &str, sink: &mut Sink) -> Result<(), SourceError> {
     let path = root.proc(rel);
-    let pairs = parse_snmp_pairs(&root.read(&path)?).map_err(|e| e.at(&path))?;
-    record(sink, pairs);
+    let parsed = parse_snmp_pairs(&root.read(&path)?).map_err(|e| e.at(&path))?;
+    record(sink, parsed.rows);
+    sink.skipped(&path, parsed.skipped);
     Ok(())
 }
 
@@ -147,7 +174,9 @@ mod tests {
     }
 
     fn map(text: &str) -> HashMap<String, i128> {
-        parse_snmp_pairs(text).unwrap().into_iter().collect()
+        let r = parse_snmp_pairs(text).unwrap();
+        assert!(r.skipped.is_empty(), "{:?}", r.skipped);
+        r.rows.into_iter().collect()
     }
 
     #[test]
@@ -161,7 +190,13 @@ mod tests {
             let text = std::fs::read_to_string(&path).unwrap();
             let pairs =
                 parse_snmp_pairs(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            assert!(pairs.len() > 10, "{}", path.display());
+            assert!(pairs.rows.len() > 10, "{}", path.display());
+            assert!(
+                pairs.skipped.is_empty(),
+                "{}: {:?}",
+                path.display(),
+                pairs.skipped
+            );
         }
     }
 
@@ -189,17 +224,18 @@ mod tests {
 
     #[test]
     fn malformed_inputs_name_line_and_field() {
-        let e = parse_snmp_pairs("Ip: A B\nIp: 1\n").unwrap_err();
+        let first = |t: &str| parse_snmp_pairs(t).unwrap().skipped[0].clone();
+        let e = first("Ip: A B\nIp: 1\n");
         assert_eq!((e.line, e.field.as_str()), (2, "Ip"));
-        let e = parse_snmp_pairs("Ip: A B\nTcp: 1 2\n").unwrap_err();
-        assert_eq!(e.field, "group");
-        let e = parse_snmp_pairs("Ip: A B\nIp: 1 x\n").unwrap_err();
-        assert_eq!(e.field, "Ip.B");
-        let e = parse_snmp_pairs("Ip: A B\n").unwrap_err();
-        assert_eq!(e.line, 1);
-        let e = parse_snmp_pairs("garbage\nmore\n").unwrap_err();
-        assert_eq!(e.field, "group");
-        assert!(parse_snmp_pairs("").unwrap().is_empty());
+        assert_eq!(first("Ip: A B\nTcp: 1 2\n").field, "group");
+        assert_eq!(first("Ip: A B\nIp: 1 x\n").field, "Ip.B");
+        assert_eq!(first("Ip: A B\n").line, 1);
+        assert_eq!(first("garbage\nmore\n").field, "group");
+        assert!(parse_snmp_pairs("").unwrap().rows.is_empty());
+        // A group whose value line is lost costs that group: the next pair still reads.
+        let r = parse_snmp_pairs("Ip: A B\nTcp: C\nTcp: 7\n").unwrap();
+        assert_eq!(r.rows, [("Tcp.C".to_string(), 7)]);
+        assert_eq!(r.skipped.len(), 1);
     }
 
     #[test]
@@ -209,6 +245,6 @@ mod tests {
             let _ = parse_snmp_pairs(&text[..cut]);
         }
         let cut = &text[..text.len() / 2];
-        assert!(parse_snmp_pairs(cut).is_err());
+        assert!(!parse_snmp_pairs(cut).unwrap().skipped.is_empty());
     }
 }
