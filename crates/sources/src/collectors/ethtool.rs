@@ -4,7 +4,7 @@
 
 use crate::collector::{Collector, Sink};
 use crate::devices::Devices;
-use crate::error::{ParseError, SourceError, quoted};
+use crate::error::{ParseError, Rows, SourceError, quoted};
 use crate::ethtool::Query;
 use crate::root::Root;
 use pktmap_model::snapshot::{Kind, Labels, labels};
@@ -257,83 +257,93 @@ pub fn split_queue(name: &str) -> (String, Option<u32>) {
 /// Parses `ethtool -S` output in the layouts drivers give it: a `NIC statistics:` header or
 /// none, indented or not, `[N]: name: value` per ring (bnxt, bnx2x), and vmxnet3's
 /// `Tx Queue#: N` blocks whose names contain spaces. "no stats available" is no counters.
-pub fn parse_ethtool_s(text: &str) -> Result<Vec<DriverStat>, ParseError> {
-    let mut out = Vec::new();
+pub fn parse_ethtool_s(text: &str) -> Result<Rows<DriverStat>, ParseError> {
+    let mut out = Rows::default();
     let mut block: Option<(String, u32)> = None;
     for (i, raw) in text.lines().enumerate() {
-        let line = raw.trim();
-        if line.is_empty() || line.ends_with("statistics:") || line.contains("no stats available") {
-            continue;
+        match stat_line(raw, i + 1, &mut block) {
+            Ok(Some(stat)) => out.rows.push(stat),
+            Ok(None) => {}
+            Err(e) => out.skipped.push(e),
         }
-        let (mut name, value) = line.rsplit_once(':').ok_or_else(|| {
-            ParseError::new(
-                i + 1,
-                "counter",
-                format!("no \"name: value\" in {}", quoted(line)),
-            )
-        })?;
-        let value = value.trim();
-        let mut queue = None;
-        // `[3]: rx_discards: 12`
-        if let Some(rest) = name.strip_prefix('[')
-            && let Some((q, n)) = rest.split_once("]:")
-        {
-            queue = q.parse().ok();
-            name = n.trim();
-        }
-        let mut name = name.trim();
-        // `rxq0: rx_drops_no_skbs` (be2net): the prefix names the queue.
-        if queue.is_none()
-            && let Some((pre, post)) = name.split_once(": ")
-            && let (_, Some(q)) = split_queue(pre)
-        {
-            queue = Some(q);
-            name = post.trim();
-        }
-        if let Some(dir) = name.strip_suffix(" Queue#") {
-            let q = value.parse().map_err(|_| {
-                ParseError::new(
-                    i + 1,
-                    name,
-                    format!("not a queue number: {}", quoted(value)),
-                )
-            })?;
-            block = Some((dir.to_ascii_lowercase(), q));
-            continue;
-        }
-        // Indented lines under a `Tx Queue#: N` header belong to it; a flush-left line ends it.
-        let in_block = raw.starts_with("       ") && block.is_some();
-        if !in_block && !raw.starts_with("       ") {
-            block = None;
-        }
-        let value: u64 = value.parse().map_err(|_| {
-            ParseError::new(
-                i + 1,
-                name.to_string(),
-                format!("not an unsigned number: {}", quoted(value)),
-            )
-        })?;
-        let mut clean = name.replace(' ', "_");
-        let (base, q) = match (&block, queue) {
-            (Some((dir, q)), _) if in_block => {
-                clean = format!("{dir}_{clean}");
-                (clean.clone(), Some(*q))
-            }
-            (_, Some(q)) => (clean.clone(), Some(q)),
-            _ => split_queue(&clean),
-        };
-        out.push(DriverStat {
-            class: classify(&base),
-            name: match (queue, &block) {
-                (Some(q), _) => format!("[{q}]: {clean}"),
-                _ => clean,
-            },
-            value,
-            base,
-            queue: q,
-        });
     }
     Ok(out)
+}
+
+/// One line of `ethtool -S`: a counter, or None for headers and `Tx Queue#` block starts
+/// (which set `block`). A line that does not read costs that counter only.
+fn stat_line(
+    raw: &str,
+    n: usize,
+    block: &mut Option<(String, u32)>,
+) -> Result<Option<DriverStat>, ParseError> {
+    let line = raw.trim();
+    if line.is_empty() || line.ends_with("statistics:") || line.contains("no stats available") {
+        return Ok(None);
+    }
+    let (mut name, value) = line.rsplit_once(':').ok_or_else(|| {
+        ParseError::new(
+            n,
+            "counter",
+            format!("no \"name: value\" in {}", quoted(line)),
+        )
+    })?;
+    let value = value.trim();
+    let mut queue = None;
+    // `[3]: rx_discards: 12`
+    if let Some(rest) = name.strip_prefix('[')
+        && let Some((q, name_after)) = rest.split_once("]:")
+    {
+        queue = q.parse().ok();
+        name = name_after.trim();
+    }
+    let mut name = name.trim();
+    // `rxq0: rx_drops_no_skbs` (be2net): the prefix names the queue.
+    if queue.is_none()
+        && let Some((pre, post)) = name.split_once(": ")
+        && let (_, Some(q)) = split_queue(pre)
+    {
+        queue = Some(q);
+        name = post.trim();
+    }
+    if let Some(dir) = name.strip_suffix(" Queue#") {
+        let q = value.parse().map_err(|_| {
+            ParseError::new(n, name, format!("not a queue number: {}", quoted(value)))
+        })?;
+        *block = Some((dir.to_ascii_lowercase(), q));
+        return Ok(None);
+    }
+    // Indented lines under a `Tx Queue#: N` header belong to it; a flush-left line ends it.
+    let in_block = raw.starts_with("       ") && block.is_some();
+    if !in_block && !raw.starts_with("       ") {
+        *block = None;
+    }
+    let value: u64 = value.parse().map_err(|_| {
+        ParseError::new(
+            n,
+            name.to_string(),
+            format!("not an unsigned number: {}", quoted(value)),
+        )
+    })?;
+    let mut clean = name.replace(' ', "_");
+    let (base, q) = match (&*block, queue) {
+        (Some((dir, q)), _) if in_block => {
+            clean = format!("{dir}_{clean}");
+            (clean.clone(), Some(*q))
+        }
+        (_, Some(q)) => (clean.clone(), Some(q)),
+        _ => split_queue(&clean),
+    };
+    Ok(Some(DriverStat {
+        class: classify(&base),
+        name: match (queue, &*block) {
+            (Some(q), _) => format!("[{q}]: {clean}"),
+            _ => clean,
+        },
+        value,
+        base,
+        queue: q,
+    }))
 }
 
 /// `ethtool -g` and `-l`: `(key, current, maximum)` from the two sections.
@@ -457,7 +467,11 @@ impl Collector for Ethtool {
                     }
                 };
                 let file = root.base().join("ethtool").join(dev).join(q.file());
-                record(sink, &l, q, &text).map_err(|e| e.at(&file))?;
+                // An answer that does not read costs that answer, not every device's.
+                if let Err(e) = record(sink, &l, q, &text, &file) {
+                    sink.error(e.at(&file));
+                    continue;
+                }
                 answered += 1;
             }
         }
@@ -473,11 +487,19 @@ impl Collector for Ethtool {
     }
 }
 
-fn record(sink: &mut Sink, l: &Labels, q: Query, text: &str) -> Result<(), ParseError> {
+fn record(
+    sink: &mut Sink,
+    l: &Labels,
+    q: Query,
+    text: &str,
+    file: &std::path::Path,
+) -> Result<(), ParseError> {
     let set = |sink: &mut Sink, name: &str, v: String| sink.setting(name, l.clone(), v);
     match q {
         Query::Stats => {
-            for s in parse_ethtool_s(text)? {
+            let parsed = parse_ethtool_s(text)?;
+            sink.skipped(file, parsed.skipped);
+            for s in parsed.rows {
                 let mut ql = l.clone();
                 if let Some(n) = s.queue {
                     ql.insert("queue".into(), n.to_string());
@@ -590,7 +612,9 @@ mod tests {
     fn classification_of_every_public_capture() {
         let mut listing = String::from("file\tcounter\tbase\tqueue\tclass\n");
         for (file, text) in fixtures("ethtool-S") {
-            for s in parse_ethtool_s(&text).unwrap_or_else(|e| panic!("{file}: {e}")) {
+            let parsed = parse_ethtool_s(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
+            assert!(parsed.skipped.is_empty(), "{file}: {:?}", parsed.skipped);
+            for s in parsed.rows {
                 let q = s.queue.map(|q| q.to_string()).unwrap_or_default();
                 listing.push_str(&format!(
                     "{file}\t{}\t{}\t{q}\t{}\n",
@@ -709,11 +733,14 @@ mod tests {
         assert!(
             parse_ethtool_s("NIC statistics:\n     no stats available\n")
                 .unwrap()
+                .rows
                 .is_empty()
         );
-        let e = parse_ethtool_s("NIC statistics:\n     rx_packets: x\n").unwrap_err();
+        let r = parse_ethtool_s("NIC statistics:\n     rx_packets: x\n     rx_bytes: 5\n").unwrap();
+        let e = &r.skipped[0];
         assert_eq!((e.line, e.field.as_str()), (2, "rx_packets"));
-        assert!(parse_ethtool_s("garbage line\n").is_err());
+        assert_eq!(r.rows.len(), 1, "the other counter is kept");
+        assert_eq!(parse_ethtool_s("garbage line\n").unwrap().skipped.len(), 1);
         assert!(parse_sections("Pre-set maximums:\nRX: lots\n").is_err());
         assert_eq!(
             indirection_summary("0 1 0 1"),
