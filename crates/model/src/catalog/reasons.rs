@@ -35,10 +35,17 @@ pub static REASONS: &[Reason] = &[
     ),
     r("UNIX_DISCONNECT", "rx.10", &[]),
     r("UNIX_SKIP_OOB", "rx.10", &[]),
+    // Fired by IP (a header or length short of what it claims) and by UDP (a datagram
+    // shorter than its length field): the code location tells them apart.
     r(
         "PKT_TOO_SMALL",
         "rx.8",
-        &["Ip.InHdrErrors", "IpExt.InTruncatedPkts"],
+        &[
+            "Ip.InHdrErrors",
+            "IpExt.InTruncatedPkts",
+            "Udp.InErrors",
+            "Udp6InErrors",
+        ],
     ),
     r("TCP_CSUM", "rx.9", &["Tcp.InCsumErrors"]),
     r("UDP_CSUM", "rx.9", &["Udp.InCsumErrors"]),

@@ -114,23 +114,38 @@ pub fn diagnose_traced(
     trace: Option<&crate::trace::DropTrace>,
     netns: Option<u64>,
 ) -> Vec<Finding> {
-    let traced: Vec<ledger::Traced> = trace.map_or_else(Vec::new, |t| traced_in(t, netns));
+    let traced: Vec<ledger::Traced> =
+        trace.map_or_else(Vec::new, |t| traced_in(t, netns, delta.interval_s));
     let ledger = ledger::build_traced(delta, None, &traced);
     let ctx = Ctx {
         delta,
         ledger: &ledger,
     };
     let mut found: Vec<Finding> = RULES.iter().flat_map(|r| (r.check)(&ctx)).collect();
+    found.extend(unexplained(&ledger, &found));
+    // After the generic findings, so a reason corroborates those too; a reason no finding
+    // holds becomes one of its own there, with where the kernel dropped.
     if let Some(t) = trace {
         add_trace(&mut found, t, &ledger, netns);
     }
-    found.extend(unexplained(&ledger, &found));
     order(&mut found);
     found
 }
 
-/// The traced drops of one namespace (its inode; None: all of them), by reason.
-fn traced_in(trace: &crate::trace::DropTrace, netns: Option<u64>) -> Vec<ledger::Traced> {
+/// The traced drops of one namespace (its inode; None: all of them), by reason, over the
+/// delta's interval: the tracer runs a little longer than the two snapshots are apart (it
+/// starts before the first and stops after the second), so its counts are scaled to the
+/// interval the counters cover before the two are compared.
+fn traced_in(
+    trace: &crate::trace::DropTrace,
+    netns: Option<u64>,
+    interval_s: f64,
+) -> Vec<ledger::Traced> {
+    let scale = if trace.interval_s > interval_s && trace.interval_s > 0.0 {
+        interval_s / trace.interval_s
+    } else {
+        1.0
+    };
     trace
         .reasons
         .iter()
@@ -144,10 +159,11 @@ fn traced_in(trace: &crate::trace::DropTrace, netns: Option<u64>) -> Vec<ledger:
                     .map(|(_, n)| *n)
                     .sum(),
             };
-            (count > 0).then(|| ledger::Traced {
+            let scaled = (count as f64 * scale).round() as u64;
+            (scaled > 0).then(|| ledger::Traced {
                 reason: r.name.clone(),
                 stage: r.stage.unwrap_or("rx.7"),
-                count,
+                count: scaled,
                 rate: r.rate * count as f64 / r.count.max(1) as f64,
             })
         })
@@ -170,6 +186,8 @@ fn unexplained(ledger: &Ledger, found: &[Finding]) -> Vec<Finding> {
             .losses()
             .into_iter()
             .filter(|c| !named.contains(c.change.name.as_str()))
+            // Traced reasons are placed by `add_trace`, with the code location they name.
+            .filter(|c| !c.change.name.starts_with("drop reason "))
             .collect();
         let Some(first) = lines.first() else { continue };
         let rate: f64 = lines.iter().filter_map(|c| c.own_rate()).sum();
@@ -505,7 +523,8 @@ mod tests {
             "{in_a:#?}"
         );
         assert!(!keys(&in_a).contains(&"drop reason TCP_OLD_SEQUENCE".to_string()));
-        let ledger = ledger::build_traced(&delta, None, &traced_in(&trace, Some(4026532001)));
+        let traced = traced_in(&trace, Some(4026532001), delta.interval_s);
+        let ledger = ledger::build_traced(&delta, None, &traced);
         let rx10 = ledger.stage("rx.10").unwrap();
         assert!(
             (rx10.drops_per_s - 5.3).abs() < 0.01,

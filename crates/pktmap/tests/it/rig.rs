@@ -589,3 +589,124 @@ fn a_veth_whose_peer_is_down_is_found_at_tx4() {
         udp_sender(&pair.a, ADDR_A, ADDR_B, 9410),
     );
 }
+
+/// A frame from a to b carrying `payload` after an IPv4 header that `spoil` then damages
+/// (its checksum recomputed, so only the damage is wrong).
+fn spoiled_ip(pair: &NetnsPair, proto: u8, payload: &[u8], spoil: impl Fn(&mut [u8])) -> Vec<u8> {
+    let mut f = frame(
+        mac(&pair.a, &pair.veth_a),
+        mac(&pair.b, &pair.veth_b),
+        ADDR_B,
+        proto,
+        payload,
+    );
+    let ip = &mut f[14..34];
+    spoil(ip);
+    ip[10..12].copy_from_slice(&[0, 0]);
+    let c = checksum(ip);
+    ip[10..12].copy_from_slice(&c.to_be_bytes());
+    f
+}
+
+#[test]
+fn ip_headers_shorter_than_allowed_are_found_at_rx8() {
+    let Some((pair, _g)) = rig_pair(
+        "ip_headers_shorter_than_allowed_are_found_at_rx8",
+        &[BPFTOOL],
+    ) else {
+        return;
+    };
+    // IHL 4: a header of 16 bytes, under the 20 any IPv4 header has.
+    let f = spoiled_ip(&pair, 17, &udp(ADDR_B, 9411, &[0; 20]), |ip| ip[0] = 0x44);
+    find(
+        &pair.b,
+        Expect {
+            stage: "rx.8",
+            counter: "Ip.InHdrErrors",
+            reason: Some("IP_INHDR"),
+        },
+        sender(&pair.a, &pair.veth_a, f),
+    );
+}
+
+#[test]
+fn ip_packets_shorter_than_their_header_says_are_found_at_rx8() {
+    let Some((pair, _g)) = rig_pair(
+        "ip_packets_shorter_than_their_header_says_are_found_at_rx8",
+        &[BPFTOOL],
+    ) else {
+        return;
+    };
+    // The total length claims 200 bytes more than the frame carries.
+    let f = spoiled_ip(&pair, 17, &udp(ADDR_B, 9412, &[0; 20]), |ip| {
+        let len = u16::from_be_bytes([ip[2], ip[3]]) + 200;
+        ip[2..4].copy_from_slice(&len.to_be_bytes());
+    });
+    find(
+        &pair.b,
+        Expect {
+            stage: "rx.8",
+            counter: "IpExt.InTruncatedPkts",
+            reason: Some("PKT_TOO_SMALL"),
+        },
+        sender(&pair.a, &pair.veth_a, f),
+    );
+}
+
+#[test]
+fn udp_datagrams_longer_than_their_packet_are_found_at_rx9() {
+    let Some((pair, _g)) = rig_pair(
+        "udp_datagrams_longer_than_their_packet_are_found_at_rx9",
+        &[BPFTOOL],
+    ) else {
+        return;
+    };
+    let mut u = udp(ADDR_B, 9413, &[0; 20]);
+    // The UDP length claims more than the IP packet holds.
+    u[4..6].copy_from_slice(&200u16.to_be_bytes());
+    let f = frame(
+        mac(&pair.a, &pair.veth_a),
+        mac(&pair.b, &pair.veth_b),
+        ADDR_B,
+        17,
+        &u,
+    );
+    find(
+        &pair.b,
+        Expect {
+            stage: "rx.9",
+            counter: "Udp.InErrors",
+            reason: Some("PKT_TOO_SMALL"),
+        },
+        sender(&pair.a, &pair.veth_a, f),
+    );
+}
+
+#[test]
+fn icmp_messages_with_a_bad_checksum_are_found_at_rx8() {
+    let Some((pair, _g)) = rig_pair("icmp_messages_with_a_bad_checksum_are_found_at_rx8", &[])
+    else {
+        return;
+    };
+    // An echo request whose checksum is off by one.
+    let mut icmp = vec![8, 0, 0, 0, 0, 1, 0, 1];
+    icmp.extend([0u8; 24]);
+    let c = checksum(&icmp).wrapping_add(1);
+    icmp[2..4].copy_from_slice(&c.to_be_bytes());
+    let f = frame(
+        mac(&pair.a, &pair.veth_a),
+        mac(&pair.b, &pair.veth_b),
+        ADDR_B,
+        1,
+        &icmp,
+    );
+    find(
+        &pair.b,
+        Expect {
+            stage: "rx.8",
+            counter: "Icmp.InErrors",
+            reason: None,
+        },
+        sender(&pair.a, &pair.veth_a, f),
+    );
+}
