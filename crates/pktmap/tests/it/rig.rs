@@ -16,6 +16,16 @@ struct Expect {
     reason: Option<&'static str>,
 }
 
+impl Expect {
+    fn at(stage: &'static str, counter: &'static str, reason: Option<&'static str>) -> Expect {
+        Expect {
+            stage,
+            counter,
+            reason,
+        }
+    }
+}
+
 /// The first loss finding of a diagnose document.
 fn first_loss(d: &Value) -> &Value {
     d["findings"]
@@ -167,6 +177,17 @@ fn frame(src: [u8; 6], dst: [u8; 6], to: &str, proto: u8, payload: &[u8]) -> Vec
     f
 }
 
+/// An IPv4 frame from a's MAC to b's, addressed to `to`.
+fn to_b(pair: &NetnsPair, to: &str, proto: u8, payload: &[u8]) -> Vec<u8> {
+    frame(
+        mac(&pair.a, &pair.veth_a),
+        mac(&pair.b, &pair.veth_b),
+        to,
+        proto,
+        payload,
+    )
+}
+
 /// A UDP datagram to `port` with a correct checksum over the pseudo-header.
 fn udp(to: &str, port: u16, body: &[u8]) -> Vec<u8> {
     let len = (8 + body.len()) as u16;
@@ -287,11 +308,7 @@ fn a_reject_rule_is_found_at_rx8() {
     let step = udp_sender(&pair.a, ADDR_A, ADDR_B, 9401);
     find(
         &pair.b,
-        Expect {
-            stage: "rx.8",
-            counter: "ip.undelivered",
-            reason: Some("NETFILTER_DROP"),
-        },
+        Expect::at("rx.8", "ip.undelivered", Some("NETFILTER_DROP")),
         step,
     );
 }
@@ -347,11 +364,7 @@ fn a_strict_reverse_path_filter_is_found_at_rx8() {
     let step = udp_sender(&pair.a, "10.88.0.1", ADDR_B, 9402);
     find(
         &pair.b,
-        Expect {
-            stage: "rx.8",
-            counter: "TcpExt.IPReversePathFilter",
-            reason: Some("IP_RPFILTER"),
-        },
+        Expect::at("rx.8", "TcpExt.IPReversePathFilter", Some("IP_RPFILTER")),
         step,
     );
 }
@@ -367,21 +380,11 @@ fn frames_of_an_unknown_ethertype_are_counted_by_the_device() {
     ) else {
         return;
     };
-    let mut f = frame(
-        mac(&pair.a, &pair.veth_a),
-        mac(&pair.b, &pair.veth_b),
-        ADDR_B,
-        17,
-        &[0; 28],
-    );
+    let mut f = to_b(&pair, ADDR_B, 17, &[0; 28]);
     f[12..14].copy_from_slice(&0x88b5u16.to_be_bytes());
     find(
         &pair.b,
-        Expect {
-            stage: "rx.3",
-            counter: "rx_dropped",
-            reason: Some("UNHANDLED_PROTO"),
-        },
+        Expect::at("rx.3", "rx_dropped", Some("UNHANDLED_PROTO")),
         sender(&pair.a, &pair.veth_a, f),
     );
 }
@@ -400,11 +403,7 @@ fn frames_for_another_host_are_found_at_rx8() {
     );
     find(
         &pair.b,
-        Expect {
-            stage: "rx.8",
-            counter: "rx_otherhost_dropped",
-            reason: Some("OTHERHOST"),
-        },
+        Expect::at("rx.8", "rx_otherhost_dropped", Some("OTHERHOST")),
         sender(&pair.a, &pair.veth_a, f),
     );
 }
@@ -417,21 +416,11 @@ fn ip_headers_with_a_bad_checksum_are_found_at_rx8() {
     ) else {
         return;
     };
-    let mut f = frame(
-        mac(&pair.a, &pair.veth_a),
-        mac(&pair.b, &pair.veth_b),
-        ADDR_B,
-        17,
-        &udp(ADDR_B, 9405, &[0; 20]),
-    );
+    let mut f = to_b(&pair, ADDR_B, 17, &udp(ADDR_B, 9405, &[0; 20]));
     f[24] ^= 0xff;
     find(
         &pair.b,
-        Expect {
-            stage: "rx.8",
-            counter: "IpExt.InCsumErrors",
-            reason: Some("IP_CSUM"),
-        },
+        Expect::at("rx.8", "IpExt.InCsumErrors", Some("IP_CSUM")),
         sender(&pair.a, &pair.veth_a, f),
     );
 }
@@ -449,20 +438,10 @@ fn udp_datagrams_with_a_bad_checksum_are_found_at_rx9() {
     });
     let mut payload = udp(ADDR_B, 9406, &[0; 20]);
     payload[6] ^= 0xff;
-    let f = frame(
-        mac(&pair.a, &pair.veth_a),
-        mac(&pair.b, &pair.veth_b),
-        ADDR_B,
-        17,
-        &payload,
-    );
+    let f = to_b(&pair, ADDR_B, 17, &payload);
     find(
         &pair.b,
-        Expect {
-            stage: "rx.9",
-            counter: "Udp.InCsumErrors",
-            reason: Some("UDP_CSUM"),
-        },
+        Expect::at("rx.9", "Udp.InCsumErrors", Some("UDP_CSUM")),
         sender(&pair.a, &pair.veth_a, f),
     );
 }
@@ -475,20 +454,10 @@ fn packets_of_an_unknown_ip_protocol_are_found_at_rx8() {
     ) else {
         return;
     };
-    let f = frame(
-        mac(&pair.a, &pair.veth_a),
-        mac(&pair.b, &pair.veth_b),
-        ADDR_B,
-        253,
-        &[0; 20],
-    );
+    let f = to_b(&pair, ADDR_B, 253, &[0; 20]);
     find(
         &pair.b,
-        Expect {
-            stage: "rx.8",
-            counter: "Ip.InUnknownProtos",
-            reason: Some("IP_NOPROTO"),
-        },
+        Expect::at("rx.8", "Ip.InUnknownProtos", Some("IP_NOPROTO")),
         sender(&pair.a, &pair.veth_a, f),
     );
 }
@@ -503,20 +472,10 @@ fn packets_for_an_address_this_host_does_not_have_are_found_at_rx8() {
     };
     // Forwarding is off in a new namespace: a packet for 10.77.0.99 is an address error.
     let to = "10.77.0.99";
-    let f = frame(
-        mac(&pair.a, &pair.veth_a),
-        mac(&pair.b, &pair.veth_b),
-        to,
-        17,
-        &udp(to, 9407, &[0; 20]),
-    );
+    let f = to_b(&pair, to, 17, &udp(to, 9407, &[0; 20]));
     find(
         &pair.b,
-        Expect {
-            stage: "rx.8",
-            counter: "Ip.InAddrErrors",
-            reason: None,
-        },
+        Expect::at("rx.8", "Ip.InAddrErrors", None),
         sender(&pair.a, &pair.veth_a, f),
     );
 }
@@ -547,11 +506,7 @@ fn a_full_pfifo_under_an_htb_class_is_found_at_tx3() {
     let _rx = crate::live::deaf_receiver(&pair.b, 9408);
     find(
         &pair.a,
-        Expect {
-            stage: "tx.3",
-            counter: "qdisc.drops",
-            reason: Some("QDISC_DROP"),
-        },
+        Expect::at("tx.3", "qdisc.drops", Some("QDISC_DROP")),
         udp_sender(&pair.a, ADDR_A, ADDR_B, 9408),
     );
 }
@@ -563,11 +518,7 @@ fn sending_where_no_route_leads_is_found_at_tx2() {
     };
     find(
         &pair.a,
-        Expect {
-            stage: "tx.2",
-            counter: "Ip.OutNoRoutes",
-            reason: None,
-        },
+        Expect::at("tx.2", "Ip.OutNoRoutes", None),
         udp_sender(&pair.a, ADDR_A, "10.200.0.1", 9409),
     );
 }
@@ -581,11 +532,7 @@ fn a_veth_whose_peer_is_down_is_found_at_tx4() {
     sh(&["ip", "-n", &pair.b, "link", "set", &pair.veth_b, "down"]);
     find(
         &pair.a,
-        Expect {
-            stage: "tx.4",
-            counter: "tx_dropped",
-            reason: None,
-        },
+        Expect::at("tx.4", "tx_dropped", None),
         udp_sender(&pair.a, ADDR_A, ADDR_B, 9410),
     );
 }
@@ -593,13 +540,7 @@ fn a_veth_whose_peer_is_down_is_found_at_tx4() {
 /// A frame from a to b carrying `payload` after an IPv4 header that `spoil` then damages
 /// (its checksum recomputed, so only the damage is wrong).
 fn spoiled_ip(pair: &NetnsPair, proto: u8, payload: &[u8], spoil: impl Fn(&mut [u8])) -> Vec<u8> {
-    let mut f = frame(
-        mac(&pair.a, &pair.veth_a),
-        mac(&pair.b, &pair.veth_b),
-        ADDR_B,
-        proto,
-        payload,
-    );
+    let mut f = to_b(pair, ADDR_B, proto, payload);
     let ip = &mut f[14..34];
     spoil(ip);
     ip[10..12].copy_from_slice(&[0, 0]);
@@ -620,11 +561,7 @@ fn ip_headers_shorter_than_allowed_are_found_at_rx8() {
     let f = spoiled_ip(&pair, 17, &udp(ADDR_B, 9411, &[0; 20]), |ip| ip[0] = 0x44);
     find(
         &pair.b,
-        Expect {
-            stage: "rx.8",
-            counter: "Ip.InHdrErrors",
-            reason: Some("IP_INHDR"),
-        },
+        Expect::at("rx.8", "Ip.InHdrErrors", Some("IP_INHDR")),
         sender(&pair.a, &pair.veth_a, f),
     );
 }
@@ -644,11 +581,7 @@ fn ip_packets_shorter_than_their_header_says_are_found_at_rx8() {
     });
     find(
         &pair.b,
-        Expect {
-            stage: "rx.8",
-            counter: "IpExt.InTruncatedPkts",
-            reason: Some("PKT_TOO_SMALL"),
-        },
+        Expect::at("rx.8", "IpExt.InTruncatedPkts", Some("PKT_TOO_SMALL")),
         sender(&pair.a, &pair.veth_a, f),
     );
 }
@@ -664,20 +597,10 @@ fn udp_datagrams_longer_than_their_packet_are_found_at_rx9() {
     let mut u = udp(ADDR_B, 9413, &[0; 20]);
     // The UDP length claims more than the IP packet holds.
     u[4..6].copy_from_slice(&200u16.to_be_bytes());
-    let f = frame(
-        mac(&pair.a, &pair.veth_a),
-        mac(&pair.b, &pair.veth_b),
-        ADDR_B,
-        17,
-        &u,
-    );
+    let f = to_b(&pair, ADDR_B, 17, &u);
     find(
         &pair.b,
-        Expect {
-            stage: "rx.9",
-            counter: "Udp.InErrors",
-            reason: Some("PKT_TOO_SMALL"),
-        },
+        Expect::at("rx.9", "Udp.InErrors", Some("PKT_TOO_SMALL")),
         sender(&pair.a, &pair.veth_a, f),
     );
 }
@@ -693,20 +616,10 @@ fn icmp_messages_with_a_bad_checksum_are_found_at_rx8() {
     icmp.extend([0u8; 24]);
     let c = checksum(&icmp).wrapping_add(1);
     icmp[2..4].copy_from_slice(&c.to_be_bytes());
-    let f = frame(
-        mac(&pair.a, &pair.veth_a),
-        mac(&pair.b, &pair.veth_b),
-        ADDR_B,
-        1,
-        &icmp,
-    );
+    let f = to_b(&pair, ADDR_B, 1, &icmp);
     find(
         &pair.b,
-        Expect {
-            stage: "rx.8",
-            counter: "Icmp.InErrors",
-            reason: None,
-        },
+        Expect::at("rx.8", "Icmp.InErrors", None),
         sender(&pair.a, &pair.veth_a, f),
     );
 }
