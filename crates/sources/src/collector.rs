@@ -50,6 +50,8 @@ pub static COLLECTORS: &[&dyn Collector] = &[
     &snmp6::Snmp6,
     &sockstat::Sockstat,
     &conntrack::Conntrack,
+    &stat_tables::Neigh,
+    &stat_tables::RtCache,
     &sysctl::Sysctl,
     &interrupts::Interrupts,
     &softirqs::Softirqs,

@@ -41,6 +41,11 @@ pub static NOISY_KEYS: &[&str] = &[
     "Ip6InNoRoutes",
     "Icmp.*",
     "Icmp6*",
+    // Martians from misconfigured neighbours, and next hops that stopped answering.
+    "rt_cache.in_martian_src",
+    "rt_cache.in_martian_dst",
+    "neigh.unresolved_discards",
+    "neigh6.unresolved_discards",
     // A firewall turning away scans, and the IP gap it leaves.
     "ip.undelivered",
     "NETFILTER_DROP",

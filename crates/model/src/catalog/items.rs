@@ -446,6 +446,24 @@ pub static ITEMS: &[Item] = &[
         .about("The ingress or clsact qdisc: where tc filters see received packets.")
         .cmds(&["tc qdisc show dev DEV ingress", "tc -s filter show dev DEV ingress"]),
     // ---- IP ----
+    counter("neigh.unresolved_discards", "tx.2", Drop, "/proc/net/stat/arp_cache")
+        .about("Packets discarded while waiting for an ARP answer that never came (or whose queue was full): the next hop does not answer.")
+        .cmds(&["ip neigh show nud failed", "ip -s neigh"]),
+    counter("neigh.table_fulls", "tx.2", Drop, "/proc/net/stat/arp_cache")
+        .about("ARP entries that could not be created because the table was full: new neighbours cannot be reached (gc_thresh3 too low for this many peers).")
+        .cmds(&["sysctl net.ipv4.neigh.default.gc_thresh3", "ip -s neigh | wc -l"]),
+    counter("neigh6.unresolved_discards", "tx.2", Drop, "/proc/net/stat/ndisc_cache")
+        .about("IPv6 packets discarded while neighbour discovery never resolved the next hop.")
+        .cmds(&["ip -6 neigh show nud failed"]),
+    counter("neigh6.table_fulls", "tx.2", Drop, "/proc/net/stat/ndisc_cache")
+        .about("IPv6 neighbour entries that could not be created because the table was full.")
+        .cmds(&["sysctl net.ipv6.neigh.default.gc_thresh3"]),
+    counter("rt_cache.in_martian_src", "rx.8", Drop, "/proc/net/stat/rt_cache")
+        .about("Received packets dropped for an impossible source address (a martian: loopback, multicast, one of this host's own, or one rp_filter rejects).")
+        .cmds(&["sysctl -w net.ipv4.conf.all.log_martians=1", "dmesg | grep -i martian"]),
+    counter("rt_cache.in_martian_dst", "rx.8", Drop, "/proc/net/stat/rt_cache")
+        .about("Received packets dropped for an impossible destination address.")
+        .cmds(&["sysctl -w net.ipv4.conf.all.log_martians=1"]),
     counter("Ip.InReceives", "rx.8", Traffic, SNMP).about("IP packets handed to IP input.").cmds(&["nstat -az Ip.InReceives"]),
     counter("ip.undelivered", "rx.8", Drop, "derived from /proc/net/snmp and netstat")
         .about("IP packets received that no IP counter accounts for: not delivered, forwarded, or counted as dropped or malformed. A netfilter rule (or a full conntrack table) drops packets without moving any IP counter, so this gap is where its drops show.")
@@ -993,6 +1011,27 @@ pub static GROUPS: &[Group] = &[
         prefix: "ethtool.other.",
         stage: "rx.1",
         about: "other driver statistics",
+        class: Some(Class::Info),
+        detail: false,
+    },
+    Group {
+        prefix: "neigh.",
+        stage: "tx.2",
+        about: "ARP table statistics (/proc/net/stat/arp_cache)",
+        class: Some(Class::Info),
+        detail: false,
+    },
+    Group {
+        prefix: "neigh6.",
+        stage: "tx.2",
+        about: "IPv6 neighbour table statistics (/proc/net/stat/ndisc_cache)",
+        class: Some(Class::Info),
+        detail: false,
+    },
+    Group {
+        prefix: "rt_cache.",
+        stage: "rx.8",
+        about: "route input statistics (/proc/net/stat/rt_cache)",
         class: Some(Class::Info),
         detail: false,
     },

@@ -2,7 +2,7 @@
 //! reasons): the stage it belongs to, and the counters pktmap reads that move when it fires,
 //! so a snapshot alone sees what a counter can show. An empty list means only tracing sees
 //! it: no counter moves (netfilter rules move none of IP's), or the one that does is not read
-//! (neighbour tables, martians, AF_PACKET and unix sockets). Reviewed data: a test checks that
+//! (AF_PACKET and unix sockets, tc and XDP programs' own). Reviewed data: a test checks that
 //! every reason of the running kernel is here, and `doctor` names any a newer kernel adds.
 
 /// One drop reason.
@@ -107,10 +107,19 @@ pub static REASONS: &[Reason] = &[
     r("IP_OUTNOROUTES", "tx.2", &["Ip.OutNoRoutes"]),
     r("BPF_CGROUP_EGRESS", "tx.2", &[]),
     r("IPV6DISABLED", "rx.8", &[]),
-    // The neighbour tables' own statistics (/proc/net/stat/arp_cache) are not read yet.
-    r("NEIGH_CREATEFAIL", "tx.2", &[]),
+    // Counted in the neighbour tables' own statistics (/proc/net/stat/arp_cache).
+    r(
+        "NEIGH_CREATEFAIL",
+        "tx.2",
+        &["neigh.table_fulls", "neigh6.table_fulls"],
+    ),
+    // The queue of a neighbour that failed is dropped without a table statistic.
     r("NEIGH_FAILED", "tx.2", &[]),
-    r("NEIGH_QUEUEFULL", "tx.2", &[]),
+    r(
+        "NEIGH_QUEUEFULL",
+        "tx.2",
+        &["neigh.unresolved_discards", "neigh6.unresolved_discards"],
+    ),
     r("NEIGH_DEAD", "tx.2", &[]),
     r("NEIGH_HH_FILLFAIL", "tx.2", &[]),
     r("TC_EGRESS", "tx.3", &[]),
@@ -145,11 +154,11 @@ pub static REASONS: &[Reason] = &[
     r("INVALID_PROTO", "rx.8", &[]),
     r("IP_INADDRERRORS", "rx.8", &["Ip.InAddrErrors"]),
     r("IP_INNOROUTES", "rx.8", &["IpExt.InNoRoutes"]),
-    // Martians are counted in the route cache statistics, which pktmap does not read.
-    r("IP_LOCAL_SOURCE", "rx.8", &[]),
-    r("IP_INVALID_SOURCE", "rx.8", &[]),
-    r("IP_LOCALNET", "rx.8", &[]),
-    r("IP_INVALID_DEST", "rx.8", &[]),
+    // Martians are counted in the route input statistics (/proc/net/stat/rt_cache).
+    r("IP_LOCAL_SOURCE", "rx.8", &["rt_cache.in_martian_src"]),
+    r("IP_INVALID_SOURCE", "rx.8", &["rt_cache.in_martian_src"]),
+    r("IP_LOCALNET", "rx.8", &["rt_cache.in_martian_src"]),
+    r("IP_INVALID_DEST", "rx.8", &["rt_cache.in_martian_dst"]),
     r("PKT_TOO_BIG", "tx.2", &["Ip.FragFails"]),
     r("DUP_FRAG", "rx.8", &["Ip.ReasmFails"]),
     r("FRAG_REASM_TIMEOUT", "rx.8", &["Ip.ReasmFails"]),

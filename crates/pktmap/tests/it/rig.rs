@@ -623,3 +623,23 @@ fn icmp_messages_with_a_bad_checksum_are_found_at_rx8() {
         sender(&pair.a, &pair.veth_a, f),
     );
 }
+
+/// Packets from a loopback source arriving on a veth: a martian, dropped in the route lookup
+/// and counted only in the route input statistics. Alone: those statistics are the host's,
+/// and would show in every other test's namespace too.
+#[test]
+fn packets_from_a_loopback_source_are_found_at_rx8() {
+    if !root_or_skip("packets_from_a_loopback_source_are_found_at_rx8") {
+        return;
+    }
+    let _g = exclusive();
+    let pair = NetnsPair::new();
+    let f = spoiled_ip(&pair, 17, &udp(ADDR_B, 9414, &[0; 20]), |ip| {
+        ip[12..16].copy_from_slice(&[127, 0, 0, 1]);
+    });
+    find(
+        &pair.b,
+        Expect::at("rx.8", "rt_cache.in_martian_src", None),
+        sender(&pair.a, &pair.veth_a, f),
+    );
+}

@@ -10,7 +10,8 @@ use pktmap_model::snapshot::{Kind, Labels, labels};
 /// One CPU's row of `/proc/net/stat/nf_conntrack`: its position (the CPU) and its values.
 pub type CpuRow = (usize, Vec<(String, u64)>);
 
-/// Parses the per-CPU statistics table. Column sets differ by kernel (`searched`,
+/// Parses a per-CPU statistics table of `/proc/net/stat/` (nf_conntrack, arp_cache,
+/// ndisc_cache, rt_cache: the same layout). Column sets differ by kernel (`searched`,
 /// `delete_list` before 5.x; `clashres`, `chainlength` after), so names come from the header.
 /// A header that is not one is an error; a row that does not read costs that CPU only.
 pub fn parse_nf_conntrack_stat(text: &str) -> Result<Rows<CpuRow>, ParseError> {
@@ -90,26 +91,32 @@ impl Collector for Conntrack {
         };
         let parsed = parse_nf_conntrack_stat(&text).map_err(|e| e.at(&path))?;
         sink.skipped(&path, parsed.skipped);
-        let first = parsed.rows.first().map(|r| r.0);
-        for (cpu, row) in &parsed.rows {
-            for (name, v) in row {
-                // `entries` is the global count repeated on every row.
-                if name == "entries" {
-                    if Some(*cpu) == first {
-                        sink.metric("nf_conntrack.entries", Labels::new(), *v, Kind::Gauge);
-                    }
-                    continue;
-                }
-                let cpu = cpu.to_string();
-                sink.metric(
-                    format!("nf_conntrack.{name}"),
-                    labels([("cpu", &cpu)]),
-                    *v,
-                    Kind::Counter32,
-                );
-            }
-        }
+        record_cpu_table(sink, "nf_conntrack", &parsed.rows);
         Ok(())
+    }
+}
+
+/// Records a per-CPU statistics table (`/proc/net/stat/*`) as `PREFIX.column` counters per
+/// CPU; `entries`, the same count repeated on every row, once, as a gauge.
+pub(crate) fn record_cpu_table(sink: &mut Sink, prefix: &str, rows: &[CpuRow]) {
+    let first = rows.first().map(|r| r.0);
+    for (cpu, row) in rows {
+        for (name, v) in row {
+            if name == "entries" {
+                if Some(*cpu) == first {
+                    sink.metric(format!("{prefix}.entries"), Labels::new(), *v, Kind::Gauge);
+                }
+                continue;
+            }
+            let cpu = cpu.to_string();
+            // Printed from unsigned ints: they wrap at 2^32.
+            sink.metric(
+                format!("{prefix}.{name}"),
+                labels([("cpu", &cpu)]),
+                *v,
+                Kind::Counter32,
+            );
+        }
     }
 }
 

@@ -17,4 +17,5 @@ pub mod sockets;
 pub mod sockstat;
 pub mod softirqs;
 pub mod softnet;
+pub mod stat_tables;
 pub mod sysctl;
