@@ -643,3 +643,66 @@ fn packets_from_a_loopback_source_are_found_at_rx8() {
         sender(&pair.a, &pair.veth_a, f),
     );
 }
+
+// The first faults of the rig (faults.rs), found the same four ways here.
+
+#[test]
+fn a_drop_rule_is_found_at_rx8_four_ways() {
+    let Some((pair, _g)) = rig_pair(
+        "a_drop_rule_is_found_at_rx8_four_ways",
+        &[IPTABLES, BPFTOOL],
+    ) else {
+        return;
+    };
+    pair.drop_udp_in_b(9416);
+    find(
+        &pair.b,
+        Expect::at("rx.8", "ip.undelivered", Some("NETFILTER_DROP")),
+        udp_sender(&pair.a, ADDR_A, ADDR_B, 9416),
+    );
+}
+
+#[test]
+fn a_closed_port_is_found_at_rx9_four_ways() {
+    let Some((pair, _g)) = rig_pair("a_closed_port_is_found_at_rx9_four_ways", &[BPFTOOL]) else {
+        return;
+    };
+    find(
+        &pair.b,
+        Expect::at("rx.9", "Udp.NoPorts", Some("NO_SOCKET")),
+        udp_sender(&pair.a, ADDR_A, ADDR_B, 9417),
+    );
+}
+
+#[test]
+fn a_receiver_that_never_reads_is_found_at_rx10_four_ways() {
+    let Some((pair, _g)) = rig_pair(
+        "a_receiver_that_never_reads_is_found_at_rx10_four_ways",
+        &[BPFTOOL],
+    ) else {
+        return;
+    };
+    let _rx = crate::live::deaf_receiver(&pair.b, 9418);
+    find(
+        &pair.b,
+        Expect::at("rx.10", "Udp.RcvbufErrors", Some("SOCKET_RCVBUFF")),
+        udp_sender(&pair.a, ADDR_A, ADDR_B, 9418),
+    );
+}
+
+#[test]
+fn a_tbf_with_a_tiny_limit_is_found_at_tx3_four_ways() {
+    let Some((pair, _g)) = rig_pair(
+        "a_tbf_with_a_tiny_limit_is_found_at_tx3_four_ways",
+        &[BPFTOOL],
+    ) else {
+        return;
+    };
+    pair.tbf_in_a(&["rate", "1mbit", "burst", "4kb", "limit", "4kb"]);
+    let _rx = crate::live::deaf_receiver(&pair.b, 9419);
+    find(
+        &pair.a,
+        Expect::at("tx.3", "qdisc.drops", Some("QDISC_DROP")),
+        udp_sender(&pair.a, ADDR_A, ADDR_B, 9419),
+    );
+}
