@@ -51,6 +51,19 @@ pub enum Command {
     Stages(JsonArg),
     /// Explain a stage id, counter, sysctl or drop reason, with its value on this host.
     Explain(ExplainArgs),
+    /// Keep measuring and answer HTTP: /metrics (Prometheus), /api/walk, /api/diagnose,
+    /// /api/snapshot, /healthz, /readyz.
+    Serve(ServeArgs),
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Address to listen on (the default keeps it to this host).
+    #[arg(long, default_value = "127.0.0.1:9977")]
+    pub listen: std::net::SocketAddr,
+    /// How often to take a snapshot; every answer is about the last interval.
+    #[arg(long, short, default_value = "5s", value_parser = parse_duration)]
+    pub interval: Interval,
 }
 
 #[derive(Args)]

@@ -4,6 +4,7 @@ mod cli;
 mod doctor;
 mod interrupt;
 mod output;
+mod serve;
 mod target;
 mod trace;
 
@@ -56,7 +57,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     let style = output::style();
     if matches!(
         cli.command,
-        Command::Walk(_) | Command::Diagnose(_) | Command::Trace(_)
+        Command::Walk(_) | Command::Diagnose(_) | Command::Trace(_) | Command::Serve(_)
     ) {
         interrupt::install();
     }
@@ -339,6 +340,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 args.out, args.out
             );
         }
+        Command::Serve(args) => serve::run(&target, &root, args.listen, args.interval.0)?,
         Command::Stages(args) => {
             if args.json {
                 output::json(&catalog_render::json())?;

@@ -4,6 +4,7 @@ pub mod catalog;
 pub mod explain;
 pub mod findings;
 pub mod fmt;
+pub mod metrics;
 pub mod walk;
 
 /// Whether to colour: set by the caller from the terminal and `NO_COLOR`.

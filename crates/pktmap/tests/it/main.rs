@@ -8,6 +8,7 @@ mod hostile;
 mod live;
 mod privileges;
 mod rig;
+mod serve;
 mod soak;
 mod support;
 mod trace;
