@@ -54,6 +54,8 @@ pub enum Command {
     /// Keep measuring and answer HTTP: /metrics (Prometheus), /api/walk, /api/diagnose,
     /// /api/snapshot, /healthz, /readyz.
     Serve(ServeArgs),
+    /// Print Prometheus alerting rules for `serve`: one alert per kind of finding.
+    Rules,
 }
 
 #[derive(Args)]

@@ -341,6 +341,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             );
         }
         Command::Serve(args) => serve::run(&target, &root, args.listen, args.interval.0)?,
+        Command::Rules => output::text(&pktmap_render::alerts::rules_yaml())?,
         Command::Stages(args) => {
             if args.json {
                 output::json(&catalog_render::json())?;

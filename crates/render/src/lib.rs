@@ -1,5 +1,6 @@
 //! Renderers: pure functions from model values to text or JSON. Nothing here reads the host.
 
+pub mod alerts;
 pub mod catalog;
 pub mod explain;
 pub mod findings;

@@ -99,6 +99,25 @@ impl<'a> Ctx<'a> {
     }
 }
 
+/// Findings that come from somewhere other than one rule of [`RULES`] each: a second kind a
+/// rule gives (`reordering` from the retransmit rule), and the ones the ledger and the
+/// tracers give.
+pub const OTHER_FINDINGS: &[&str] = &[
+    "reordering",
+    "unexplained-loss",
+    "trace-drops",
+    "latency-tail",
+];
+
+/// Every kind of finding diagnose can give, by its `rule` id: what alerting rules are made
+/// from.
+pub fn finding_kinds() -> impl Iterator<Item = &'static str> {
+    RULES
+        .iter()
+        .map(|r| r.id)
+        .chain(OTHER_FINDINGS.iter().copied())
+}
+
 /// Runs every rule over the delta's ledger, gives every loss no rule explained a finding of
 /// its own, and orders what they found.
 pub fn diagnose(delta: &Delta) -> Vec<Finding> {
@@ -544,6 +563,35 @@ mod tests {
         );
         assert_eq!(label_inode("pod-a (net:[4026532001])"), Some(4026532001));
         assert_eq!(label_inode("none"), None);
+    }
+
+    /// Every finding id the code writes is a kind alerting rules are made for.
+    #[test]
+    fn every_finding_id_written_is_a_known_kind() {
+        let kinds: Vec<&str> = finding_kinds().collect();
+        let sources = [
+            include_str!("mod.rs"),
+            include_str!("rules/ip.rs"),
+            include_str!("rules/latency.rs"),
+            include_str!("rules/nic.rs"),
+            include_str!("rules/socket.rs"),
+            include_str!("rules/softirq.rs"),
+            include_str!("rules/transport.rs"),
+            include_str!("rules/tx.rs"),
+        ];
+        let mut found = 0;
+        for src in sources {
+            for (i, _) in src
+                .match_indices("rule: \"")
+                .chain(src.match_indices("finding(\n"))
+            {
+                let rest = &src[i..];
+                let id = rest.split('"').nth(1).unwrap();
+                assert!(kinds.contains(&id), "{id}");
+                found += 1;
+            }
+        }
+        assert!(found > 20, "{found}");
     }
 
     /// Every loss counter the catalog knows, and one new counter of each family with a loss

@@ -1,7 +1,7 @@
 //! `pktmap serve` against real traffic: a UDP receiver that never reads in a namespace, the
 //! server run inside it, and its answers read over HTTP the way Prometheus and a user would.
 
-use crate::live::{deaf_receiver, udp_flood};
+use crate::live::deaf_receiver;
 use crate::support::*;
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
@@ -30,18 +30,38 @@ fn get(ns: &str, port: u16, path: &str) -> (u16, String) {
     request(ns, port, format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n"))
 }
 
-#[test]
-fn serve_answers_with_the_map_of_a_real_fault() {
-    if !root_with_tools_or_skip("serve_answers_with_the_map_of_a_real_fault", &[PROMTOOL]) {
-        return;
+/// A child process killed (and waited for) on drop, so a failing test leaves no server.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
-    let _g = shared();
-    let pair = NetnsPair::new();
-    let _rx = deaf_receiver(&pair.b, 9501);
-    let sender = udp_flood(&pair.a, 9501, 5_000, 8.0);
-    let port = 20_000 + (std::process::id() % 10_000) as u16 + unique() as u16;
-    let mut server = std::process::Command::new("ip")
-        .args(["netns", "exec", &pair.b, env!("CARGO_BIN_EXE_pktmap")])
+}
+
+/// UDP from namespace a to b's `port`, about 5,000 datagrams a second, until dropped.
+fn flood(pair: &NetnsPair, port: u16) -> Repeat {
+    let sock = NetnsPair::within(&pair.a, || std::net::UdpSocket::bind((ADDR_A, 0)).unwrap());
+    repeat("pmt-serve-flood", move || {
+        for _ in 0..50 {
+            let _ = sock.send_to(&[0u8; 64], (ADDR_B, port));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    })
+}
+
+/// A port no other test of this run takes.
+fn free_port() -> u16 {
+    20_000 + (std::process::id() % 10_000) as u16 + 7 * unique() as u16
+}
+
+/// `pktmap serve` (1 s intervals) in namespace `ns`, once it is ready; it was not ready
+/// before its first interval.
+fn start_serve(ns: &str) -> (Killed, u16) {
+    let port = free_port();
+    let server = std::process::Command::new("ip")
+        .args(["netns", "exec", ns, env!("CARGO_BIN_EXE_pktmap")])
         .args([
             "serve",
             "--listen",
@@ -52,15 +72,13 @@ fn serve_answers_with_the_map_of_a_real_fault() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    // Not ready until one interval is over; then ready.
     let start = Instant::now();
     let mut was_unready = false;
     loop {
-        let status = NetnsPair::within(&pair.b, move || {
+        let up = NetnsPair::within(ns, move || {
             std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        })
-        .then(|| get(&pair.b, port, "/readyz").0);
-        match status {
+        });
+        match up.then(|| get(ns, port, "/readyz").0) {
             Some(200) => break,
             Some(503) => was_unready = true,
             _ => {}
@@ -69,6 +87,19 @@ fn serve_answers_with_the_map_of_a_real_fault() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(was_unready, "ready before any interval was measured");
+    (Killed(server), port)
+}
+
+#[test]
+fn serve_answers_with_the_map_of_a_real_fault() {
+    if !root_with_tools_or_skip("serve_answers_with_the_map_of_a_real_fault", &[PROMTOOL]) {
+        return;
+    }
+    let _g = shared();
+    let pair = NetnsPair::new();
+    let _rx = deaf_receiver(&pair.b, 9501);
+    let _sender = flood(&pair, 9501);
+    let (mut server, port) = start_serve(&pair.b);
     std::thread::sleep(Duration::from_millis(1200));
 
     let (status, metrics) = get(&pair.b, port, "/metrics");
@@ -111,19 +142,18 @@ fn serve_answers_with_the_map_of_a_real_fault() {
     assert_eq!(request(&pair.b, port, big).0, 431);
 
     // SIGTERM stops it cleanly.
-    let pid = server.id() as i32;
+    let pid = server.0.id() as i32;
     // `ip netns exec` execs pktmap in place, so the child is pktmap itself.
     unsafe { libc::kill(pid, libc::SIGTERM) };
     let start = Instant::now();
     let status = loop {
-        if let Some(st) = server.try_wait().unwrap() {
+        if let Some(st) = server.0.try_wait().unwrap() {
             break st;
         }
         assert!(start.elapsed() < Duration::from_secs(5), "still serving");
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "{status:?}");
-    sender.join().unwrap();
 }
 
 /// Feeds `input` to a command's standard input: (status, what it printed).
@@ -146,4 +176,181 @@ impl OutputWith for std::process::Command {
                 + &String::from_utf8_lossy(&out.stderr),
         )
     }
+}
+
+/// The alerting rules pass Prometheus's own checks, and its rule unit test: a finding that
+/// persists fires its alert, whose annotation carries this node's fix command.
+#[test]
+fn alerting_rules_pass_promtool_and_carry_the_fix_command() {
+    if !root_with_tools_or_skip(
+        "alerting_rules_pass_promtool_and_carry_the_fix_command",
+        &[PROMTOOL],
+    ) {
+        return;
+    }
+    let dir = TempDir::new("rules");
+    let out = run(&["rules"]);
+    assert!(out.status.success());
+    std::fs::write(dir.0.join("rules.yml"), &out.stdout).unwrap();
+    let check = std::process::Command::new("promtool")
+        .args(["check", "rules", &dir.path("rules.yml")])
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        stdout(&check) + &stderr(&check)
+    );
+    let series = r#"{rule="udp-receive-buffer",stage="rx.10",netns="1",instance="n1""#;
+    std::fs::write(
+        dir.0.join("test.yml"),
+        format!(
+            r#"rule_files: [rules.yml]
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - series: 'pktmap_finding{series},severity="critical"}}'
+        values: '1x10'
+      - series: 'pktmap_finding_info{series},title="UDP receive buffers are full",action="ss -uamp"}}'
+        values: '1x10'
+    alert_rule_test:
+      - eval_time: 1m
+        alertname: PktmapUdpReceiveBuffer
+        exp_alerts: []
+      - eval_time: 5m
+        alertname: PktmapUdpReceiveBuffer
+        exp_alerts:
+          - exp_labels:
+              rule: udp-receive-buffer
+              stage: rx.10
+              netns: "1"
+              instance: n1
+              severity: critical
+              title: UDP receive buffers are full
+              action: ss -uamp
+            exp_annotations:
+              summary: "n1 rx.10: UDP receive buffers are full"
+              action: ss -uamp
+              explain: pktmap explain rx.10
+"#
+        ),
+    )
+    .unwrap();
+    let test = std::process::Command::new("promtool")
+        .args(["test", "rules", "test.yml"])
+        .current_dir(&dir.0)
+        .output()
+        .unwrap();
+    assert!(test.status.success(), "{}", stdout(&test) + &stderr(&test));
+}
+
+/// Percent-encodes a PromQL query for a URL.
+fn encode(q: &str) -> String {
+    q.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b'.' | b'-' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A real Prometheus scrapes `serve` every second with the generated rules loaded: PromQL
+/// through its HTTP API sees the drops at rx.10 and the finding, and the alert for it is
+/// pending with the fix command in its annotation.
+#[test]
+fn a_real_prometheus_sees_the_fault_and_its_alert() {
+    let prometheus: Tool = ("prometheus", "prometheus");
+    if !root_with_tools_or_skip(
+        "a_real_prometheus_sees_the_fault_and_its_alert",
+        &[PROMTOOL, prometheus],
+    ) {
+        return;
+    }
+    let _g = shared();
+    let pair = NetnsPair::new();
+    let _rx = deaf_receiver(&pair.b, 9502);
+    let _sender = flood(&pair, 9502);
+    let (server, port) = start_serve(&pair.b);
+    let dir = TempDir::new("prometheus");
+    std::fs::write(dir.0.join("rules.yml"), run(&["rules"]).stdout).unwrap();
+    std::fs::write(
+        dir.0.join("prometheus.yml"),
+        format!(
+            "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\n\
+             rule_files: [rules.yml]\n\
+             scrape_configs:\n  - job_name: pktmap\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\n"
+        ),
+    )
+    .unwrap();
+    let web = free_port();
+    let _prom = Killed(
+        std::process::Command::new("ip")
+            .args(["netns", "exec", &pair.b, "prometheus"])
+            .arg(format!("--config.file={}", dir.path("prometheus.yml")))
+            .arg(format!("--storage.tsdb.path={}", dir.path("data")))
+            .arg(format!("--web.listen-address=127.0.0.1:{web}"))
+            .arg("--log.level=error")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let query = |q: &str| -> serde_json::Value {
+        let (status, body) = get(&pair.b, web, &format!("/api/v1/query?query={}", encode(q)));
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str(&body).unwrap()
+    };
+    let start = Instant::now();
+    let mut seen = None;
+    while start.elapsed() < Duration::from_secs(20) {
+        let up = NetnsPair::within(&pair.b, move || {
+            std::net::TcpStream::connect(("127.0.0.1", web)).is_ok()
+        });
+        if up {
+            let v = query(r#"pktmap_stage_drops_per_second{stage="rx.10"} > 100"#);
+            if v["data"]["result"]
+                .as_array()
+                .is_some_and(|r| !r.is_empty())
+            {
+                seen = Some(v);
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let seen = seen.expect("Prometheus saw the drops at rx.10");
+    assert_eq!(seen["data"]["result"][0]["metric"]["job"], "pktmap");
+    let f = query("pktmap_finding");
+    assert!(
+        f["data"]["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["metric"]["rule"] == "udp-receive-buffer" && r["metric"]["stage"] == "rx.10"),
+        "{f}"
+    );
+    // Dashboards join by stage: the drops summed by stage equal the stage's own figure.
+    let by_stage = query(r#"sum by (stage) (pktmap_stage_drops_per_second{stage="rx.10"})"#);
+    assert!(!by_stage["data"]["result"].as_array().unwrap().is_empty());
+    // The alert is pending (its `for:` has not run out) and says what to run.
+    let start = Instant::now();
+    let alert = loop {
+        let (_, body) = get(&pair.b, web, "/api/v1/alerts");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let found = v["data"]["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["labels"]["alertname"] == "PktmapUdpReceiveBuffer")
+            .cloned();
+        if let Some(a) = found {
+            break a;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "{v}");
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    assert_eq!(alert["state"], "pending", "{alert}");
+    assert_eq!(alert["annotations"]["action"], "ss -uamp", "{alert}");
+    drop(server);
 }
