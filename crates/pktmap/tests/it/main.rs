@@ -1,6 +1,7 @@
 //! All integration tests, one binary.
 
 mod cli;
+mod deploy;
 mod faults;
 mod files;
 mod golden;

@@ -114,9 +114,11 @@ pub const BPFTOOL: Tool = ("bpftool", "bpftool");
 /// True when root tests can run and every tool is on PATH. A missing tool skips the test with
 /// a line naming it and its package, except with `CI=true`, where it fails: CI installs them.
 pub fn root_with_tools_or_skip(test: &str, tools: &[Tool]) -> bool {
-    if !root_or_skip(test) {
-        return false;
-    }
+    root_or_skip(test) && tools_or_skip(test, tools)
+}
+
+/// True when every tool is on PATH; otherwise as [`root_with_tools_or_skip`] says.
+pub fn tools_or_skip(test: &str, tools: &[Tool]) -> bool {
     let path = std::env::var_os("PATH").unwrap_or_default();
     for (tool, package) in tools {
         if std::env::split_paths(&path).any(|d| d.join(tool).is_file()) {
