@@ -57,6 +57,15 @@ impl<'a> Ctx<'a> {
         self.sum(name).1
     }
 
+    /// The rate of counter `name` at exactly these labels (a qdisc's packets beside its
+    /// drops), 0 when it has none.
+    pub fn rate_at(&self, name: &str, labels: &Labels) -> f64 {
+        self.changes(name)
+            .find(|c| &c.labels == labels)
+            .and_then(|c| c.rate)
+            .unwrap_or(0.0)
+    }
+
     /// The current value of a gauge or counter without labels.
     pub fn value(&self, name: &str) -> Option<u64> {
         self.to()

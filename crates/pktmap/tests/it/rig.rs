@@ -342,15 +342,7 @@ fn a_strict_reverse_path_filter_is_found_at_rx8() {
         &x1,
     ]);
     for conf in ["all".to_string(), pair.veth_b.clone()] {
-        sh(&[
-            "ip",
-            "netns",
-            "exec",
-            &pair.b,
-            "sysctl",
-            "-qw",
-            &format!("net.ipv4.conf.{conf}.rp_filter=1"),
-        ]);
+        sysctl_in(&pair.b, &format!("net.ipv4.conf.{conf}.rp_filter=1"));
     }
     sh(&[
         "ip",

@@ -133,6 +133,11 @@ pub fn tools_or_skip(test: &str, tools: &[Tool]) -> bool {
     true
 }
 
+/// Sets a per-namespace sysctl inside namespace `ns` (`key=value`).
+pub fn sysctl_in(ns: &str, setting: &str) {
+    sh(&["ip", "netns", "exec", ns, "sysctl", "-qw", setting]);
+}
+
 /// Runs a command that must succeed.
 pub fn sh(args: &[&str]) {
     let st = Command::new(args[0])
@@ -195,15 +200,7 @@ impl NetnsPair {
         // namespaces should be quiet.
         for ns in [&pair.a, &pair.b] {
             for scope in ["all", "default"] {
-                sh(&[
-                    "ip",
-                    "netns",
-                    "exec",
-                    ns,
-                    "sysctl",
-                    "-qw",
-                    &format!("net.ipv6.conf.{scope}.disable_ipv6=1"),
-                ]);
+                sysctl_in(ns, &format!("net.ipv6.conf.{scope}.disable_ipv6=1"));
             }
         }
         sh(&[
@@ -281,15 +278,7 @@ pub fn slow_tcp_reader(
     pair: &NetnsPair,
     port: u16,
 ) -> (std::thread::JoinHandle<()>, std::thread::JoinHandle<()>) {
-    sh(&[
-        "ip",
-        "netns",
-        "exec",
-        &pair.b,
-        "sysctl",
-        "-qw",
-        "net.ipv4.tcp_rmem=4096 16384 65536",
-    ]);
+    sysctl_in(&pair.b, "net.ipv4.tcp_rmem=4096 16384 65536");
     let listener = NetnsPair::within(&pair.b, move || {
         std::net::TcpListener::bind((ADDR_B, port)).unwrap()
     });

@@ -426,11 +426,7 @@ pub(super) fn requeues(ctx: &Ctx) -> Vec<Finding> {
     let mut out = Vec::new();
     for c in ctx.changes("qdisc.requeues") {
         let (d, r) = (c.delta.unwrap_or(0), c.rate.unwrap_or(0.0));
-        let sent = ctx
-            .changes("qdisc.packets")
-            .find(|p| p.labels == c.labels)
-            .and_then(|p| p.rate)
-            .unwrap_or(0.0);
+        let sent = ctx.rate_at("qdisc.packets", &c.labels);
         if !Ctx::significant("qdisc.requeues", d, r, sent) {
             continue;
         }
