@@ -190,9 +190,16 @@ pub struct Traced {
     pub rate: f64,
 }
 
+const REASON_LINE: &str = "drop reason ";
+
 /// The name of a traced reason's line in the ledger, and of its evidence in a finding.
 pub fn reason_line(reason: &str) -> String {
-    format!("drop reason {reason}")
+    format!("{REASON_LINE}{reason}")
+}
+
+/// The reason a line of the ledger was traced for; None for a counter's line.
+pub fn reason_of(line: &str) -> Option<&str> {
+    line.strip_prefix(REASON_LINE)
 }
 
 /// The ledger of a delta; with `iface`, only that device's counters and the host-wide ones.
@@ -334,8 +341,8 @@ pub fn build_traced(delta: &Delta, iface: Option<&str>, traced: &[Traced]) -> Le
                 } else {
                     c.own_delta()
                 };
-                let key = c.change.name.strip_prefix("drop reason ");
-                c.above_floor = catalog::floor(key.unwrap_or(&c.change.name)).cleared(
+                let key = reason_of(&c.change.name).unwrap_or(&c.change.name);
+                c.above_floor = catalog::floor(key).cleared(
                     own.unwrap_or(0),
                     c.own_rate().unwrap_or(0.0),
                     traffic_per_s.unwrap_or(0.0),

@@ -64,8 +64,11 @@ pub struct ReasonRow {
     /// Sampled packets by flow, most sampled first: `(udp 10.0.0.1:5000 > 10.0.0.2:53, n)`
     /// (with `--sample`).
     pub samples: Vec<(String, u64)>,
-    /// Which namespaces: `(label, count)`.
+    /// Which namespaces, for reading: `(label, count)`, the largest few.
     pub netns: Vec<(String, u64)>,
+    /// Every namespace's count, by inode (0: none known), so a report of one namespace takes
+    /// exactly its own drops, however many namespaces there are.
+    pub by_netns: Vec<(u64, u64)>,
     /// Which devices: `(name or ifindex, count)`.
     pub devices: Vec<(String, u64)>,
     /// EtherTypes: `(name, count)`.

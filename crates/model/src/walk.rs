@@ -3,7 +3,7 @@
 
 use crate::catalog;
 use crate::delta::{Change, Delta};
-use crate::ledger::{self, StageLedger};
+use crate::ledger::{self, Ledger, StageLedger};
 use crate::snapshot::{
     CollectorRun, Labels, Metric, NetnsLabel, Setting, SkippedRow, Snapshot, SocketInfo,
 };
@@ -66,12 +66,16 @@ impl std::ops::Deref for StageView {
 }
 
 pub fn build(delta: &Delta, iface: Option<&str>) -> Walk {
+    from_ledger(delta, ledger::build(delta, iface), iface)
+}
+
+/// The walk laid out from a ledger already built for `iface` (diagnose reads the same one).
+pub fn from_ledger(delta: &Delta, ledger: Ledger, iface: Option<&str>) -> Walk {
     let to = delta.to;
     let keep = |labels: &Labels| match (iface, labels.get("dev")) {
         (Some(want), Some(dev)) => dev == want,
         _ => true,
     };
-    let ledger = ledger::build(delta, iface);
     let stages: Vec<StageView> = ledger
         .stages
         .into_iter()

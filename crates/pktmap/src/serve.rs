@@ -15,7 +15,7 @@ use pktmap_model::delta::Delta;
 use pktmap_model::findings::Finding;
 use pktmap_model::snapshot::Snapshot;
 use pktmap_model::walk::{self, Walk};
-use pktmap_model::{diagnose, findings};
+use pktmap_model::{diagnose, findings, ledger};
 use pktmap_render::metrics;
 use pktmap_sources::{Options, Root};
 use std::io::{Read, Write};
@@ -85,7 +85,10 @@ fn render(from: &[Snapshot], to: &[Snapshot]) -> Result<State> {
             continue;
         };
         let delta = Delta::between(a, b)?;
-        walks.push((walk::build(&delta, None), diagnose::diagnose(&delta), b));
+        // One ledger for both, so the page and the findings cannot disagree.
+        let ledger = ledger::build(&delta, None);
+        let found = diagnose::diagnose_ledger(&delta, &ledger);
+        walks.push((walk::from_ledger(&delta, ledger, None), found, b));
     }
     let reports: Vec<metrics::Report> = walks
         .iter()
@@ -130,7 +133,7 @@ fn accept(listener: TcpListener, state: Arc<Mutex<State>>) {
             Err(_) => continue,
         };
         if active.load(Ordering::SeqCst) >= MAX_CONNECTIONS {
-            let _ = answer_with(&stream, 503, "text/plain", b"busy\n", false);
+            let _ = answer(&stream, 503, "text/plain", b"busy\n", false);
             continue;
         }
         active.fetch_add(1, Ordering::SeqCst);
@@ -155,7 +158,7 @@ fn serve_one(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
     let head = match read_head(&stream) {
         Ok(h) => h,
         Err(Head::TooLarge) => {
-            return answer_with(&stream, 431, "text/plain", b"head too large\n", false);
+            return answer(&stream, 431, "text/plain", b"head too large\n", false);
         }
         Err(Head::Io(e)) => return Err(e),
     };
@@ -164,7 +167,7 @@ fn serve_one(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
     let body_too = match method {
         "GET" => true,
         "HEAD" => false,
-        _ => return answer_with(&stream, 405, "text/plain", b"GET or HEAD only\n", true),
+        _ => return answer(&stream, 405, "text/plain", b"GET or HEAD only\n", true),
     };
     let path = path.split('?').next().unwrap_or("");
     let s = state.lock().unwrap_or_else(|e| e.into_inner());
@@ -193,7 +196,7 @@ fn serve_one(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
         _ => (404, "text/plain", b"not found\n".to_vec()),
     };
     drop(s);
-    answer_with(&stream, status, kind, &body, body_too)
+    answer(&stream, status, kind, &body, body_too)
 }
 
 enum Head {
@@ -218,7 +221,7 @@ fn read_head(mut stream: &TcpStream) -> Result<String, Head> {
     Ok(String::from_utf8_lossy(&head).into_owned())
 }
 
-fn answer_with(
+fn answer(
     mut stream: &TcpStream,
     status: u16,
     kind: &str,

@@ -119,6 +119,7 @@ fn assemble(
         a.count += n;
         *a.locations.entry(syms.resolve(k.location)).or_default() += n;
         let ns = u64::from(k.netns);
+        *a.by_netns.entry(ns).or_default() += n;
         *a.netns
             .entry(labels.get(&ns).cloned().unwrap_or_else(|| {
                 if ns == 0 {
@@ -164,6 +165,7 @@ fn assemble(
                 rate: a.count as f64 / secs,
                 locations: top(a.locations),
                 netns: top(a.netns),
+                by_netns: a.by_netns.into_iter().collect(),
                 devices: top(a.devices),
                 protocols: top(a.protocols),
                 samples: top(a.samples),
@@ -188,6 +190,7 @@ struct Acc {
     count: u64,
     locations: HashMap<String, u64>,
     netns: HashMap<String, u64>,
+    by_netns: BTreeMap<u64, u64>,
     devices: HashMap<String, u64>,
     protocols: HashMap<String, u64>,
     samples: HashMap<String, u64>,

@@ -267,6 +267,13 @@ mod tests {
     }
 
     #[test]
+    fn every_limit_is_a_setting_the_catalog_knows() {
+        for name in LIMITS {
+            assert!(pktmap_model::catalog::item(name).is_some(), "{name}");
+        }
+    }
+
+    #[test]
     fn no_sample_reads_negative_zero() {
         let mut f = Family::new("x", "gauge", "h");
         f.add(String::new(), -0.0);

@@ -183,6 +183,11 @@ mod tests {
             }
             lines.join("\n") + "\n"
         }
+        /// (rows kept, rows skipped) of a parse that must not fail as a whole.
+        fn counts<T>(r: Result<crate::error::Rows<T>, crate::error::ParseError>) -> (usize, usize) {
+            let r = r.unwrap();
+            (r.rows.len(), r.skipped.len())
+        }
         // (parser, seed, first data line, rows per line)
         type Count = fn(&str) -> (usize, usize);
         let cases: [(&str, &str, usize, Count); 5] = [
@@ -190,46 +195,31 @@ mod tests {
                 "softirqs",
                 "fixtures/hosts/vm-udp-flood/t1/proc/softirqs",
                 1,
-                |t| {
-                    let r = softirqs::parse_softirqs(t).unwrap();
-                    (r.rows.len(), r.skipped.len())
-                },
+                |t| counts(softirqs::parse_softirqs(t)),
             ),
             (
                 "netdev",
                 "fixtures/hosts/vm-udp-flood/t1/proc/net/dev",
                 2,
-                |t| {
-                    let r = netdev::parse_net_dev(t).unwrap();
-                    (r.rows.len(), r.skipped.len())
-                },
+                |t| counts(netdev::parse_net_dev(t)),
             ),
             (
                 "softnet",
                 "fixtures/hosts/vm-udp-flood/t1/proc/net/softnet_stat",
                 0,
-                |t| {
-                    let r = softnet::parse_softnet_stat(t).unwrap();
-                    (r.rows.len(), r.skipped.len())
-                },
+                |t| counts(softnet::parse_softnet_stat(t)),
             ),
             (
                 "snmp6",
                 "fixtures/hosts/vm-udp-flood/t1/proc/net/snmp6",
                 0,
-                |t| {
-                    let r = snmp6::parse_snmp6(t).unwrap();
-                    (r.rows.len(), r.skipped.len())
-                },
+                |t| counts(snmp6::parse_snmp6(t)),
             ),
             (
                 "conntrack",
                 "fixtures/public/nf_conntrack/4cpu-node_exporter.txt",
                 1,
-                |t| {
-                    let r = conntrack::parse_nf_conntrack_stat(t).unwrap();
-                    (r.rows.len(), r.skipped.len())
-                },
+                |t| counts(conntrack::parse_nf_conntrack_stat(t)),
             ),
         ];
         for (name, seed, first, count) in cases {

@@ -37,9 +37,10 @@ enum Source {
 /// What this root has read, for the bounds.
 #[derive(Debug, Default)]
 struct Reads {
-    /// Replays: the size of each distinct file read, which together may not pass
-    /// [`BUNDLE_CAP`].
+    /// Replays: the size of each distinct file read, and their sum, which may not pass
+    /// [`BUNDLE_CAP`] (kept as it goes: a capture of thousands of files is read whole).
     sizes: BTreeMap<PathBuf, u64>,
+    total: u64,
     /// Live files cut at [`FILE_CAP`] since the last [`Root::take_cut`].
     cut: Vec<PathBuf>,
 }
@@ -170,8 +171,9 @@ impl Root {
                 .ok_or_else(|| io(std::io::ErrorKind::NotFound.into()))?,
         };
         let mut reads = self.reads();
-        reads.sizes.insert(path.to_path_buf(), bytes.len() as u64);
-        if reads.sizes.values().sum::<u64>() > BUNDLE_CAP {
+        let before = reads.sizes.insert(path.to_path_buf(), bytes.len() as u64);
+        reads.total = reads.total - before.unwrap_or(0) + bytes.len() as u64;
+        if reads.total > BUNDLE_CAP {
             return Err(io(over_cap("the bundle read so far", BUNDLE_CAP)));
         }
         Ok(bytes)

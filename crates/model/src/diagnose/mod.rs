@@ -57,6 +57,21 @@ impl<'a> Ctx<'a> {
         self.sum(name).1
     }
 
+    /// One piece of evidence per scope (CPU, device) where counter `name` moved.
+    pub fn moved_evidence(&self, name: &str) -> Vec<crate::findings::Evidence> {
+        self.changes(name)
+            .filter(|c| c.delta.is_some_and(|d| d > 0))
+            .map(|c| {
+                crate::findings::Evidence::moved(
+                    name,
+                    scope(&c.labels),
+                    c.delta.unwrap_or(0),
+                    c.rate.unwrap_or(0.0),
+                )
+            })
+            .collect()
+    }
+
     /// The rate of counter `name` at exactly these labels (a qdisc's packets beside its
     /// drops), 0 when it has none.
     pub fn rate_at(&self, name: &str, labels: &Labels) -> f64 {
@@ -145,16 +160,27 @@ pub fn diagnose_traced(
     let traced: Vec<ledger::Traced> =
         trace.map_or_else(Vec::new, |t| traced_in(t, netns, delta.interval_s));
     let ledger = ledger::build_traced(delta, None, &traced);
-    let ctx = Ctx {
-        delta,
-        ledger: &ledger,
-    };
+    findings_of(delta, &ledger, trace, netns)
+}
+
+/// [`diagnose`] over a ledger already built (the caller lays out the walk from it too).
+pub fn diagnose_ledger(delta: &Delta, ledger: &Ledger) -> Vec<Finding> {
+    findings_of(delta, ledger, None, None)
+}
+
+fn findings_of(
+    delta: &Delta,
+    ledger: &Ledger,
+    trace: Option<&crate::trace::DropTrace>,
+    netns: Option<u64>,
+) -> Vec<Finding> {
+    let ctx = Ctx { delta, ledger };
     let mut found: Vec<Finding> = RULES.iter().flat_map(|r| (r.check)(&ctx)).collect();
-    found.extend(unexplained(&ledger, &found));
+    found.extend(unexplained(ledger, &found));
     // After the generic findings, so a reason corroborates those too; a reason no finding
     // holds becomes one of its own there, with where the kernel dropped.
     if let Some(t) = trace {
-        add_trace(&mut found, t, &ledger, netns);
+        add_trace(&mut found, t, ledger, netns);
     }
     order(&mut found);
     found
@@ -181,11 +207,10 @@ fn traced_in(
             let count = match netns {
                 None => r.count,
                 Some(inode) => r
-                    .netns
+                    .by_netns
                     .iter()
-                    .filter(|(label, _)| label_inode(label) == Some(inode))
-                    .map(|(_, n)| *n)
-                    .sum(),
+                    .find(|(ns, _)| *ns == inode)
+                    .map_or(0, |(_, n)| *n),
             };
             let scaled = (count as f64 * scale).round() as u64;
             (scaled > 0).then(|| ledger::Traced {
@@ -215,7 +240,7 @@ fn unexplained(ledger: &Ledger, found: &[Finding]) -> Vec<Finding> {
             .into_iter()
             .filter(|c| !named.contains(c.change.name.as_str()))
             // Traced reasons are placed by `add_trace`, with the code location they name.
-            .filter(|c| !c.change.name.starts_with("drop reason "))
+            .filter(|c| ledger::reason_of(&c.change.name).is_none())
             .collect();
         let Some(first) = lines.first() else { continue };
         let rate: f64 = lines.iter().filter_map(|c| c.own_rate()).sum();
@@ -367,12 +392,6 @@ fn add_trace(
     order(found);
 }
 
-/// The inode of a namespace label as `trace drops` writes it (`NAME (net:[INODE])`).
-fn label_inode(label: &str) -> Option<u64> {
-    let rest = &label[label.rfind("net:[")? + 5..];
-    rest[..rest.find(']')?].parse().ok()
-}
-
 /// Adds what `trace latency` measured during the interval: each histogram's tail becomes
 /// evidence of the latency finding at its stage, or a finding of its own when the tail is
 /// long enough to matter on its own.
@@ -470,7 +489,7 @@ mod tests {
         s
     }
 
-    fn reason(name: &str, netns: &[(&str, u64)], secs: f64) -> crate::trace::ReasonRow {
+    fn reason(name: &str, netns: &[(u64, u64)], secs: f64) -> crate::trace::ReasonRow {
         let count = netns.iter().map(|n| n.1).sum();
         crate::trace::ReasonRow {
             reason: 0,
@@ -480,7 +499,11 @@ mod tests {
             rate: count as f64 / secs,
             locations: vec![("sk_filter_trim_cap+0x1".into(), count)],
             samples: vec![],
-            netns: netns.iter().map(|(l, n)| (l.to_string(), *n)).collect(),
+            netns: netns
+                .iter()
+                .map(|(ns, n)| (format!("pod (net:[{ns}])"), *n))
+                .collect(),
+            by_netns: netns.to_vec(),
             devices: vec![],
             protocols: vec![],
         }
@@ -509,13 +532,9 @@ mod tests {
             map_full: 0,
             samples_lost: 0,
             reasons: vec![
-                reason("SOCKET_RCVBUFF", &[("pod-a (net:[4026532001])", 50)], 10.0),
-                reason(
-                    "TCP_OLD_SEQUENCE",
-                    &[("pod-b (net:[4026532002])", 705)],
-                    10.0,
-                ),
-                reason("TCP_ZEROWINDOW", &[("pod-a (net:[4026532001])", 3)], 10.0),
+                reason("SOCKET_RCVBUFF", &[(4026532001, 50)], 10.0),
+                reason("TCP_OLD_SEQUENCE", &[(4026532002, 705)], 10.0),
+                reason("TCP_ZEROWINDOW", &[(4026532001, 3)], 10.0),
             ],
             cost: vec![],
             limits: vec![],
@@ -570,8 +589,18 @@ mod tests {
                 .iter()
                 .all(|f| !f.evidence.iter().any(|e| e.key.starts_with("drop reason")))
         );
-        assert_eq!(label_inode("pod-a (net:[4026532001])"), Some(4026532001));
-        assert_eq!(label_inode("none"), None);
+        // A namespace past the few the report names is still counted exactly.
+        let mut tail = trace.clone();
+        tail.reasons = vec![reason("TCP_ZEROWINDOW", &[(7, 40)], 10.0)];
+        tail.reasons[0].netns.clear();
+        let in_7 = diagnose_traced(&delta, Some(&tail), Some(7));
+        assert!(
+            in_7.iter().any(|f| f
+                .evidence
+                .iter()
+                .any(|e| e.key == "drop reason TCP_ZEROWINDOW")),
+            "{in_7:#?}"
+        );
     }
 
     /// Every finding id the code writes is a kind alerting rules are made for.

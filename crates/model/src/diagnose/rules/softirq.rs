@@ -1,7 +1,7 @@
 //! rx.5: the per-CPU backlog and the softirq budget.
 
 use super::finding;
-use crate::diagnose::{Ctx, MIN_EVENTS, scope};
+use crate::diagnose::{Ctx, MIN_EVENTS};
 use crate::findings::{Action, Confidence, Evidence, Finding, Severity};
 
 /// rx.5: the per-CPU backlog overflowed (softnet dropped, CPU_BACKLOG).
@@ -17,17 +17,7 @@ pub(super) fn softirq_backlog(ctx: &Ctx) -> Vec<Finding> {
         Ctx::severity(r, traffic),
         format!("the per-CPU input backlog overflows ({r:.0} packets/s dropped)"),
     );
-    for c in ctx
-        .changes("softnet.dropped")
-        .filter(|c| c.delta.is_some_and(|d| d > 0))
-    {
-        f.evidence.push(Evidence::moved(
-            "softnet.dropped",
-            scope(&c.labels),
-            c.delta.unwrap_or(0),
-            c.rate.unwrap_or(0.0),
-        ));
-    }
+    f.evidence.extend(ctx.moved_evidence("softnet.dropped"));
     // Global: a container's namespace cannot see it.
     let current = ctx
         .setting("net.core.netdev_max_backlog")
@@ -86,17 +76,8 @@ pub(super) fn softirq_squeeze(ctx: &Ctx) -> Vec<Finding> {
             ),
         );
         f.loss = false;
-        for c in ctx
-            .changes("softnet.time_squeeze")
-            .filter(|c| c.delta.is_some_and(|d| d > 0))
-        {
-            f.evidence.push(Evidence::moved(
-                "softnet.time_squeeze",
-                scope(&c.labels),
-                c.delta.unwrap_or(0),
-                c.rate.unwrap_or(0.0),
-            ));
-        }
+        f.evidence
+            .extend(ctx.moved_evidence("softnet.time_squeeze"));
         let budget = ctx.setting("net.core.netdev_budget").unwrap_or("?");
         let usecs = ctx.setting("net.core.netdev_budget_usecs").unwrap_or("?");
         f.evidence
