@@ -95,6 +95,16 @@ impl CounterView {
         })
     }
 
+    /// What it alone shows, as a finding's evidence.
+    pub fn own_evidence(&self) -> crate::findings::Evidence {
+        crate::findings::Evidence::moved(
+            &self.change.name,
+            self.scope(),
+            self.own_delta().unwrap_or(0),
+            self.own_rate().unwrap_or(0.0),
+        )
+    }
+
     /// The scope it counts in: `dev=eth0 queue=3`, or `host`.
     pub fn scope(&self) -> String {
         if self.change.labels.is_empty() {
@@ -233,6 +243,13 @@ pub fn build_traced(delta: &Delta, iface: Option<&str>, traced: &[Traced]) -> Le
         let t = totals.entry(name).or_default();
         *t = t.saturating_add(*d);
     }
+    // Counters kept per CPU, not per device, and what of each is left to attribute.
+    let per_cpu: HashSet<&str> = deltas
+        .keys()
+        .filter(|(_, l)| l.contains_key("cpu") && !l.contains_key("dev"))
+        .map(|(n, _)| *n)
+        .collect();
+    let mut pool: HashMap<&str, u64> = HashMap::new();
     let mut per_stage: Vec<Vec<CounterView>> = vec![Vec::new(); STAGES.len()];
     for t in traced {
         let Some(idx) = STAGES.iter().position(|s| s.id == t.stage) else {
@@ -277,7 +294,10 @@ pub fn build_traced(delta: &Delta, iface: Option<&str>, traced: &[Traced]) -> Le
             .position(|s| s.id == place.stage)
             .expect("catalog is checked");
         // A host-wide counter includes its parts on every device (Ip.OutDiscards counts the
-        // qdisc drops of all of them); a per-device one only its own device's.
+        // qdisc drops of all of them); a per-device one only its own device's, and of a
+        // per-CPU part (softnet's drops also raise the device's rx_dropped) what the devices
+        // before it have not claimed.
+        let own = c.delta.unwrap_or(0);
         let included: u64 = place
             .item
             .map(|i| {
@@ -286,8 +306,15 @@ pub fn build_traced(delta: &Delta, iface: Option<&str>, traced: &[Traced]) -> Le
                     .map(|n| {
                         if c.labels.is_empty() {
                             totals.get(n).copied().unwrap_or(0)
+                        } else if let Some(d) = deltas.get(&(*n, &c.labels)) {
+                            *d
+                        } else if per_cpu.contains(n) {
+                            let left = pool.entry(n).or_insert_with(|| totals[n]);
+                            let take = (*left).min(own);
+                            *left -= take;
+                            take
                         } else {
-                            deltas.get(&(*n, &c.labels)).copied().unwrap_or(0)
+                            0
                         }
                     })
                     .fold(0, u64::saturating_add)
@@ -519,6 +546,48 @@ mod tests {
         );
         assert_eq!(l.first_loss, Some("rx.5"));
         assert!(!l.stage("tx.1").unwrap().losing);
+    }
+
+    #[test]
+    fn a_backlog_drop_charged_to_the_receiving_device_is_lost_at_the_backlog() {
+        let (cpu, veth, eth) = (
+            labels([("cpu", "1")]),
+            labels([("dev", "veth0")]),
+            labels([("dev", "eth0")]),
+        );
+        let before = [
+            ("rx_dropped", veth.clone(), 0),
+            ("rx_dropped", eth.clone(), 0),
+            ("softnet.dropped", cpu.clone(), 0),
+        ];
+        // The backlog's 3,000 drops also raise one device's rx_dropped; eth0's 400 are its own.
+        let l = ledger_of(
+            &before,
+            &[
+                ("rx_dropped", veth.clone(), 3_000),
+                ("rx_dropped", eth.clone(), 0),
+                ("softnet.dropped", cpu.clone(), 3_000),
+            ],
+        );
+        assert_eq!(l.first_loss, Some("rx.5"));
+        assert!(!l.stage("rx.3").unwrap().losing);
+        let l = ledger_of(
+            &before,
+            &[
+                ("rx_dropped", veth, 3_000),
+                ("rx_dropped", eth.clone(), 400),
+                ("softnet.dropped", cpu, 3_000),
+            ],
+        );
+        assert_eq!(l.first_loss, Some("rx.3"), "a ring drop beside it is kept");
+        let own: u64 = l
+            .stage("rx.3")
+            .unwrap()
+            .counters
+            .iter()
+            .filter_map(|c| c.own_delta())
+            .sum();
+        assert_eq!(own, 400);
     }
 
     #[test]

@@ -100,6 +100,7 @@ pub static ITEMS: &[Item] = &[
         .about("Receiver overruns: frames lost because the ring was full.")
         .cmds(&["ip -s -s link show dev DEV", "ethtool -g DEV"]),
     counter("rx_dropped", "rx.3", Drop, STATS)
+        .includes(&["softnet.dropped"])
         .about("Packets the driver or the core dropped without an error: full ring, no memory, \
                 or a frame the stack did not want. Its meaning varies by driver.")
         .cmds(&["ip -s -s link show dev DEV", "ethtool -S DEV | grep -iE 'drop|miss'"]),
@@ -131,7 +132,7 @@ pub static ITEMS: &[Item] = &[
         .about("Bytes received, as /proc/net/dev prints them.").cmds(&["cat /proc/net/dev"]),
     counter("netdev.rx_errs", "rx.1", Error, DEV).same_as("rx_errors")
         .about("Receive errors, as /proc/net/dev prints them.").cmds(&["cat /proc/net/dev"]),
-    counter("netdev.rx_drop", "rx.3", Drop, DEV).same_as("rx_dropped")
+    counter("netdev.rx_drop", "rx.3", Drop, DEV).same_as("rx_dropped").includes(&["softnet.dropped"])
         .about("rx_dropped plus rx_missed_errors: /proc/net/dev sums the two.").cmds(&["cat /proc/net/dev"]),
     counter("netdev.rx_fifo", "rx.3", Drop, DEV).same_as("rx_fifo_errors")
         .about("Receive FIFO overruns, as /proc/net/dev prints them.").cmds(&["cat /proc/net/dev"]),

@@ -137,7 +137,7 @@ pub static REASONS: &[Reason] = &[
     r("FQ_FLOW_LIMIT", "tx.3", &["qdisc.drops"]),
     r("CPU_BACKLOG", "rx.5", &["softnet.dropped"]),
     r("XDP", "rx.7", &[]),
-    r("TC_INGRESS", "rx.7", &[]),
+    r("TC_INGRESS", "rx.7", &["qdisc.ingress.drops"]),
     // rx_nohandler only where delivery must be exact (bond members); rx_dropped otherwise.
     r("UNHANDLED_PROTO", "rx.7", &["rx_dropped", "rx_nohandler"]),
     r("SKB_CSUM", "rx.9", &[]),

@@ -227,7 +227,7 @@ fn traced_in(
 /// with the counters, their scope and rate, what the catalog says they count, and how to look
 /// closer. A loss nobody wrote a rule for is still a finding.
 fn unexplained(ledger: &Ledger, found: &[Finding]) -> Vec<Finding> {
-    use crate::findings::{Action, Confidence, Evidence};
+    use crate::findings::{Action, Confidence};
     let named: std::collections::HashSet<&str> = found
         .iter()
         .filter(|f| f.loss)
@@ -273,17 +273,7 @@ fn unexplained(ledger: &Ledger, found: &[Finding]) -> Vec<Finding> {
                 "{} +{delta} ({rate:.1}/s): a loss at {} that no rule explains",
                 first.change.name, stage.title
             ),
-            evidence: lines
-                .iter()
-                .map(|c| {
-                    Evidence::moved(
-                        &c.change.name,
-                        c.scope(),
-                        c.own_delta().unwrap_or(0),
-                        c.own_rate().unwrap_or(0.0),
-                    )
-                })
-                .collect(),
+            evidence: lines.iter().map(|c| c.own_evidence()).collect(),
             cause: format!(
                 "no rule of pktmap's explains this counter yet; what it counts: {}",
                 about(&first.change.name)

@@ -9,6 +9,7 @@ mod hostile;
 mod live;
 mod privileges;
 mod rig;
+mod rig_stack;
 mod serve;
 mod soak;
 mod support;

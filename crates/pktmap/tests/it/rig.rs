@@ -9,7 +9,7 @@ use serde_json::Value;
 use std::time::Duration;
 
 /// What a fault must look like: the first losing stage and the counter that shows it.
-struct Expect {
+pub(crate) struct Expect {
     stage: &'static str,
     counter: &'static str,
     /// The kernel's drop reason, checked with `diagnose --trace`.
@@ -17,7 +17,11 @@ struct Expect {
 }
 
 impl Expect {
-    fn at(stage: &'static str, counter: &'static str, reason: Option<&'static str>) -> Expect {
+    pub(crate) fn at(
+        stage: &'static str,
+        counter: &'static str,
+        reason: Option<&'static str>,
+    ) -> Expect {
         Expect {
             stage,
             counter,
@@ -76,7 +80,7 @@ fn assert_diagnose(how: &str, d: &Value, e: &Expect) {
 
 /// Runs `step` over and over in the background and finds the fault in namespace `ns` four
 /// ways.
-fn find(ns: &str, e: Expect, step: impl FnMut() + Send + 'static) {
+pub(crate) fn find(ns: &str, e: Expect, step: impl FnMut() + Send + 'static) {
     let _traffic = repeat("pmt-rig", step);
     std::thread::sleep(Duration::from_millis(300));
     let live_walk = json_of(&NetnsPair::pktmap_in(
@@ -92,13 +96,7 @@ fn find(ns: &str, e: Expect, step: impl FnMut() + Send + 'static) {
     );
     assert_diagnose("live", &serde_json::from_slice(&live.stdout).unwrap(), &e);
 
-    let dir = TempDir::new("rig");
-    let (a, b) = (dir.path("a.json"), dir.path("b.json"));
-    for f in [&a, &b] {
-        let out = NetnsPair::pktmap_in(ns, &["snapshot", "-o", f]);
-        assert!(out.status.success(), "{}", stderr(&out));
-        std::thread::sleep(Duration::from_millis(800));
-    }
+    let (_dir, a, b) = snapshot_pair(ns);
     let replay_walk = json_of(&run(&["walk", "--json", "--from", &a, "--to", &b]));
     assert_walk("replayed", &replay_walk, &e);
     let replay = run(&["diagnose", "--json", "--from", &a, "--to", &b]);
@@ -127,7 +125,7 @@ fn find(ns: &str, e: Expect, step: impl FnMut() + Send + 'static) {
 }
 
 /// A device's MAC address, as its namespace reads it.
-fn mac(ns: &str, dev: &str) -> [u8; 6] {
+pub(crate) fn mac(ns: &str, dev: &str) -> [u8; 6] {
     let out = std::process::Command::new("ip")
         .args(["-n", ns, "-br", "link", "show", "dev", dev])
         .output()
@@ -141,12 +139,12 @@ fn mac(ns: &str, dev: &str) -> [u8; 6] {
     m
 }
 
-fn ipv4(a: &str) -> [u8; 4] {
+pub(crate) fn ipv4(a: &str) -> [u8; 4] {
     a.parse::<std::net::Ipv4Addr>().unwrap().octets()
 }
 
 /// The Internet checksum.
-fn checksum(bytes: &[u8]) -> u16 {
+pub(crate) fn checksum(bytes: &[u8]) -> u16 {
     let mut sum: u32 = bytes
         .chunks(2)
         .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
@@ -159,7 +157,7 @@ fn checksum(bytes: &[u8]) -> u16 {
 
 /// An Ethernet frame carrying an IPv4 packet `proto` from a to `dst` with `payload`; then
 /// `spoil` may damage it.
-fn frame(src: [u8; 6], dst: [u8; 6], to: &str, proto: u8, payload: &[u8]) -> Vec<u8> {
+pub(crate) fn frame(src: [u8; 6], dst: [u8; 6], to: &str, proto: u8, payload: &[u8]) -> Vec<u8> {
     let mut f = Vec::new();
     f.extend(dst);
     f.extend(src);
@@ -178,7 +176,7 @@ fn frame(src: [u8; 6], dst: [u8; 6], to: &str, proto: u8, payload: &[u8]) -> Vec
 }
 
 /// An IPv4 frame from a's MAC to b's, addressed to `to`.
-fn to_b(pair: &NetnsPair, to: &str, proto: u8, payload: &[u8]) -> Vec<u8> {
+pub(crate) fn to_b(pair: &NetnsPair, to: &str, proto: u8, payload: &[u8]) -> Vec<u8> {
     frame(
         mac(&pair.a, &pair.veth_a),
         mac(&pair.b, &pair.veth_b),
@@ -189,7 +187,7 @@ fn to_b(pair: &NetnsPair, to: &str, proto: u8, payload: &[u8]) -> Vec<u8> {
 }
 
 /// A UDP datagram to `port` with a correct checksum over the pseudo-header.
-fn udp(to: &str, port: u16, body: &[u8]) -> Vec<u8> {
+pub(crate) fn udp(to: &str, port: u16, body: &[u8]) -> Vec<u8> {
     let len = (8 + body.len()) as u16;
     let mut u = Vec::new();
     u.extend(40000u16.to_be_bytes());
@@ -209,7 +207,7 @@ fn udp(to: &str, port: u16, body: &[u8]) -> Vec<u8> {
 }
 
 /// An AF_PACKET socket on `dev` in namespace `ns`, and a step that sends `frame` 50 times.
-fn sender(ns: &str, dev: &str, frame: Vec<u8>) -> impl FnMut() + Send + 'static {
+pub(crate) fn sender(ns: &str, dev: &str, frame: Vec<u8>) -> impl FnMut() + Send + 'static {
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
     let dev = dev.to_string();
     let (fd, ifindex) = NetnsPair::within(ns, move || {
@@ -248,7 +246,12 @@ fn sender(ns: &str, dev: &str, frame: Vec<u8>) -> impl FnMut() + Send + 'static 
 
 /// A UDP socket in namespace `ns` (bound to `from`) and a step that sends 50 datagrams to
 /// `to:port`.
-fn udp_sender(ns: &str, from: &str, to: &str, port: u16) -> impl FnMut() + Send + 'static {
+pub(crate) fn udp_sender(
+    ns: &str,
+    from: &str,
+    to: &str,
+    port: u16,
+) -> impl FnMut() + Send + 'static {
     let from = from.to_string();
     let sock = NetnsPair::within(ns, move || {
         std::net::UdpSocket::bind((from.as_str(), 0)).unwrap()
@@ -263,7 +266,7 @@ fn udp_sender(ns: &str, from: &str, to: &str, port: u16) -> impl FnMut() + Send 
 }
 
 /// b's MAC as a permanent neighbour entry in a, so a sends without asking.
-fn static_neighbour(pair: &NetnsPair) {
+pub(crate) fn static_neighbour(pair: &NetnsPair) {
     let peer = mac(&pair.b, &pair.veth_b)
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -285,7 +288,7 @@ fn static_neighbour(pair: &NetnsPair) {
     ]);
 }
 
-fn rig_pair(
+pub(crate) fn rig_pair(
     test: &str,
     tools: &[Tool],
 ) -> Option<(NetnsPair, std::sync::RwLockReadGuard<'static, ()>)> {

@@ -344,6 +344,18 @@ impl Drop for Repeat {
     }
 }
 
+/// Two snapshot files of namespace `ns` taken 800 ms apart, in a directory removed on drop.
+pub fn snapshot_pair(ns: &str) -> (TempDir, String, String) {
+    let dir = TempDir::new("pair");
+    let (a, b) = (dir.path("a.json"), dir.path("b.json"));
+    for f in [&a, &b] {
+        let out = NetnsPair::pktmap_in(ns, &["snapshot", "-o", f]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        std::thread::sleep(std::time::Duration::from_millis(800));
+    }
+    (dir, a, b)
+}
+
 /// A run of pktmap that must end within `limit`, with its peak memory in KiB (from `wait4`,
 /// for this child alone). A run still going at the limit is killed and fails the test: that
 /// is the hang the bounds exist to prevent.

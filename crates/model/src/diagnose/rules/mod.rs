@@ -6,6 +6,7 @@
 use super::Rule;
 use crate::findings::{Confidence, Finding, Severity};
 
+mod hooks;
 mod ip;
 mod latency;
 mod nic;
@@ -34,6 +35,10 @@ pub static RULES: &[Rule] = &[
         check: softirq::softirq_squeeze,
     },
     Rule {
+        id: "program-drops",
+        check: hooks::program_drops,
+    },
+    Rule {
         id: "ip-discards",
         check: ip::ip_discards,
     },
@@ -60,6 +65,10 @@ pub static RULES: &[Rule] = &[
     Rule {
         id: "udp-receive-buffer",
         check: socket::udp_receive_buffer,
+    },
+    Rule {
+        id: "send-buffer",
+        check: tx::send_buffer,
     },
     Rule {
         id: "qdisc-drops",

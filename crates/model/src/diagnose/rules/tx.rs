@@ -1,8 +1,69 @@
-//! tx.3 and tx.4: what the qdisc and the driver drop on the way out.
+//! tx.1, tx.3 and tx.4: what the socket, the qdisc and the driver drop on the way out.
 
 use super::finding;
 use crate::diagnose::{Ctx, scope};
 use crate::findings::{Action, Confidence, Evidence, Finding};
+
+/// tx.1: UDP sends refused for lack of send buffer, beyond what a qdisc's drops account for
+/// (those echo here as ENOBUFS and are the qdisc's finding).
+pub(super) fn send_buffer(ctx: &Ctx) -> Vec<Finding> {
+    let lines: Vec<_> = ["Udp.SndbufErrors", "Udp6SndbufErrors"]
+        .into_iter()
+        .filter_map(|n| ctx.ledger.line(n, &crate::snapshot::Labels::new()))
+        .filter(|c| c.above_floor && c.own_delta().is_some_and(|d| d > 0))
+        .collect();
+    let Some(first) = lines.first() else {
+        return Vec::new();
+    };
+    let rate: f64 = lines.iter().filter_map(|c| c.own_rate()).sum();
+    let sent = ctx.rate("Udp.OutDatagrams");
+    let mut f = finding(
+        "send-buffer",
+        "tx.1",
+        Ctx::severity(rate, sent + rate),
+        format!("{rate:.0} UDP sends/s are refused: the socket's send buffer is full"),
+    );
+    f.evidence = lines.iter().map(|c| c.own_evidence()).collect();
+    f.evidence
+        .push(Evidence::moved("Udp.OutDatagrams", "host", 0, sent));
+    for q in ctx
+        .to()
+        .metrics
+        .iter()
+        .filter(|m| m.name == "qdisc.backlog" && m.value > 0)
+    {
+        f.evidence.push(Evidence::value(
+            "qdisc.backlog",
+            scope(&q.labels),
+            q.value.to_string(),
+        ));
+    }
+    f.cause = "the application writes faster than its packets leave: each datagram holds \
+               send buffer until the device takes it, so a slow qdisc (a shaper) or device \
+               below keeps the buffer full and sends fail with EAGAIN or ENOBUFS; a blocking \
+               socket would wait instead"
+        .into();
+    f.actions.push(Action::inspect(
+        "ss -uamp  (skmem: w = bytes held, tb = the buffer)",
+    ));
+    f.actions.push(Action::inspect(
+        "tc -s qdisc show  (a backlog here holds the buffer)",
+    ));
+    if let Some(cur) = ctx.setting("net.core.wmem_default") {
+        f.actions.push(Action::sysctl(
+            "net.core.wmem_default",
+            cur,
+            cur.parse::<u64>().map_or(0, |v| v * 4),
+            "a larger default send buffer for sockets that do not set SO_SNDBUF",
+        ));
+    }
+    f.confidence = if first.included > 0 {
+        Confidence::Medium
+    } else {
+        Confidence::High
+    };
+    vec![f]
+}
 
 /// tx.3: qdiscs drop.
 pub(super) fn qdisc_drops(ctx: &Ctx) -> Vec<Finding> {
@@ -96,5 +157,31 @@ mod tests {
         );
         assert_eq!(run(qdisc_drops, &a, &b)[0].stage, "tx.3");
         assert_eq!(run(tx_ring, &a, &b)[0].stage, "tx.4");
+    }
+
+    #[test]
+    fn send_buffer_errors_are_tx1_unless_a_qdisc_dropped_them() {
+        let q = &[("dev", "eth0"), ("kind", "tbf"), ("parent", "root")][..];
+        let own = pair(
+            &[
+                ("Udp.OutDatagrams", NONE, 0, 1_000),
+                ("Udp.SndbufErrors", NONE, 0, 4_000),
+            ],
+            &[("net.core.wmem_default", "212992")],
+            vec![],
+        );
+        let f = run(send_buffer, &own.0, &own.1);
+        assert_eq!(f[0].stage, "tx.1");
+        assert!(f[0].actions.iter().any(|a| a.command.contains("851968")));
+        let echo = pair(
+            &[
+                ("Udp.OutDatagrams", NONE, 0, 1_000),
+                ("Udp.SndbufErrors", NONE, 0, 4_000),
+                ("qdisc.drops", q, 0, 4_000),
+            ],
+            &[],
+            vec![],
+        );
+        assert!(run(send_buffer, &echo.0, &echo.1).is_empty());
     }
 }
