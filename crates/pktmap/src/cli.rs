@@ -56,6 +56,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Print Prometheus alerting rules for `serve`: one alert per kind of finding.
     Rules,
+    /// Print the Grafana dashboard for `serve` (JSON, to import).
+    Dashboard,
 }
 
 #[derive(Args)]
@@ -63,9 +65,21 @@ pub struct ServeArgs {
     /// Address to listen on (the default keeps it to this host).
     #[arg(long, default_value = "127.0.0.1:9977")]
     pub listen: std::net::SocketAddr,
-    /// How often to take a snapshot; every answer is about the last interval.
-    #[arg(long, short, default_value = "5s", value_parser = parse_duration)]
+    /// How often to take a snapshot; every answer is about the last interval. 0: collect
+    /// when scraped instead, rates over the time since the last collection.
+    #[arg(long, short, default_value = "5s", value_parser = parse_duration_or_zero)]
     pub interval: Interval,
+    /// With --interval 0: how long one collection serves every scrape (0: collect on each).
+    #[arg(long, default_value = "1s", value_parser = parse_duration_or_zero)]
+    pub cache: Interval,
+    /// At most this many namespaces besides the host's on /metrics: the ones losing packets
+    /// first; the rest are counted in pktmap_netns_left_out.
+    #[arg(long, default_value_t = 100)]
+    pub netns_limit: usize,
+    /// At most this many series on /metrics: namespaces' per-counter detail goes first, then
+    /// their summaries; what went is counted and is a finding.
+    #[arg(long, default_value_t = 20_000)]
+    pub series_limit: usize,
 }
 
 #[derive(Args)]
@@ -313,6 +327,14 @@ fn parse_percent(s: &str) -> Result<u32, String> {
 }
 
 /// `1s`, `500ms`, `2m`, or a bare number of seconds.
+/// A duration as [`parse_duration`] reads it, or 0.
+pub fn parse_duration_or_zero(text: &str) -> Result<Interval, String> {
+    if text.trim().trim_end_matches(['s', 'm']) == "0" {
+        return Ok(Interval(Duration::ZERO));
+    }
+    parse_duration(text)
+}
+
 pub fn parse_duration(text: &str) -> Result<Interval, String> {
     let text = text.trim();
     let split = text

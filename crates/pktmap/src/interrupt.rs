@@ -23,6 +23,11 @@ pub fn install() {
     }
 }
 
+/// Asks for a stop from inside, as a signal would.
+pub fn stop() {
+    STOP.store(true, Ordering::SeqCst);
+}
+
 /// Whether a stop was asked for.
 pub fn stopped() -> bool {
     STOP.load(Ordering::SeqCst)

@@ -340,8 +340,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 args.out, args.out
             );
         }
-        Command::Serve(args) => serve::run(&target, &root, args.listen, args.interval.0)?,
+        Command::Serve(args) => serve::run(
+            &target,
+            &root,
+            &serve::Settings {
+                listen: args.listen,
+                interval: args.interval.0,
+                cache: args.cache.0,
+                limits: pktmap_render::metrics::Limits {
+                    netns: args.netns_limit,
+                    series: args.series_limit,
+                },
+            },
+        )?,
         Command::Rules => output::text(&pktmap_render::alerts::rules_yaml())?,
+        Command::Dashboard => output::json(&pktmap_render::dashboard::json())?,
         Command::Stages(args) => {
             if args.json {
                 output::json(&catalog_render::json())?;

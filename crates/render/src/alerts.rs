@@ -4,14 +4,18 @@
 
 use pktmap_model::diagnose;
 
+/// Every kind of finding the page can carry: diagnose's, and the page's own breach.
+fn kinds() -> impl Iterator<Item = &'static str> {
+    diagnose::finding_kinds().chain([crate::metrics::SERIES_LIMIT])
+}
+
 /// How long a kind of finding must persist before it pages: losses quickly, delay and
 /// configuration later, so a single burst does not page.
 fn hold(kind: &str) -> &'static str {
     match kind {
-        "cpu-pressure" | "c-states" | "rtt-inflation" | "receive-window" | "slow-reader"
-        | "qdisc-backlog" | "latency-tail" | "retransmits" | "requeues" | "softirq-squeeze" => {
-            "10m"
-        }
+        "series-limit" | "cpu-pressure" | "c-states" | "rtt-inflation" | "receive-window"
+        | "slow-reader" | "qdisc-backlog" | "latency-tail" | "retransmits" | "requeues"
+        | "softirq-squeeze" => "10m",
         _ => "2m",
     }
 }
@@ -37,7 +41,7 @@ pub fn rules_yaml() -> String {
          # carries the node's own title and first action.\n\
          groups:\n  - name: pktmap\n    rules:\n",
     );
-    for kind in diagnose::finding_kinds() {
+    for kind in kinds() {
         let sel = format!("rule=\"{kind}\"");
         out.push_str(&format!(
             "      - alert: {name}\n\
@@ -64,9 +68,9 @@ mod tests {
     #[test]
     fn one_alert_per_kind_with_a_distinct_name() {
         let y = rules_yaml();
-        let kinds = diagnose::finding_kinds().count();
+        let kinds = kinds().count();
         assert_eq!(y.matches("- alert: ").count(), kinds);
-        let mut names: Vec<String> = diagnose::finding_kinds().map(alert_name).collect();
+        let mut names: Vec<String> = super::kinds().map(alert_name).collect();
         names.sort();
         names.dedup();
         assert_eq!(names.len(), kinds);

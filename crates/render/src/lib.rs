@@ -2,6 +2,7 @@
 
 pub mod alerts;
 pub mod catalog;
+pub mod dashboard;
 pub mod explain;
 pub mod findings;
 pub mod fmt;

@@ -55,11 +55,21 @@ fn label_name(k: &str) -> &str {
     }
 }
 
+/// Which series give way first when the page would pass its series limit: a namespace's
+/// detail (each loss counter), then its summary (stages, collectors); never the host's own
+/// series, findings or the namespace index.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+enum Keep {
+    Always,
+    Summary,
+    Detail,
+}
+
 struct Family {
     name: &'static str,
     kind: &'static str,
     help: &'static str,
-    samples: Vec<String>,
+    samples: Vec<(Keep, String, f64)>,
 }
 
 impl Family {
@@ -73,15 +83,61 @@ impl Family {
     }
 
     fn add(&mut self, labels: String, value: impl Into<f64>) {
-        // `+ 0.0` turns a negative zero (a sum of nothing) into the 0 Prometheus expects.
-        let v = value.into() + 0.0;
-        self.samples.push(format!("{}{labels} {v}", self.name));
+        self.add_kept(Keep::Always, labels, value);
     }
+
+    fn add_kept(&mut self, keep: Keep, labels: String, value: impl Into<f64>) {
+        // `+ 0.0` turns a negative zero (a sum of nothing) into the 0 Prometheus expects.
+        self.samples.push((keep, labels, value.into() + 0.0));
+    }
+
+    /// The family in the text format 0.0.4, or in OpenMetrics (a counter's family is named
+    /// without its `_total`, which its samples keep).
+    fn write(&self, out: &mut String, openmetrics: bool) {
+        if self.samples.is_empty() {
+            return;
+        }
+        let family = match (openmetrics, self.kind) {
+            (true, "counter") => self.name.strip_suffix("_total").unwrap_or(self.name),
+            _ => self.name,
+        };
+        let _ = writeln!(out, "# HELP {family} {}", self.help);
+        let _ = writeln!(out, "# TYPE {family} {}", self.kind);
+        for (_, labels, v) in &self.samples {
+            let _ = writeln!(out, "{}{labels} {v}", self.name);
+        }
+    }
+}
+
+/// Bounds on the page, stated in it: namespaces beyond `netns` (the ones losing packets
+/// first) and series beyond `series` are left out, and counted.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub netns: usize,
+    pub series: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            netns: 100,
+            series: 20_000,
+        }
+    }
+}
+
+/// The page in both formats, and what its limits left out.
+pub struct Page {
+    pub text: String,
+    pub openmetrics: String,
+    pub series: usize,
+    pub series_left_out: usize,
+    pub netns_left_out: usize,
 }
 
 /// The whole `/metrics` page. Non-host namespaces export their stages, findings and the loss
 /// counters that moved; the host's namespace every loss counter.
-pub fn text(reports: &[Report]) -> String {
+pub fn page(reports: &[Report], limits: Limits) -> Page {
     let mut traffic = Family::new(
         "pktmap_stage_traffic_per_second",
         "gauge",
@@ -107,7 +163,7 @@ pub fn text(reports: &[Report]) -> String {
         "counter",
         "A kernel loss counter under its own name, with the stage it belongs to.",
     );
-    let mut limits = Family::new(
+    let mut limits_family = Family::new(
         "pktmap_limit",
         "gauge",
         "A setting that is a limit (backlog, ring, conntrack table, somaxconn).",
@@ -137,10 +193,35 @@ pub fn text(reports: &[Report]) -> String {
         "gauge",
         "Each network namespace read: its name, container or pod, joined on netns.",
     );
-    for r in reports {
+    let mut unseen = Family::new(
+        "pktmap_unseen",
+        "gauge",
+        "1 for each collector that could not read all it needs, with why (capabilities, a \
+         missing file): what this node's map cannot show.",
+    );
+    // The host's namespace always; then the ones losing packets, the ones with findings, the
+    // rest, up to the limit.
+    let mut order: Vec<&Report> = reports.iter().collect();
+    order.sort_by_key(|r| {
+        let ns = r.walk.host.netns.as_ref();
+        (
+            !ns.is_none_or(|n| n.own),
+            r.walk.first_loss.is_none(),
+            r.findings.is_empty(),
+            ns.map(|n| n.inode),
+        )
+    });
+    let kept = limits.netns.saturating_add(1).min(order.len());
+    let netns_left_out = order.len() - kept;
+    for r in &order[..kept] {
         let label = r.walk.host.netns.as_ref();
         let ns = label.map(|n| n.inode.to_string()).unwrap_or_default();
         let host = label.is_none_or(|n| n.own);
+        let (summary, detail) = if host {
+            (Keep::Always, Keep::Always)
+        } else {
+            (Keep::Summary, Keep::Detail)
+        };
         if let Some(n) = label {
             netns_info.add(
                 labels(&[
@@ -154,10 +235,12 @@ pub fn text(reports: &[Report]) -> String {
         for s in &r.walk.stages {
             let l = labels(&[("stage", s.id), ("netns", &ns)]);
             if let Some(t) = s.traffic_per_s {
-                traffic.add(l.clone(), t);
+                traffic.add_kept(summary, l.clone(), t);
             }
+            // Drops and the losing flag stay while anything of the namespace does: they are
+            // what an alert and the dashboard's first panel read.
             drops.add(l.clone(), s.drops_per_s);
-            errors.add(l.clone(), s.errors_per_s);
+            errors.add_kept(summary, l.clone(), s.errors_per_s);
             losing.add(l, u8::from(s.losing));
             for c in s
                 .counters
@@ -177,7 +260,7 @@ pub fn text(reports: &[Report]) -> String {
                         .filter(|(k, _)| matches!(k.as_str(), "dev" | "cpu" | "queue" | "kind"))
                         .map(|(k, v)| (label_name(k), v.as_str())),
                 );
-                counters.add(labels(&pairs), c.change.value as f64);
+                counters.add_kept(detail, labels(&pairs), c.change.value as f64);
             }
         }
         for set in r
@@ -195,7 +278,8 @@ pub fn text(reports: &[Report]) -> String {
                 continue;
             };
             let dev = set.labels.get("dev").map(String::as_str).unwrap_or("");
-            limits.add(
+            limits_family.add_kept(
+                summary,
                 labels(&[("name", &set.name), ("device", dev), ("netns", &ns)]),
                 v as f64,
             );
@@ -227,31 +311,118 @@ pub fn text(reports: &[Report]) -> String {
         }
         for c in &r.snapshot.collectors {
             let l = labels(&[("collector", &c.id), ("netns", &ns)]);
-            collector_ok.add(l.clone(), u8::from(c.status == CollectorStatus::Ok));
-            collector_time.add(l, c.duration_us as f64 / 1e6);
+            collector_ok.add_kept(
+                summary,
+                l.clone(),
+                u8::from(c.status == CollectorStatus::Ok),
+            );
+            collector_time.add_kept(summary, l, c.duration_us as f64 / 1e6);
+            if c.status != CollectorStatus::Ok {
+                let why = c.notes.first().map_or("", String::as_str);
+                let why: String = why.chars().take(160).collect();
+                unseen.add(
+                    labels(&[("collector", &c.id), ("netns", &ns), ("why", &why)]),
+                    1,
+                );
+            }
         }
     }
-    let mut out = String::new();
-    for f in [
+    let mut families = vec![
         traffic,
         drops,
         errors,
         losing,
         counters,
-        limits,
+        limits_family,
         finding,
         finding_info,
         collector_ok,
         collector_time,
         netns_info,
-    ] {
-        let _ = writeln!(out, "# HELP {} {}", f.name, f.help);
-        let _ = writeln!(out, "# TYPE {} {}", f.name, f.kind);
-        for s in f.samples {
-            let _ = writeln!(out, "{s}");
+        unseen,
+    ];
+    let series_left_out = shed(&mut families, limits.series.saturating_sub(STATUS_SERIES));
+    let series: usize = families.iter().map(|f| f.samples.len()).sum();
+    let mut status = Family::new(
+        "pktmap_series_left_out",
+        "gauge",
+        "Series the page left out to stay under --series-limit (namespaces' detail first).",
+    );
+    status.add(String::new(), series_left_out as f64);
+    let mut netns_out = Family::new(
+        "pktmap_netns_left_out",
+        "gauge",
+        "Namespaces left off the page by --netns-limit (the quietest).",
+    );
+    netns_out.add(String::new(), netns_left_out as f64);
+    families.push(status);
+    families.push(netns_out);
+    if series_left_out > 0 || netns_left_out > 0 {
+        // A breach is a finding like any other, so the alert that carries actions fires.
+        let title = format!(
+            "the page left out {series_left_out} series and {netns_left_out} namespaces to stay \
+             within its limits"
+        );
+        let action = "pktmap serve --series-limit N --netns-limit N (higher), or fewer \
+                      namespaces with --netns";
+        for f in families.iter_mut() {
+            match f.name {
+                "pktmap_finding" => f.add(
+                    labels(&[("rule", SERIES_LIMIT), ("severity", "warning")]),
+                    1,
+                ),
+                "pktmap_finding_info" => f.add(
+                    labels(&[
+                        ("rule", SERIES_LIMIT),
+                        ("title", &title),
+                        ("action", action),
+                    ]),
+                    1,
+                ),
+                _ => {}
+            }
         }
     }
-    out
+    let (mut text, mut openmetrics) = (String::new(), String::new());
+    for f in &families {
+        f.write(&mut text, false);
+        f.write(&mut openmetrics, true);
+    }
+    openmetrics.push_str("# EOF\n");
+    Page {
+        text,
+        openmetrics,
+        series: series + STATUS_SERIES,
+        series_left_out,
+        netns_left_out,
+    }
+}
+
+/// The kind of finding a breached limit gives (not one of diagnose's: it is about the page).
+pub const SERIES_LIMIT: &str = "series-limit";
+
+/// Series the page always adds after shedding: its two limit gauges and the breach finding.
+const STATUS_SERIES: usize = 4;
+
+/// Drops detail, then summaries, newest namespace first, until at most `max` series remain;
+/// returns how many went.
+fn shed(families: &mut [Family], max: usize) -> usize {
+    let total: usize = families.iter().map(|f| f.samples.len()).sum();
+    let mut over = total.saturating_sub(max);
+    let mut gone = 0;
+    for level in [Keep::Detail, Keep::Summary] {
+        for f in families.iter_mut() {
+            while over > 0 {
+                let Some(pos) = f.samples.iter().rposition(|(k, _, _)| *k == level) else {
+                    break;
+                };
+                f.samples.remove(pos);
+                over -= 1;
+                gone += 1;
+            }
+        }
+    }
+    gone
 }
 
 #[cfg(test)]
@@ -278,6 +449,44 @@ mod tests {
         let mut f = Family::new("x", "gauge", "h");
         f.add(String::new(), -0.0);
         f.add(String::new(), 2u8);
-        assert_eq!(f.samples, ["x 0", "x 2"]);
+        let mut out = String::new();
+        f.write(&mut out, false);
+        assert!(out.ends_with("x 0\nx 2\n"), "{out}");
+    }
+
+    #[test]
+    fn openmetrics_names_a_counter_family_without_its_total() {
+        let mut f = Family::new("pktmap_kernel_loss_total", "counter", "h");
+        f.add(labels(&[("counter", "Udp.NoPorts")]), 3u8);
+        let (mut text, mut om) = (String::new(), String::new());
+        f.write(&mut text, false);
+        f.write(&mut om, true);
+        assert!(
+            text.contains("# TYPE pktmap_kernel_loss_total counter"),
+            "{text}"
+        );
+        assert!(om.contains("# TYPE pktmap_kernel_loss counter"), "{om}");
+        assert!(
+            om.contains("pktmap_kernel_loss_total{counter=\"Udp.NoPorts\"} 3"),
+            "{om}"
+        );
+    }
+
+    #[test]
+    fn shedding_takes_detail_before_summaries_and_never_the_rest() {
+        let mut a = Family::new("a", "gauge", "h");
+        let mut b = Family::new("b", "gauge", "h");
+        for i in 0..3 {
+            a.add(labels(&[("i", &i.to_string())]), 1u8);
+            a.add_kept(Keep::Summary, labels(&[("s", &i.to_string())]), 1u8);
+            b.add_kept(Keep::Detail, labels(&[("d", &i.to_string())]), 1u8);
+        }
+        let mut fams = [a, b];
+        assert_eq!(shed(&mut fams, 9), 0);
+        assert_eq!(shed(&mut fams, 5), 4);
+        assert!(fams[1].samples.is_empty(), "detail first");
+        assert_eq!(fams[0].samples.len(), 5);
+        assert_eq!(shed(&mut fams, 0), 2, "summaries next, the rest stays");
+        assert!(fams[0].samples.iter().all(|(k, _, _)| *k == Keep::Always));
     }
 }

@@ -67,3 +67,21 @@ fn the_daemonset_validates_strictly_against_the_kubernetes_schema() {
     std::fs::write(dir.0.join("bad.yaml"), bad).unwrap();
     assert!(!validate(&dir.path("bad.yaml")).status.success());
 }
+
+/// The shipped dashboard and alerting rules are what `pktmap dashboard` and `pktmap rules`
+/// print: generated from the code, never edited by hand.
+#[test]
+fn the_shipped_dashboard_and_rules_are_the_generated_ones() {
+    for (file, command) in [
+        ("deploy/grafana-dashboard.json", "dashboard"),
+        ("deploy/pktmap-rules.yml", "rules"),
+    ] {
+        let out = run(&[command]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let shipped = std::fs::read(repo().join(file)).unwrap();
+        assert!(
+            shipped == out.stdout,
+            "{file} differs from `pktmap {command}`: run `pktmap {command} > {file}`"
+        );
+    }
+}

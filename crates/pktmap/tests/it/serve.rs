@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 pub const PROMTOOL: Tool = ("promtool", "prometheus");
 
 /// One request over a new connection from inside namespace `ns`: (status, body).
-fn request(ns: &str, port: u16, head: String) -> (u16, String) {
+pub(crate) fn request(ns: &str, port: u16, head: String) -> (u16, String) {
     NetnsPair::within(ns, move || {
         let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connects");
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -26,12 +26,16 @@ fn request(ns: &str, port: u16, head: String) -> (u16, String) {
     })
 }
 
-fn get(ns: &str, port: u16, path: &str) -> (u16, String) {
-    request(ns, port, format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n"))
+pub(crate) fn get(ns: &str, port: u16, path: &str) -> (u16, String) {
+    request(
+        ns,
+        port,
+        format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+    )
 }
 
 /// A child process killed (and waited for) on drop, so a failing test leaves no server.
-struct Killed(std::process::Child);
+pub(crate) struct Killed(pub std::process::Child);
 
 impl Drop for Killed {
     fn drop(&mut self) {
@@ -41,7 +45,7 @@ impl Drop for Killed {
 }
 
 /// UDP from namespace a to b's `port`, about 5,000 datagrams a second, until dropped.
-fn flood(pair: &NetnsPair, port: u16) -> Repeat {
+pub(crate) fn flood(pair: &NetnsPair, port: u16) -> Repeat {
     let sock = NetnsPair::within(&pair.a, || std::net::UdpSocket::bind((ADDR_A, 0)).unwrap());
     repeat("pmt-serve-flood", move || {
         for _ in 0..50 {
@@ -52,26 +56,28 @@ fn flood(pair: &NetnsPair, port: u16) -> Repeat {
 }
 
 /// A port no other test of this run takes.
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     20_000 + (std::process::id() % 10_000) as u16 + 7 * unique() as u16
 }
 
 /// `pktmap serve` (1 s intervals) in namespace `ns`, once it is ready; it was not ready
 /// before its first interval.
 fn start_serve(ns: &str) -> (Killed, u16) {
+    start_serve_with(ns, &["serve", "--interval", "1s"], true)
+}
+
+/// `pktmap ARGS --listen 127.0.0.1:PORT` in namespace `ns` (ARGS include `serve`), once
+/// `/readyz` answers 200; with `unready_first`, it must have answered 503 before.
+pub(crate) fn start_serve_with(ns: &str, args: &[&str], unready_first: bool) -> (Killed, u16) {
     let port = free_port();
     let server = std::process::Command::new("ip")
         .args(["netns", "exec", ns, env!("CARGO_BIN_EXE_pktmap")])
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--interval",
-            "1s",
-        ])
+        .args(args)
+        .args(["--listen", &format!("127.0.0.1:{port}")])
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
+    let server = Killed(server);
     let start = Instant::now();
     let mut was_unready = false;
     loop {
@@ -86,13 +92,36 @@ fn start_serve(ns: &str) -> (Killed, u16) {
         assert!(start.elapsed() < Duration::from_secs(10), "never ready");
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert!(was_unready, "ready before any interval was measured");
-    (Killed(server), port)
+    if unready_first {
+        assert!(was_unready, "ready before any interval was measured");
+    }
+    (server, port)
+}
+
+/// Whether Debian's python3-prometheus-client is there (its OpenMetrics parser); skips or,
+/// with `CI=true`, fails as for a missing tool.
+fn openmetrics_parser_or_skip(test: &str) -> bool {
+    let have = std::process::Command::new("/usr/bin/python3")
+        .args(["-c", "import prometheus_client.openmetrics.parser"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if have {
+        return true;
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{test} needs CI=true: apt-get install python3-prometheus-client");
+    }
+    eprintln!(
+        "skipping {test}: needs the OpenMetrics parser (apt-get install python3-prometheus-client)"
+    );
+    false
 }
 
 #[test]
 fn serve_answers_with_the_map_of_a_real_fault() {
-    if !root_with_tools_or_skip("serve_answers_with_the_map_of_a_real_fault", &[PROMTOOL]) {
+    if !root_with_tools_or_skip("serve_answers_with_the_map_of_a_real_fault", &[PROMTOOL])
+        || !openmetrics_parser_or_skip("serve_answers_with_the_map_of_a_real_fault")
+    {
         return;
     }
     let _g = shared();
@@ -120,9 +149,32 @@ fn serve_answers_with_the_map_of_a_real_fault() {
     // The text format passes Prometheus's own checker.
     let (ok, said) = std::process::Command::new("promtool")
         .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
         .output_with(metrics.as_bytes());
     assert!(ok.success(), "{said}");
+
+    // OpenMetrics when asked for, as Python's strict parser reads it.
+    let (status, om) = request(
+        &pair.b,
+        port,
+        "GET /metrics HTTP/1.1\r\nAccept: application/openmetrics-text; version=1.0.0\r\n\r\n"
+            .into(),
+    );
+    assert_eq!(status, 200);
+    assert!(om.ends_with("# EOF\n"), "{om}");
+    let parse = "import sys\nfrom prometheus_client.openmetrics.parser import \
+                 text_string_to_metric_families as p\n\
+                 fams = list(p(sys.stdin.read()))\n\
+                 print(sum(len(f.samples) for f in fams))";
+    let (ok, said) = std::process::Command::new("/usr/bin/python3")
+        .args(["-c", parse])
+        .output_with(om.as_bytes());
+    assert!(ok.success(), "{said}");
+    let samples: usize = said.trim().parse().unwrap();
+    assert!(samples > 100, "{said}");
+    let (status, audit) = get(&pair.b, port, "/api/audit");
+    assert_eq!(status, 200);
+    let audit: serde_json::Value = serde_json::from_str(&audit).unwrap();
+    assert_eq!(audit[0]["schema"], "pktmap.audit/1");
 
     let (status, walk) = get(&pair.b, port, "/api/walk");
     assert_eq!(status, 200);
@@ -164,6 +216,7 @@ trait OutputWith {
 impl OutputWith for std::process::Command {
     fn output_with(&mut self, input: &[u8]) -> (std::process::ExitStatus, String) {
         let mut child = self
+            .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -352,5 +405,28 @@ fn a_real_prometheus_sees_the_fault_and_its_alert() {
     };
     assert_eq!(alert["state"], "pending", "{alert}");
     assert_eq!(alert["annotations"]["action"], "ss -uamp", "{alert}");
+    // Every query of the shipped dashboard returns series for this node.
+    let board = json_of::<serde_json::Value>(&run(&["dashboard"]));
+    let instance = format!("127.0.0.1:{port}");
+    for panel in board["panels"].as_array().unwrap() {
+        for t in panel["targets"].as_array().unwrap() {
+            let q = t["expr"].as_str().unwrap().replace("$instance", &instance);
+            // A rate needs two scrapes in its window: wait for them.
+            let start = Instant::now();
+            loop {
+                let v = query(&q);
+                assert_eq!(v["status"], "success", "{q}: {v}");
+                if !v["data"]["result"].as_array().unwrap().is_empty() {
+                    break;
+                }
+                assert!(
+                    start.elapsed() < Duration::from_secs(15),
+                    "{}: {q} returned nothing",
+                    panel["title"]
+                );
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        }
+    }
     drop(server);
 }
