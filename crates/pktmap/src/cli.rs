@@ -80,6 +80,10 @@ pub struct ServeArgs {
     /// their summaries; what went is counted and is a finding.
     #[arg(long, default_value_t = 20_000)]
     pub series_limit: usize,
+    /// Also count drops by the kernel's reason and fill the latency histograms over every
+    /// interval (needs CAP_BPF and CAP_PERFMON; not with --interval 0).
+    #[arg(long)]
+    pub trace: bool,
 }
 
 #[derive(Args)]

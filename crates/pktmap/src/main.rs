@@ -351,6 +351,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     netns: args.netns_limit,
                     series: args.series_limit,
                 },
+                trace: args.trace,
             },
         )?,
         Command::Rules => output::text(&pktmap_render::alerts::rules_yaml())?,

@@ -204,7 +204,7 @@ fn top(m: HashMap<String, u64>) -> Vec<(String, u64)> {
 }
 
 /// The inode of pktmap's own network namespace.
-fn own_netns() -> Option<u64> {
+pub fn own_netns() -> Option<u64> {
     std::fs::metadata("/proc/thread-self/ns/net")
         .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
         .ok()

@@ -69,7 +69,8 @@ struct Family {
     name: &'static str,
     kind: &'static str,
     help: &'static str,
-    samples: Vec<(Keep, String, f64)>,
+    /// `(keep, sample name, labels, value)`: a histogram's samples have names of their own.
+    samples: Vec<(Keep, &'static str, String, f64)>,
 }
 
 impl Family {
@@ -88,7 +89,13 @@ impl Family {
 
     fn add_kept(&mut self, keep: Keep, labels: String, value: impl Into<f64>) {
         // `+ 0.0` turns a negative zero (a sum of nothing) into the 0 Prometheus expects.
-        self.samples.push((keep, labels, value.into() + 0.0));
+        self.samples
+            .push((keep, self.name, labels, value.into() + 0.0));
+    }
+
+    fn add_named(&mut self, sample: &'static str, labels: String, value: f64) {
+        self.samples
+            .push((Keep::Always, sample, labels, value + 0.0));
     }
 
     /// The family in the text format 0.0.4, or in OpenMetrics (a counter's family is named
@@ -103,8 +110,8 @@ impl Family {
         };
         let _ = writeln!(out, "# HELP {family} {}", self.help);
         let _ = writeln!(out, "# TYPE {family} {}", self.kind);
-        for (_, labels, v) in &self.samples {
-            let _ = writeln!(out, "{}{labels} {v}", self.name);
+        for (_, name, labels, v) in &self.samples {
+            let _ = writeln!(out, "{name}{labels} {v}");
         }
     }
 }
@@ -137,7 +144,7 @@ pub struct Page {
 
 /// The whole `/metrics` page. Non-host namespaces export their stages, findings and the loss
 /// counters that moved; the host's namespace every loss counter.
-pub fn page(reports: &[Report], limits: Limits) -> Page {
+pub fn page(reports: &[Report], traced: Option<&TraceTotals>, limits: Limits) -> Page {
     let mut traffic = Family::new(
         "pktmap_stage_traffic_per_second",
         "gauge",
@@ -327,6 +334,10 @@ pub fn page(reports: &[Report], limits: Limits) -> Page {
             }
         }
     }
+    for why in traced.iter().flat_map(|t| &t.limits) {
+        unseen.add(labels(&[("collector", "trace"), ("why", why)]), 1);
+    }
+    let mut traced_families = traced.map(trace_families).unwrap_or_default();
     let mut families = vec![
         traffic,
         drops,
@@ -341,6 +352,7 @@ pub fn page(reports: &[Report], limits: Limits) -> Page {
         netns_info,
         unseen,
     ];
+    families.append(&mut traced_families);
     let series_left_out = shed(&mut families, limits.series.saturating_sub(STATUS_SERIES));
     let series: usize = families.iter().map(|f| f.samples.len()).sum();
     let mut status = Family::new(
@@ -398,6 +410,84 @@ pub fn page(reports: &[Report], limits: Limits) -> Page {
     }
 }
 
+/// What `serve --trace` counted since it started, summed over its intervals: counters, so a
+/// scraper takes rates as for any other.
+#[derive(Default, Debug)]
+pub struct TraceTotals {
+    /// `(reason, stage, netns label, drops)`: the kernel's own reason names.
+    pub reasons: Vec<(String, &'static str, String, u64)>,
+    /// `(histogram, stage, counts per log2 bucket of nanoseconds)`: bucket i holds values in
+    /// [2^i, 2^(i+1)) ns.
+    pub latency: Vec<(&'static str, &'static str, Vec<u64>)>,
+    /// `(program, runs, run time in ns; None when the kernel's run-time statistics are off)`.
+    pub cost: Vec<(String, u64, Option<u64>)>,
+    /// What the last interval's tracing could not do, and why (a capability it lacks).
+    pub limits: Vec<String>,
+}
+
+/// The log2 buckets (of nanoseconds) that are bounds on the page: [2^9, 2^10) ... [2^33, 2^34).
+const LATENCY_BOUNDS: std::ops::Range<usize> = 9..34;
+
+fn trace_families(t: &TraceTotals) -> Vec<Family> {
+    let mut reasons = Family::new(
+        "pktmap_drop_reason_total",
+        "counter",
+        "Packets the kernel dropped, by its own drop reason, at the reason's stage (serve \
+         --trace).",
+    );
+    for (reason, stage, ns, n) in &t.reasons {
+        reasons.add(
+            labels(&[("reason", reason), ("stage", stage), ("netns", ns)]),
+            *n as f64,
+        );
+    }
+    let mut latency = Family::new(
+        "pktmap_latency_seconds",
+        "histogram",
+        "Latencies filled in the kernel (serve --trace): NET_RX softirq wait and run, \
+         received to copied, qdisc residence, run-queue.",
+    );
+    for (name, stage, buckets) in &t.latency {
+        // A fixed set of bounds, 1 us to 17 s (doubling), so the series do not come and go
+        // with the longest latency seen; what is faster counts in the first.
+        let mut seen: u64 = buckets.iter().take(LATENCY_BOUNDS.start).sum();
+        for i in LATENCY_BOUNDS {
+            seen += buckets.get(i).copied().unwrap_or(0);
+            let le = format!("{}", 2f64.powi(i as i32 + 1) / 1e9);
+            latency.add_named(
+                "pktmap_latency_seconds_bucket",
+                labels(&[("histogram", name), ("stage", stage), ("le", &le)]),
+                seen as f64,
+            );
+        }
+        let all: u64 = buckets.iter().sum();
+        latency.add_named(
+            "pktmap_latency_seconds_bucket",
+            labels(&[("histogram", name), ("stage", stage), ("le", "+Inf")]),
+            all as f64,
+        );
+        // No _count or _sum: the kernel keeps only the buckets, and OpenMetrics wants a sum
+        // beside any count. The +Inf bucket is the count.
+    }
+    let mut runs = Family::new(
+        "pktmap_bpf_runs_total",
+        "counter",
+        "Times each of pktmap's BPF programs ran: what tracing cost, in events.",
+    );
+    let mut time = Family::new(
+        "pktmap_bpf_run_seconds_total",
+        "counter",
+        "Time each of pktmap's BPF programs ran (needs the kernel's BPF run-time statistics).",
+    );
+    for (program, n, ns) in &t.cost {
+        runs.add(labels(&[("program", program)]), *n as f64);
+        if let Some(ns) = ns {
+            time.add(labels(&[("program", program)]), *ns as f64 / 1e9);
+        }
+    }
+    vec![reasons, latency, runs, time]
+}
+
 /// The kind of finding a breached limit gives (not one of diagnose's: it is about the page).
 pub const SERIES_LIMIT: &str = "series-limit";
 
@@ -413,7 +503,7 @@ fn shed(families: &mut [Family], max: usize) -> usize {
     for level in [Keep::Detail, Keep::Summary] {
         for f in families.iter_mut() {
             while over > 0 {
-                let Some(pos) = f.samples.iter().rposition(|(k, _, _)| *k == level) else {
+                let Some(pos) = f.samples.iter().rposition(|(k, ..)| *k == level) else {
                     break;
                 };
                 f.samples.remove(pos);
@@ -473,6 +563,32 @@ mod tests {
     }
 
     #[test]
+    fn latency_buckets_are_fixed_cumulative_and_end_at_the_count() {
+        let mut buckets = vec![0u64; 40];
+        buckets[3] = 2; // 8..16 ns: under the first bound
+        buckets[12] = 5; // 4..8 us
+        buckets[38] = 1; // past the last bound: only in +Inf
+        let t = TraceTotals {
+            latency: vec![("h", "rx.5", buckets)],
+            ..TraceTotals::default()
+        };
+        let fams = trace_families(&t);
+        let mut out = String::new();
+        fams[1].write(&mut out, false);
+        let values: Vec<f64> = out
+            .lines()
+            .filter(|l| l.starts_with("pktmap_latency_seconds_bucket"))
+            .map(|l| l.rsplit(' ').next().unwrap().parse().unwrap())
+            .collect();
+        assert_eq!(values.len(), LATENCY_BOUNDS.len() + 1);
+        assert_eq!(values[0], 2.0, "faster than the first bound counts in it");
+        assert!(values.windows(2).all(|w| w[0] <= w[1]), "{out}");
+        assert_eq!(values[values.len() - 2], 7.0);
+        assert_eq!(*values.last().unwrap(), 8.0);
+        assert!(out.contains(r#"le="0.000008192"} 7"#), "{out}");
+    }
+
+    #[test]
     fn shedding_takes_detail_before_summaries_and_never_the_rest() {
         let mut a = Family::new("a", "gauge", "h");
         let mut b = Family::new("b", "gauge", "h");
@@ -487,6 +603,6 @@ mod tests {
         assert!(fams[1].samples.is_empty(), "detail first");
         assert_eq!(fams[0].samples.len(), 5);
         assert_eq!(shed(&mut fams, 0), 2, "summaries next, the rest stays");
-        assert!(fams[0].samples.iter().all(|(k, _, _)| *k == Keep::Always));
+        assert!(fams[0].samples.iter().all(|(k, ..)| *k == Keep::Always));
     }
 }

@@ -157,15 +157,30 @@ pub fn diagnose_traced(
     trace: Option<&crate::trace::DropTrace>,
     netns: Option<u64>,
 ) -> Vec<Finding> {
-    let traced: Vec<ledger::Traced> =
-        trace.map_or_else(Vec::new, |t| traced_in(t, netns, delta.interval_s));
-    let ledger = ledger::build_traced(delta, None, &traced);
+    let ledger = traced_ledger(delta, trace, netns);
     findings_of(delta, &ledger, trace, netns)
 }
 
-/// [`diagnose`] over a ledger already built (the caller lays out the walk from it too).
-pub fn diagnose_ledger(delta: &Delta, ledger: &Ledger) -> Vec<Finding> {
-    findings_of(delta, ledger, None, None)
+/// The ledger of a delta with the traced reasons of namespace `netns` as lines of their own.
+pub fn traced_ledger(
+    delta: &Delta,
+    trace: Option<&crate::trace::DropTrace>,
+    netns: Option<u64>,
+) -> Ledger {
+    let traced: Vec<ledger::Traced> =
+        trace.map_or_else(Vec::new, |t| traced_in(t, netns, delta.interval_s));
+    ledger::build_traced(delta, None, &traced)
+}
+
+/// [`diagnose_traced`] over a ledger already built with [`traced_ledger`] (the caller lays
+/// out the walk from it too).
+pub fn diagnose_ledger(
+    delta: &Delta,
+    ledger: &Ledger,
+    trace: Option<&crate::trace::DropTrace>,
+    netns: Option<u64>,
+) -> Vec<Finding> {
+    findings_of(delta, ledger, trace, netns)
 }
 
 fn findings_of(

@@ -11,6 +11,7 @@
 //! `--cache` (0 collects on every scrape).
 
 mod http;
+mod traced;
 
 use crate::interrupt;
 use crate::target::Target;
@@ -20,11 +21,11 @@ use pktmap_model::delta::Delta;
 use pktmap_model::findings::Finding;
 use pktmap_model::snapshot::Snapshot;
 use pktmap_model::walk::{self, Walk};
-use pktmap_model::{audit, diagnose, findings, ledger};
+use pktmap_model::{audit, diagnose, findings};
 use pktmap_render::metrics::{self, Limits};
 use pktmap_sources::{Options, Root};
 use std::net::{SocketAddr, TcpListener};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 pub struct Settings {
@@ -33,20 +34,25 @@ pub struct Settings {
     pub interval: Duration,
     pub cache: Duration,
     pub limits: Limits,
+    /// Run the drop counter and the latency histograms over every interval.
+    pub trace: bool,
 }
 
-/// The documents of one interval, rendered once for every scrape.
+/// What one interval showed: the metrics page rendered at once (every scrape reads it), the
+/// JSON documents rendered when first asked for (a scraper never asks).
 struct Rendered {
     metrics: Arc<str>,
     openmetrics: Arc<str>,
-    walk: Arc<str>,
-    diagnose: Arc<str>,
-    audit: Arc<str>,
-    snapshot: Arc<str>,
+    walks: Vec<(Walk, Vec<Finding>)>,
+    walk: OnceLock<Arc<str>>,
+    diagnose: OnceLock<Arc<str>>,
+    audit: OnceLock<Arc<str>>,
+    snapshot: OnceLock<Arc<str>>,
 }
 
 struct Inner {
-    previous: Vec<Snapshot>,
+    /// The snapshots the last interval ended at (and the next one starts from).
+    previous: Arc<Vec<Snapshot>>,
     pages: Option<Rendered>,
     /// When `previous` was taken.
     at: Instant,
@@ -66,6 +72,9 @@ struct Server<'a> {
 
 /// Serves until SIGINT or SIGTERM.
 pub fn run(target: &Target, root: &Root, settings: &Settings) -> Result<()> {
+    if settings.trace && settings.interval.is_zero() {
+        anyhow::bail!("--trace counts over an interval: give --interval (5s, 15s...), not 0");
+    }
     let listener = TcpListener::bind(settings.listen)
         .with_context(|| format!("listening on {}", settings.listen))?;
     // Non-blocking accepts, so a stop is noticed between connections.
@@ -79,7 +88,7 @@ pub fn run(target: &Target, root: &Root, settings: &Settings) -> Result<()> {
         root,
         settings,
         inner: Mutex::new(Inner {
-            previous: target.snapshots(root, &Options::default())?,
+            previous: Arc::new(target.snapshots(root, &Options::default())?),
             pages: None,
             at: Instant::now(),
         }),
@@ -101,20 +110,38 @@ pub fn run(target: &Target, root: &Root, settings: &Settings) -> Result<()> {
 }
 
 impl Server<'_> {
-    /// One interval after another until stopped; scrapes read the last one.
+    /// One interval after another until stopped; scrapes read the last one. With tracing,
+    /// the programs are attached for each interval and detached at its end (and on a stop).
     fn background(&self) -> Result<()> {
+        let mut totals = traced::Totals::default();
         while !interrupt::stopped() {
+            let tracers = if self.settings.trace {
+                Some(traced::start(self.settings.interval)?)
+            } else {
+                None
+            };
             interrupt::wait(self.settings.interval);
             if interrupt::stopped() {
                 break;
             }
             let current = self.target.snapshots(self.root, &Options::default())?;
+            let trace = tracers.map(traced::Running::finish).transpose()?;
             // Rendered outside the lock: scrapes meanwhile read the interval before.
-            let previous = std::mem::take(&mut self.lock().previous);
-            let pages = render(&previous, &current, self.settings.limits)?;
+            let previous = self.lock().previous.clone();
+            if let Some(t) = &trace {
+                let labels: Vec<(u64, String)> = current.iter().map(netns_of).collect();
+                totals.add(t, |ns| {
+                    labels
+                        .iter()
+                        .find(|(i, _)| *i == ns)
+                        .map(|(_, l)| l.clone())
+                });
+            }
+            let traced = trace.as_ref().map(|t| (t, totals.page()));
+            let pages = render(&previous, &current, traced, self.settings.limits)?;
             let mut inner = self.lock();
             *inner = Inner {
-                previous: current,
+                previous: Arc::new(current),
                 pages: Some(pages),
                 at: Instant::now(),
             };
@@ -134,9 +161,9 @@ impl Server<'_> {
             return Ok(());
         }
         let current = self.target.snapshots(self.root, &Options::default())?;
-        let pages = render(&inner.previous, &current, self.settings.limits)?;
+        let pages = render(&inner.previous, &current, None, self.settings.limits)?;
         *inner = Inner {
-            previous: current,
+            previous: Arc::new(current),
             pages: Some(pages),
             at: Instant::now(),
         };
@@ -166,11 +193,17 @@ impl Pages for Server<'_> {
                 Answer::text(503, NOT_YET)
             };
         };
-        let json = |body: &Arc<str>| Answer {
-            status: 200,
-            kind: "application/json",
-            body: body.clone(),
+        let json = |cell: &OnceLock<Arc<str>>, make: &dyn Fn() -> Result<Arc<str>>| {
+            let body = cell.get_or_init(|| {
+                make().unwrap_or_else(|e| format!("{{\"error\": {:?}}}\n", e.to_string()).into())
+            });
+            Answer {
+                status: 200,
+                kind: "application/json",
+                body: body.clone(),
+            }
         };
+        let snaps: &[Snapshot] = &inner.previous;
         match r.path.as_str() {
             "/readyz" => Answer::text(200, "ready\n"),
             "/metrics" if r.openmetrics => Answer {
@@ -183,10 +216,12 @@ impl Pages for Server<'_> {
                 kind: "text/plain; version=0.0.4; charset=utf-8",
                 body: p.metrics.clone(),
             },
-            "/api/walk" => json(&p.walk),
-            "/api/diagnose" => json(&p.diagnose),
-            "/api/audit" => json(&p.audit),
-            "/api/snapshot" => json(&p.snapshot),
+            "/api/walk" => json(&p.walk, &|| {
+                doc(&p.walks.iter().map(|(w, _)| w).collect::<Vec<_>>())
+            }),
+            "/api/diagnose" => json(&p.diagnose, &|| diagnose_doc(&p.walks)),
+            "/api/audit" => json(&p.audit, &|| audit_doc(snaps)),
+            "/api/snapshot" => json(&p.snapshot, &|| doc(snaps)),
             _ => Answer::text(404, "not found\n"),
         }
     }
@@ -196,32 +231,71 @@ fn doc<T: serde::Serialize + ?Sized>(v: &T) -> Result<Arc<str>> {
     Ok((serde_json::to_string_pretty(v)? + "\n").into())
 }
 
-/// The documents of one interval, every namespace in each.
-fn render(from: &[Snapshot], to: &[Snapshot], limits: Limits) -> Result<Rendered> {
+/// A snapshot's namespace: its inode and the label its series carry (empty for the
+/// namespace pktmap runs in when it reads only that one).
+fn netns_of(s: &Snapshot) -> (u64, String) {
+    match &s.meta.netns {
+        Some(n) => (n.inode, n.inode.to_string()),
+        None => (crate::trace::own_netns().unwrap_or(0), String::new()),
+    }
+}
+
+/// The walk, findings and metrics page of one interval, every namespace in each; with the
+/// interval's traces and the totals of all of them.
+fn render(
+    from: &[Snapshot],
+    to: &[Snapshot],
+    traced: Option<(&traced::Interval, metrics::TraceTotals)>,
+    limits: Limits,
+) -> Result<Rendered> {
     let key = |s: &Snapshot| s.meta.netns.as_ref().map(|n| n.inode);
-    let mut walks: Vec<(Walk, Vec<Finding>, &Snapshot)> = Vec::new();
+    let mut walks: Vec<(Walk, Vec<Finding>)> = Vec::new();
+    let mut ends: Vec<&Snapshot> = Vec::new();
     for b in to {
         let Some(a) = from.iter().find(|a| key(a) == key(b)) else {
             continue;
         };
         let delta = Delta::between(a, b)?;
-        // One ledger for both, so the page and the findings cannot disagree.
-        let ledger = ledger::build(&delta, None);
-        let found = diagnose::diagnose_ledger(&delta, &ledger);
-        walks.push((walk::from_ledger(&delta, ledger, None), found, b));
+        let (inode, _) = netns_of(b);
+        let drops = traced.as_ref().map(|(t, _)| &t.drops);
+        // One ledger for both, so the page and the findings cannot disagree; each namespace
+        // takes only its own drop reasons.
+        let ledger = diagnose::traced_ledger(&delta, drops, Some(inode));
+        let mut found = diagnose::diagnose_ledger(&delta, &ledger, drops, Some(inode));
+        // The histograms are the host's: they go with pktmap's own namespace only.
+        if let Some((t, _)) = &traced
+            && b.meta.netns.as_ref().is_none_or(|n| n.own)
+        {
+            diagnose::add_latency(&mut found, &t.latency);
+        }
+        walks.push((walk::from_ledger(&delta, ledger, None), found));
+        ends.push(b);
     }
     let reports: Vec<metrics::Report> = walks
         .iter()
-        .map(|(w, f, s)| metrics::Report {
+        .zip(&ends)
+        .map(|((w, f), s)| metrics::Report {
             walk: w,
             findings: f,
             snapshot: s,
         })
         .collect();
-    let walk_docs: Vec<&Walk> = walks.iter().map(|(w, _, _)| w).collect();
-    let diagnose_docs: Vec<serde_json::Value> = walks
+    let page = metrics::page(&reports, traced.as_ref().map(|(_, t)| t), limits);
+    Ok(Rendered {
+        metrics: page.text.into(),
+        openmetrics: page.openmetrics.into(),
+        walks,
+        walk: OnceLock::new(),
+        diagnose: OnceLock::new(),
+        audit: OnceLock::new(),
+        snapshot: OnceLock::new(),
+    })
+}
+
+fn diagnose_doc(walks: &[(Walk, Vec<Finding>)]) -> Result<Arc<str>> {
+    let docs: Vec<serde_json::Value> = walks
         .iter()
-        .map(|(w, f, _)| {
+        .map(|(w, f)| {
             serde_json::json!({
                 "schema": "pktmap.diagnose/1",
                 "netns": w.host.netns,
@@ -232,7 +306,11 @@ fn render(from: &[Snapshot], to: &[Snapshot], limits: Limits) -> Result<Rendered
             })
         })
         .collect();
-    let audit_docs: Vec<serde_json::Value> = to
+    doc(&docs)
+}
+
+fn audit_doc(snaps: &[Snapshot]) -> Result<Arc<str>> {
+    let docs: Vec<serde_json::Value> = snaps
         .iter()
         .map(|s| {
             let items = audit::audit(s, audit::PathHint::default());
@@ -244,13 +322,5 @@ fn render(from: &[Snapshot], to: &[Snapshot], limits: Limits) -> Result<Rendered
             })
         })
         .collect();
-    let page = metrics::page(&reports, limits);
-    Ok(Rendered {
-        metrics: page.text.into(),
-        openmetrics: page.openmetrics.into(),
-        walk: doc(&walk_docs)?,
-        diagnose: doc(&diagnose_docs)?,
-        audit: doc(&audit_docs)?,
-        snapshot: doc(&to)?,
-    })
+    doc(&docs)
 }

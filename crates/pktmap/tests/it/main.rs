@@ -11,6 +11,7 @@ mod privileges;
 mod rig;
 mod rig_stack;
 mod serve;
+mod serve_limits;
 mod soak;
 mod support;
 mod trace;

@@ -430,3 +430,53 @@ fn a_real_prometheus_sees_the_fault_and_its_alert() {
     }
     drop(server);
 }
+
+/// `serve --trace` in a namespace where UDP goes to a closed port: the kernel's reason is a
+/// counter on the page at its stage, the latency histograms and pktmap's own BPF cost are
+/// there, and SIGTERM ends it cleanly (its programs go with it).
+#[test]
+fn serve_with_trace_exports_drop_reasons_latency_and_its_cost() {
+    if !root_with_tools_or_skip(
+        "serve_with_trace_exports_drop_reasons_latency_and_its_cost",
+        &[PROMTOOL],
+    ) {
+        return;
+    }
+    let _g = shared();
+    let pair = NetnsPair::new();
+    let _sender = flood(&pair, 9503);
+    let (mut server, port) =
+        start_serve_with(&pair.b, &["serve", "--trace", "--interval", "1s"], true);
+    std::thread::sleep(Duration::from_millis(1200));
+    let (status, m) = get(&pair.b, port, "/metrics");
+    assert_eq!(status, 200);
+    let reason = m
+        .lines()
+        .find(|l| l.starts_with(r#"pktmap_drop_reason_total{reason="NO_SOCKET",stage="rx.9"}"#))
+        .unwrap_or_else(|| panic!("{m}"));
+    let n: f64 = reason.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(n > 500.0, "{reason}");
+    assert!(
+        m.contains(r#"pktmap_latency_seconds_bucket{histogram="run-queue latency: woken to running",stage="rx.11",le="+Inf"}"#),
+        "{m}"
+    );
+    assert!(m.contains("pktmap_bpf_runs_total{program="), "{m}");
+    let (ok, said) = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .output_with(m.as_bytes());
+    assert!(ok.success(), "{said}");
+    // The drops are NO_SOCKET's evidence in the closed-port finding, not a second loss.
+    let (_, diag) = get(&pair.b, port, "/api/diagnose");
+    assert!(diag.contains("drop reason NO_SOCKET"), "{diag}");
+
+    unsafe { libc::kill(server.0.id() as i32, libc::SIGTERM) };
+    let start = Instant::now();
+    let status = loop {
+        if let Some(st) = server.0.try_wait().unwrap() {
+            break st;
+        }
+        assert!(start.elapsed() < Duration::from_secs(5), "still serving");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+}

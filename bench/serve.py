@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""A scrape of `pktmap serve --interval 0 --cache 0` (every scrape collects) against a scrape
+of node_exporter with its network collectors, alternating in one run, with no sockets and with
+CONNECTIONS loopback connections; then serve's steady CPU and memory with `--all-netns` and
+NAMESPACES namespaces, scraped every 15 s. Root; traffic only on loopback and in namespaces
+this script makes.
+
+Usage: bench/serve.py [CONNECTIONS] [NAMESPACES] [SCRAPES] [STEADY_SECONDS]
+       (after `cargo build --release`; Debian: prometheus-node-exporter)"""
+import os, resource, socket, statistics, subprocess, sys, time, urllib.request
+
+CONNS = int(sys.argv[1]) if len(sys.argv) > 1 else 20000
+NSES = int(sys.argv[2]) if len(sys.argv) > 2 else 50
+SCRAPES = int(sys.argv[3]) if len(sys.argv) > 3 else 30
+STEADY = int(sys.argv[4]) if len(sys.argv) > 4 else 60
+BIN = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "target/release/pktmap")
+NODE = "/usr/bin/prometheus-node-exporter"
+COLLECTORS = ["netdev", "netstat", "softnet", "sockstat", "conntrack", "netclass", "interrupts", "qdisc"]
+
+
+def wait_up(url):
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(url, timeout=5).read()
+            return
+        except Exception:
+            time.sleep(0.1)
+    raise SystemExit(f"{url} never answered")
+
+
+def scrape(url):
+    t = time.perf_counter()
+    body = urllib.request.urlopen(url, timeout=30).read()
+    return time.perf_counter() - t, body
+
+
+def series(body):
+    return sum(1 for l in body.decode().splitlines() if l and not l.startswith("#"))
+
+
+def cpu_seconds(pid):
+    f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_kib(pid, key):
+    for l in open(f"/proc/{pid}/status"):
+        if l.startswith(key):
+            return int(l.split()[1])
+
+
+def compare(label):
+    p, n = [], []
+    for i in range(SCRAPES + 2):
+        tp, bp = scrape("http://127.0.0.1:19977/metrics")
+        tn, bn = scrape("http://127.0.0.1:19100/metrics")
+        if i >= 2:  # two warm-up rounds
+            p.append(tp); n.append(tn)
+    mp, mn = statistics.median(p), statistics.median(n)
+    q = lambda xs: sorted(xs)[int(len(xs) * 0.9) - 1]
+    print(f"{label}: {SCRAPES} alternating scrapes")
+    print(f"  pktmap serve (collects each scrape)  median {mp * 1000:7.1f} ms  p90 {q(p) * 1000:7.1f} ms  {series(bp):6} series")
+    print(f"  node_exporter, network collectors     median {mn * 1000:7.1f} ms  p90 {q(n) * 1000:7.1f} ms  {series(bn):6} series")
+    print(f"  ratio (node_exporter / pktmap): {mn / mp:.2f}x")
+
+
+procs = []
+try:
+    procs.append(subprocess.Popen([BIN, "serve", "--interval", "0", "--cache", "0", "--listen", "127.0.0.1:19977"],
+                                  stderr=subprocess.DEVNULL))
+    procs.append(subprocess.Popen([NODE, "--web.listen-address=127.0.0.1:19100", "--collector.disable-defaults"]
+                                  + [f"--collector.{c}" for c in COLLECTORS], stderr=subprocess.DEVNULL))
+    wait_up("http://127.0.0.1:19977/readyz")
+    wait_up("http://127.0.0.1:19100/metrics")
+    compare("no sockets beyond the host's own")
+
+    # CONNS established loopback connections (2 sockets each); the client ends live in a child,
+    # as a process may hold at most 20,000 descriptors here.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    conns = min(CONNS, hard - 100)
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4096)
+    port = listener.getsockname()[1]
+    client = subprocess.Popen([sys.executable, "-c", f"""
+import resource, socket, sys
+s, h = resource.getrlimit(resource.RLIMIT_NOFILE); resource.setrlimit(resource.RLIMIT_NOFILE, (h, h))
+held = [socket.create_connection(("127.0.0.1", {port})) for _ in range({conns})]
+print("ready", flush=True); sys.stdin.read()
+"""], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    accepted = [listener.accept()[0] for _ in range(conns)]
+    client.stdout.readline()
+    compare(f"{conns} established loopback connections")
+    client.stdin.close(); client.wait()
+    for s in accepted:
+        s.close()
+finally:
+    for p in procs:
+        p.terminate(); p.wait()
+
+# Steady state: --all-netns with NSES namespaces, a scrape every 15 s.
+names = [f"pmserve{os.getpid()}-{i}" for i in range(NSES)]
+try:
+    for i, n in enumerate(names):
+        subprocess.run(["ip", "netns", "add", n], check=True)
+        subprocess.run(["ip", "link", "add", f"pms{i}a", "type", "veth", "peer", "name", f"pms{i}b", "netns", n], check=True)
+    serve = subprocess.Popen([BIN, "--all-netns", "serve", "--interval", "15s", "--listen", "127.0.0.1:19977"],
+                             stderr=subprocess.DEVNULL)
+    time.sleep(16)
+    wait_up("http://127.0.0.1:19977/readyz")
+    c0, t0 = cpu_seconds(serve.pid), time.time()
+    while time.time() - t0 < STEADY:
+        _, body = scrape("http://127.0.0.1:19977/metrics")
+        time.sleep(15)
+    cpu = (cpu_seconds(serve.pid) - c0) / (time.time() - t0)
+    print(f"--all-netns, {NSES + 1} namespaces, 15 s interval, scraped every 15 s for {STEADY} s:")
+    print(f"  CPU {cpu * 100:.2f}% of one core, RSS {rss_kib(serve.pid, 'VmRSS:') / 1024:.1f} MiB "
+          f"(peak {rss_kib(serve.pid, 'VmHWM:') / 1024:.1f} MiB), {series(body)} series")
+    serve.terminate(); serve.wait()
+finally:
+    for i, n in enumerate(names):
+        subprocess.run(["ip", "link", "del", f"pms{i}a"], stderr=subprocess.DEVNULL)
+        subprocess.run(["ip", "netns", "del", n], stderr=subprocess.DEVNULL)
