@@ -101,6 +101,34 @@ finally:
     for p in procs:
         p.terminate(); p.wait()
 
+# Steady state, the host alone: what each costs the node scraped every 15 s, pktmap in its
+# default mode (a 15 s interval in the background; a scrape reads the last page).
+procs = []
+try:
+    serve = subprocess.Popen([BIN, "serve", "--interval", "15s", "--listen", "127.0.0.1:19977"],
+                             stderr=subprocess.DEVNULL)
+    node = subprocess.Popen([NODE, "--web.listen-address=127.0.0.1:19100", "--collector.disable-defaults"]
+                            + [f"--collector.{c}" for c in COLLECTORS], stderr=subprocess.DEVNULL)
+    procs = [serve, node]
+    time.sleep(16)
+    wait_up("http://127.0.0.1:19977/readyz")
+    wait_up("http://127.0.0.1:19100/metrics")
+    cached = [scrape("http://127.0.0.1:19977/metrics")[0] for _ in range(SCRAPES)]
+    c0 = {p.pid: cpu_seconds(p.pid) for p in procs}
+    t0 = time.time()
+    while time.time() - t0 < STEADY:
+        scrape("http://127.0.0.1:19977/metrics"); scrape("http://127.0.0.1:19100/metrics")
+        time.sleep(15)
+    took = time.time() - t0
+    print(f"the host alone, each scraped every 15 s for {STEADY} s (pktmap: --interval 15s):")
+    print(f"  pktmap serve: a scrape of the last page, median {statistics.median(cached) * 1000:.2f} ms")
+    for name, p in (("pktmap serve", serve), ("node_exporter", node)):
+        print(f"  {name:<14} CPU {(cpu_seconds(p.pid) - c0[p.pid]) / took * 100:.3f}% of one core, "
+              f"RSS {rss_kib(p.pid, 'VmRSS:') / 1024:.1f} MiB")
+finally:
+    for p in procs:
+        p.terminate(); p.wait()
+
 # Steady state: --all-netns with NSES namespaces, a scrape every 15 s.
 names = [f"pmserve{os.getpid()}-{i}" for i in range(NSES)]
 try:

@@ -253,6 +253,8 @@ pub fn page(reports: &[Report], traced: Option<&TraceTotals>, limits: Limits) ->
                 .counters
                 .iter()
                 .filter(|c| matches!(c.class, Class::Drop | Class::Error))
+                // A traced reason's line counts one interval: it is pktmap_drop_reason_total.
+                .filter(|c| pktmap_model::ledger::reason_of(&c.change.name).is_none())
                 .filter(|c| host || c.moved())
             {
                 let mut pairs = vec![

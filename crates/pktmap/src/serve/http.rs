@@ -67,15 +67,25 @@ pub fn serve(listener: &TcpListener, pages: &dyn Pages, stopped: fn() -> bool) {
     });
 }
 
+/// Whether a connection waits on the listener, after at most `wait`: a connection is taken
+/// the moment it arrives, and a stop is noticed within `wait`.
+fn ready(listener: &TcpListener, wait: Duration) -> bool {
+    let mut fd = libc::pollfd {
+        fd: std::os::fd::AsRawFd::as_raw_fd(listener),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd for the duration of the call.
+    unsafe { libc::poll(&mut fd, 1, wait.as_millis() as libc::c_int) > 0 }
+}
+
 fn accept(listener: &TcpListener, tx: &SyncSender<TcpStream>, stopped: fn() -> bool) {
     while !stopped() {
-        let stream = match listener.accept() {
-            Ok((s, _)) => s,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                std::thread::sleep(Duration::from_millis(10));
-                continue;
-            }
-            Err(_) => continue,
+        if !ready(listener, Duration::from_millis(250)) {
+            continue;
+        }
+        let Ok((stream, _)) = listener.accept() else {
+            continue;
         };
         if let Err(TrySendError::Full(stream)) = tx.try_send(stream) {
             let _ = stream.set_nonblocking(false);
