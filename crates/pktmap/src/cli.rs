@@ -105,6 +105,9 @@ pub struct WalkArgs {
     /// JSON output; with --watch, one document per line.
     #[arg(long)]
     pub json: bool,
+    /// The map as an SVG diagram (the one `serve` draws at /), of the first namespace.
+    #[arg(long, conflicts_with_all = ["json", "watch"])]
+    pub svg: bool,
 }
 
 /// Two snapshot files instead of measuring now.

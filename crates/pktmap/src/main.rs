@@ -84,6 +84,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 n += 1;
             }
         }
+        Command::Walk(args) if args.svg => {
+            let (from, to) = measure(&target, &root, &args.offline, args.interval, false)?;
+            let Some((a, b)) = pairs(&from, &to).into_iter().next() else {
+                bail!("the two snapshots share no network namespace");
+            };
+            let delta = Delta::between(a, b)?;
+            let ledger = pktmap_model::ledger::build(&delta, args.iface.as_deref());
+            let found = diagnose::diagnose_ledger(&delta, &ledger, None, None);
+            let w = walk::from_ledger(&delta, ledger, args.iface.as_deref());
+            let link = |id: &str| format!("#{id}");
+            output::text(&(pktmap_render::map::svg(&w, &found, &link) + "\n"))?;
+        }
         Command::Walk(args) => {
             let (from, to) = measure(&target, &root, &args.offline, args.interval, false)?;
             print_walks(

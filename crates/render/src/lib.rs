@@ -6,7 +6,9 @@ pub mod dashboard;
 pub mod explain;
 pub mod findings;
 pub mod fmt;
+pub mod map;
 pub mod metrics;
+pub mod page;
 pub mod walk;
 
 /// Whether to colour: set by the caller from the terminal and `NO_COLOR`.

@@ -20,8 +20,27 @@ pub const QUEUE: usize = 256;
 /// What a request asks for.
 pub struct Request {
     pub path: String,
+    /// The query string, undecoded (`netns=123&stage=rx.5`).
+    pub query: String,
     /// The scraper asked for OpenMetrics (its Accept header names it).
     pub openmetrics: bool,
+}
+
+impl Request {
+    /// A query parameter's value; only the characters pktmap's own values use are kept
+    /// (namespace inodes, stage ids), so nothing else reaches a page.
+    pub fn param(&self, key: &str) -> Option<String> {
+        self.query
+            .split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| {
+                v.chars()
+                    .filter(|c| c.is_ascii_alphanumeric() || *c == '.')
+                    .take(32)
+                    .collect()
+            })
+    }
 }
 
 /// An answer: status, content type and body.
@@ -32,6 +51,14 @@ pub struct Answer {
 }
 
 impl Answer {
+    pub fn html(body: String) -> Answer {
+        Answer {
+            status: 200,
+            kind: "text/html; charset=utf-8",
+            body: body.into(),
+        }
+    }
+
     pub fn text(status: u16, body: &str) -> Answer {
         Answer {
             status,
@@ -119,8 +146,10 @@ fn serve_one(stream: TcpStream, pages: &dyn Pages) -> std::io::Result<()> {
             k.eq_ignore_ascii_case("accept") && v.contains("application/openmetrics-text")
         })
     });
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let request = Request {
-        path: target.split('?').next().unwrap_or("").to_string(),
+        path: path.to_string(),
+        query: query.to_string(),
         openmetrics,
     };
     write_answer(&stream, &pages.answer(&request), with_body)

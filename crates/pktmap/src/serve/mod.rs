@@ -216,6 +216,7 @@ impl Pages for Server<'_> {
                 kind: "text/plain; version=0.0.4; charset=utf-8",
                 body: p.metrics.clone(),
             },
+            "/" => Answer::html(live_map(p, r)),
             "/api/walk" => json(&p.walk, &|| {
                 doc(&p.walks.iter().map(|(w, _)| w).collect::<Vec<_>>())
             }),
@@ -290,6 +291,50 @@ fn render(
         audit: OnceLock::new(),
         snapshot: OnceLock::new(),
     })
+}
+
+/// The live map (`/`), or with `fragment=1` the part its script refreshes.
+fn live_map(p: &Rendered, r: &Request) -> String {
+    use pktmap_render::page::{self, Namespace};
+    let namespaces: Vec<Namespace> = p
+        .walks
+        .iter()
+        .map(|(w, f)| Namespace {
+            key: w
+                .host
+                .netns
+                .as_ref()
+                .map(|n| n.inode.to_string())
+                .unwrap_or_default(),
+            label: w
+                .host
+                .netns
+                .as_ref()
+                .map_or_else(|| "this namespace".into(), |n| n.display()),
+            walk: w,
+            findings: f,
+        })
+        .collect();
+    let want = r.param("netns").unwrap_or_default();
+    // The own namespace first when none is asked for.
+    let chosen = namespaces
+        .iter()
+        .position(|n| n.key == want)
+        .or_else(|| {
+            p.walks
+                .iter()
+                .position(|(w, _)| w.host.netns.as_ref().is_none_or(|n| n.own))
+        })
+        .unwrap_or(0);
+    let stage = r.param("stage");
+    if r.param("fragment").is_some() {
+        namespaces
+            .get(chosen)
+            .map(|n| page::fragment(n, stage.as_deref()))
+            .unwrap_or_default()
+    } else {
+        page::page(&namespaces, chosen, stage.as_deref())
+    }
 }
 
 fn diagnose_doc(walks: &[(Walk, Vec<Finding>)]) -> Result<Arc<str>> {

@@ -55,6 +55,9 @@ fn golden_host(host: &str) {
         &format!("{host}.walk.json"),
         &normalise(serde_json::from_slice(&json.stdout).unwrap()),
     );
+    let map = run(&["walk", "--svg", "--from", &a, "--to", &b]);
+    assert!(map.status.success(), "{}", stderr(&map));
+    check(&format!("{host}.map.svg"), &stdout(&map));
 }
 
 #[test]

@@ -7,6 +7,7 @@ mod files;
 mod golden;
 mod hostile;
 mod live;
+mod map;
 mod privileges;
 mod rig;
 mod rig_stack;
