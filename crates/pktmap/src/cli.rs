@@ -58,6 +58,18 @@ pub enum Command {
     Rules,
     /// Print the Grafana dashboard for `serve` (JSON, to import).
     Dashboard,
+    /// The map in the terminal, live: lanes, findings, CPUs, queues, drop reasons, sockets.
+    Top(TopArgs),
+}
+
+#[derive(Args)]
+pub struct TopArgs {
+    /// How often to refresh.
+    #[arg(long, short, default_value = "2s", value_parser = parse_duration)]
+    pub interval: Interval,
+    /// Read a running `pktmap serve` instead of this host (http://HOST:PORT).
+    #[arg(long)]
+    pub from: Option<String>,
 }
 
 #[derive(Args)]

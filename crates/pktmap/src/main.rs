@@ -6,6 +6,7 @@ mod interrupt;
 mod output;
 mod serve;
 mod target;
+mod top;
 mod trace;
 
 use anyhow::{Context, Result, bail};
@@ -57,7 +58,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
     let style = output::style();
     if matches!(
         cli.command,
-        Command::Walk(_) | Command::Diagnose(_) | Command::Trace(_) | Command::Serve(_)
+        Command::Walk(_)
+            | Command::Diagnose(_)
+            | Command::Trace(_)
+            | Command::Serve(_)
+            | Command::Top(_)
     ) {
         interrupt::install();
     }
@@ -368,6 +373,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         )?,
         Command::Rules => output::text(&pktmap_render::alerts::rules_yaml())?,
         Command::Dashboard => output::json(&pktmap_render::dashboard::json())?,
+        Command::Top(args) => top::run(&target, &root, args.from.as_deref(), args.interval.0)?,
         Command::Stages(args) => {
             if args.json {
                 output::json(&catalog_render::json())?;

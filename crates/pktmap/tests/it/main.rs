@@ -15,4 +15,5 @@ mod serve;
 mod serve_limits;
 mod soak;
 mod support;
+mod top;
 mod trace;

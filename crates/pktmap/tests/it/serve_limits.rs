@@ -195,11 +195,13 @@ fn the_page_keeps_to_its_limits_and_says_what_it_left_out() {
 /// in-memory /tmp, no new privileges; and its arguments, `--trace` included.
 fn as_the_daemonset_allows(port: u16) -> Killed {
     let bin = env!("CARGO_BIN_EXE_pktmap");
+    // The binary is held open before /tmp is covered (a checkout may live under /tmp) and
+    // run through its descriptor.
     let script = format!(
-        "mount -t tmpfs -o size=16m tmpfs /tmp && mount -o remount,bind,ro / && \
+        "exec 3<{bin} && mount -t tmpfs -o size=16m tmpfs /tmp && mount -o remount,bind,ro / && \
          exec setpriv --bounding-set -all,+sys_admin,+sys_ptrace,+bpf,+perfmon,+syslog \
-         --inh-caps -all --no-new-privs {bin} --all-netns serve --trace --interval 1s \
-         --listen 127.0.0.1:{port}"
+         --inh-caps -all --no-new-privs /proc/self/fd/3 --all-netns serve --trace \
+         --interval 1s --listen 127.0.0.1:{port}"
     );
     Killed(
         std::process::Command::new("unshare")
