@@ -102,9 +102,14 @@ fn detail(w: &Walk, findings: &[Finding], id: &str) -> String {
         for e in f
             .evidence
             .iter()
-            .filter(|e| e.key.starts_with("drop reason"))
+            // What the tracer saw when the server traces: reasons and histogram tails.
+            .filter(|e| e.key.starts_with("drop reason") || e.key.starts_with("histogram"))
         {
-            let _ = write!(out, "<br>{}: {}", esc(&e.key), e.delta.unwrap_or(0));
+            let what = e
+                .value
+                .clone()
+                .unwrap_or_else(|| e.delta.unwrap_or(0).to_string());
+            let _ = write!(out, "<br>{}: {}", esc(&e.key), esc(&what));
         }
         out.push_str("<ul>");
         for a in &f.actions {
