@@ -7,6 +7,7 @@ pub mod audit;
 pub mod catalog;
 pub mod delta;
 pub mod diagnose;
+pub mod experiment;
 pub mod findings;
 pub mod fuzz;
 pub mod ledger;

@@ -60,6 +60,9 @@ pub enum Command {
     Dashboard,
     /// The map in the terminal, live: lanes, findings, CPUs, queues, drop reasons, sockets.
     Top(TopArgs),
+    /// Change one setting at a time, measured against its own baseline, journaled, reverted.
+    #[command(subcommand)]
+    Tune(TuneCommand),
 }
 
 #[derive(Args)]
@@ -204,6 +207,63 @@ pub fn parse_rate(text: &str) -> Result<f64, String> {
         }
     };
     Ok(n * scale)
+}
+
+#[derive(Subcommand)]
+pub enum TuneCommand {
+    /// Candidate changes from the findings and the audit, one setting each (read-only).
+    Plan(TunePlanArgs),
+    /// Make one change and measure it: baseline and changed periods alternate, then the
+    /// change is reverted (unless --keep) and its effect reported stage by stage.
+    Try(TuneTryArgs),
+    /// Undo every change the journal says may still be in place (after a crash or kill -9).
+    Revert(JournalArg),
+    /// Past experiments and their results.
+    History(JournalArg),
+}
+
+#[derive(Args)]
+pub struct JournalArg {
+    /// Where experiments are journaled.
+    #[arg(long, default_value = crate::tune::journal::DEFAULT)]
+    pub journal: std::path::PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct TunePlanArgs {
+    /// How long to measure the findings the plan is made from.
+    #[arg(long, short, default_value = "2s", value_parser = parse_duration)]
+    pub interval: Interval,
+    /// The path's bandwidth, for the bandwidth-delay product (e.g. 10gbit).
+    #[arg(long, value_parser = parse_rate)]
+    pub bandwidth: Option<f64>,
+    /// The path's round-trip time (e.g. 100ms).
+    #[arg(long, value_parser = parse_duration)]
+    pub rtt: Option<Interval>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct TuneTryArgs {
+    /// The change: a sysctl and its value (`net.core.somaxconn=4096`).
+    pub change: String,
+    /// How long each baseline and each changed period lasts.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub duration: Interval,
+    /// Baseline and changed periods of each (A B A B ...).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub rounds: u32,
+    /// A command run (with `sh -c`, in the namespace) during every period, ended after it.
+    #[arg(long)]
+    pub workload: Option<String>,
+    /// Leave the change in place afterwards (journaled as kept).
+    #[arg(long)]
+    pub keep: bool,
+    #[command(flatten)]
+    pub journal: JournalArg,
 }
 
 #[derive(Subcommand)]

@@ -8,6 +8,7 @@ mod serve;
 mod target;
 mod top;
 mod trace;
+mod tune;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
@@ -63,8 +64,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             | Command::Trace(_)
             | Command::Serve(_)
             | Command::Top(_)
+            | Command::Tune(_)
     ) {
         interrupt::install();
+    }
+    // A measurement taken while an experiment's change is in place says so.
+    if matches!(cli.command, Command::Walk(_) | Command::Diagnose(_))
+        && let Some(w) = tune::journal::warning()
+    {
+        eprintln!("{w}");
     }
     match cli.command {
         Command::Walk(args) if args.watch => {
@@ -374,6 +382,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Rules => output::text(&pktmap_render::alerts::rules_yaml())?,
         Command::Dashboard => output::json(&pktmap_render::dashboard::json())?,
         Command::Top(args) => top::run(&target, &root, args.from.as_deref(), args.interval.0)?,
+        Command::Tune(cmd) => return tune_command(&target, &root, cmd, style),
         Command::Stages(args) => {
             if args.json {
                 output::json(&catalog_render::json())?;
@@ -454,6 +463,64 @@ fn pairs<'a>(from: &'a [Snapshot], to: &'a [Snapshot]) -> Vec<(&'a Snapshot, &'a
 }
 
 /// One walk per namespace present in both lists.
+fn tune_command(
+    target: &Target,
+    root: &Root,
+    cmd: cli::TuneCommand,
+    style: pktmap_render::Style,
+) -> Result<ExitCode> {
+    use cli::TuneCommand;
+    match cmd {
+        TuneCommand::Plan(args) => {
+            let hint = audit::PathHint {
+                bandwidth: args.bandwidth,
+                rtt: args.rtt.map(|d| d.0.as_secs_f64()),
+            };
+            let plan = tune::plan(target, root, args.interval.0, hint)?;
+            if args.json {
+                output::json(&plan)?;
+            } else {
+                output::text(&pktmap_render::tune::plan_text(&plan, style))?;
+            }
+        }
+        TuneCommand::Try(args) => {
+            let Some((key, value)) = args.change.split_once('=') else {
+                bail!("give the change as KEY=VALUE, e.g. net.core.somaxconn=4096");
+            };
+            let trial = tune::Trial {
+                key: key.trim(),
+                value: value.trim(),
+                period: args.duration.0,
+                rounds: args.rounds,
+                workload: args.workload.as_deref(),
+                keep: args.keep,
+                journal: &args.journal.journal,
+            };
+            let report = tune::try_change(target, root, &trial)?;
+            if args.journal.json {
+                output::json(&report)?;
+            } else {
+                output::text(&pktmap_render::tune::report_text(&report, style))?;
+            }
+        }
+        TuneCommand::Revert(args) => {
+            for line in tune::revert(&args.journal)? {
+                println!("{line}");
+            }
+        }
+        TuneCommand::History(args) => {
+            let entries = tune::history(&args.journal)?;
+            if args.json {
+                output::json(&entries)?;
+            } else {
+                let v = serde_json::to_value(&entries)?;
+                output::text(&pktmap_render::tune::history_text(&v))?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn walks(from: &[Snapshot], to: &[Snapshot], iface: Option<&str>) -> Result<Vec<Walk>> {
     let out = pairs(from, to)
         .into_iter()

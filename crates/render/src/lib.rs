@@ -9,6 +9,7 @@ pub mod fmt;
 pub mod map;
 pub mod metrics;
 pub mod page;
+pub mod tune;
 pub mod walk;
 
 /// Whether to colour: set by the caller from the terminal and `NO_COLOR`.

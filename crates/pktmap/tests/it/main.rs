@@ -17,3 +17,4 @@ mod soak;
 mod support;
 mod top;
 mod trace;
+mod tune;
