@@ -300,16 +300,20 @@ fn settings(settings: &[Setting]) -> Vec<String> {
         if s.labels.is_empty() {
             words.push(format!("{}={}", short_setting(&s.name), s.value));
         } else {
-            by_name
-                .entry(&s.name)
+            // Two sources of one fact (the driver from sysfs and from ethtool) share a short
+            // name: one word, each device once.
+            let who = by_name
+                .entry(short_setting(&s.name))
                 .or_default()
                 .entry(&s.value)
-                .or_default()
-                .push(labels(&s.labels));
+                .or_default();
+            let l = labels(&s.labels);
+            if !who.contains(&l) {
+                who.push(l);
+            }
         }
     }
     for (name, values) in by_name {
-        let name = short_setting(name);
         if values.len() == 1 {
             let (value, who) = values.iter().next().expect("one entry");
             if who.len() == 1 {
@@ -342,5 +346,33 @@ fn fold_who(who: &[String]) -> String {
         who.join(", ")
     } else {
         format!("{}, +{}", who[0], who.len() - 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(name: &str, dev: &str, value: &str) -> Setting {
+        Setting {
+            name: name.into(),
+            labels: [("dev".to_string(), dev.to_string())].into_iter().collect(),
+            value: value.into(),
+        }
+    }
+
+    #[test]
+    fn one_fact_from_two_sources_is_one_word() {
+        let lines = settings(&[
+            set("link.driver", "eth0", "virtio_net"),
+            set("ethtool.driver", "eth0", "virtio_net"),
+            set("ethtool.driver", "ifb0", "ifb"),
+        ]);
+        let text = lines.join("\n");
+        assert_eq!(text.matches("driver").count(), 1, "{text}");
+        assert!(
+            text.contains("driver: ifb (ifb0), virtio_net (eth0)"),
+            "{text}"
+        );
     }
 }

@@ -66,7 +66,7 @@ pub struct Sink<'a> {
     snapshot: &'a mut Snapshot,
     notes: Vec<String>,
     skipped: Vec<SkippedRow>,
-    base: &'a std::path::Path,
+    root: &'a Root,
 }
 
 impl Sink<'_> {
@@ -103,7 +103,7 @@ impl Sink<'_> {
     /// becomes `partial`, and what it recorded is the rows that could be read.
     pub fn skipped(&mut self, path: &std::path::Path, rows: Vec<ParseError>) {
         for e in rows {
-            let shown = match e.clone().at(path).relative_to(self.base) {
+            let shown = match self.root.shown(e.clone().at(path)) {
                 SourceError::Parse { path, .. } | SourceError::Io { path, .. } => path,
             };
             self.notes.push(format!(
@@ -124,7 +124,7 @@ impl Sink<'_> {
 
     /// A source that could not be read, named as the kernel names it.
     pub fn error(&mut self, e: SourceError) {
-        self.notes.push(e.relative_to(self.base).to_string());
+        self.notes.push(self.root.shown(e).to_string());
     }
 
     /// The sockets worth a look, with why.
@@ -168,14 +168,14 @@ pub fn take_snapshot_with(root: &Root, opts: &Options) -> Snapshot {
             snapshot: &mut snapshot,
             notes: Vec::new(),
             skipped: Vec::new(),
-            base: root.base(),
+            root,
         };
         let result = c.collect(root, &devices, &mut sink);
         let (mut notes, skipped) = (sink.notes, sink.skipped);
         for cut in root.take_cut() {
             notes.push(format!(
                 "{}: larger than pktmap's cap of {} MiB; read up to its last whole line there",
-                cut.display(),
+                root.shown_path(cut).display(),
                 crate::safe::FILE_CAP >> 20
             ));
         }
@@ -187,7 +187,7 @@ pub fn take_snapshot_with(root: &Root, opts: &Options) -> Snapshot {
                     SourceError::Parse { .. } => CollectorStatus::Error,
                     SourceError::Io { .. } => CollectorStatus::Unavailable,
                 };
-                notes.insert(0, e.relative_to(root.base()).to_string());
+                notes.insert(0, root.shown(e).to_string());
                 status
             }
         };

@@ -111,6 +111,33 @@ impl Root {
         &self.base
     }
 
+    /// A path as a user knows it: `/sys/...` and `/proc/net/...` rather than pktmap's
+    /// private sysfs mount or the thread's `/proc/thread-self/net`; in a capture, relative
+    /// to it.
+    pub fn shown_path(&self, p: PathBuf) -> PathBuf {
+        let p = match &self.netns_dirs {
+            Some((net, sys)) => {
+                if let Ok(rel) = p.strip_prefix(sys) {
+                    Path::new("/sys").join(rel)
+                } else if let Ok(rel) = p.strip_prefix(net) {
+                    Path::new("/proc/net").join(rel)
+                } else {
+                    p
+                }
+            }
+            None => p,
+        };
+        match p.strip_prefix(&self.base) {
+            Ok(rel) if self.base != Path::new("/") => Path::new("/").join(rel),
+            _ => p,
+        }
+    }
+
+    /// An error naming its file as [`Root::shown_path`] does.
+    pub fn shown(&self, e: SourceError) -> SourceError {
+        e.map_path(|p| self.shown_path(p))
+    }
+
     /// Whether this is the running host rather than a capture.
     pub fn is_live(&self) -> bool {
         matches!(self.source, Source::Live)
@@ -369,6 +396,22 @@ impl Root {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inside_a_namespace_errors_name_the_paths_a_user_knows() {
+        let root = Root::live().in_netns(PathBuf::from("/tmp/pktmap-sysfs-Ab12"));
+        let e = SourceError::Io {
+            path: root.sys("class/net/eth0/speed"),
+            err: std::io::Error::from(std::io::ErrorKind::NotFound),
+        };
+        let shown = root.shown(e).to_string();
+        assert!(shown.contains("/sys/class/net/eth0/speed"), "{shown}");
+        assert!(!shown.contains("pktmap-sysfs"), "{shown}");
+        assert_eq!(
+            root.shown_path(root.proc("net/snmp")),
+            PathBuf::from("/proc/net/snmp")
+        );
+    }
 
     #[test]
     fn a_live_file_over_the_cap_is_cut_at_its_last_whole_line_and_said() {
