@@ -71,6 +71,8 @@ pub struct ReasonRow {
     pub by_netns: Vec<(u64, u64)>,
     /// Which devices: `(name or ifindex, count)`.
     pub devices: Vec<(String, u64)>,
+    /// Where, as pairs that happened: `(namespace inode, device, count)`, the largest first.
+    pub places: Vec<(u64, String, u64)>,
     /// EtherTypes: `(name, count)`.
     pub protocols: Vec<(String, u64)>,
 }

@@ -107,6 +107,24 @@ fn assemble(
     };
     let named_ns = only_netns.or(own);
     let secs = interval.as_secs_f64();
+    // Device names of every namespace a drop happened in, read from inside it once.
+    let namespaces = netns::list();
+    let mut dev_names: HashMap<u64, HashMap<u32, String>> = HashMap::new();
+    let mut device_name = |ns: u64, ifindex: u32| -> String {
+        let table = dev_names.entry(ns).or_insert_with(|| {
+            if Some(ns) == named_ns {
+                devices.clone()
+            } else if Some(ns) == own {
+                devices_under(std::path::Path::new("/sys/class/net"))
+            } else {
+                namespaces.get(&ns).map(devices_in).unwrap_or_default()
+            }
+        });
+        table
+            .get(&ifindex)
+            .cloned()
+            .unwrap_or_else(|| format!("ifindex {ifindex}"))
+    };
 
     let mut rows: BTreeMap<u32, Acc> = BTreeMap::new();
     for (k, n) in counts
@@ -129,11 +147,12 @@ fn assemble(
                 }
             }))
             .or_default() += n;
-        let dev = match (Some(ns) == named_ns, devices.get(&k.ifindex)) {
-            (_, _) if k.ifindex == 0 => "none".to_string(),
-            (true, Some(name)) => name.clone(),
-            _ => format!("ifindex {}", k.ifindex),
+        let dev = if k.ifindex == 0 {
+            "none".to_string()
+        } else {
+            device_name(ns, k.ifindex)
         };
+        *a.places.entry((ns, dev.clone())).or_default() += n;
         *a.devices.entry(dev).or_default() += n;
         *a.protocols.entry(ethertype(k.protocol)).or_default() += n;
     }
@@ -167,6 +186,16 @@ fn assemble(
                 netns: top(a.netns),
                 by_netns: a.by_netns.into_iter().collect(),
                 devices: top(a.devices),
+                places: {
+                    let mut v: Vec<(u64, String, u64)> = a
+                        .places
+                        .into_iter()
+                        .map(|((ns, d), n)| (ns, d, n))
+                        .collect();
+                    v.sort_by_key(|p| std::cmp::Reverse(p.2));
+                    v.truncate(20);
+                    v
+                },
                 protocols: top(a.protocols),
                 samples: top(a.samples),
             }
@@ -192,6 +221,7 @@ struct Acc {
     netns: HashMap<String, u64>,
     by_netns: BTreeMap<u64, u64>,
     devices: HashMap<String, u64>,
+    places: HashMap<(u64, String), u64>,
     protocols: HashMap<String, u64>,
     samples: HashMap<String, u64>,
 }

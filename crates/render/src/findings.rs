@@ -220,32 +220,83 @@ pub fn trace_text(t: &pktmap_model::trace::DropTrace, host: &str, style: Style) 
         out.push(style.green("no packet was dropped"));
         return out.join("\n") + "\n";
     }
-    out.push(format!(
-        "{:<28} {:<7} {:>12} {:>10}  where",
-        "REASON", "STAGE", "DROPS", "PER S"
-    ));
-    let first = |v: &[(String, u64)]| v.first().map(|(n, _)| n.clone()).unwrap_or_default();
-    for r in &t.reasons {
+    // One table per namespace the drops happened in: a reason's count there, and
+    // the devices it happened on there (pairs that happened, never a namespace from one
+    // drop and a device from another).
+    let mut inodes: Vec<(u64, u64)> = Vec::new();
+    for (ns, n) in t.reasons.iter().flat_map(|r| &r.by_netns) {
+        match inodes.iter_mut().find(|(i, _)| i == ns) {
+            Some(e) => e.1 += n,
+            None => inodes.push((*ns, *n)),
+        }
+    }
+    inodes.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+    let label = |inode: u64| -> String {
+        let tag = format!("net:[{inode}]");
+        t.reasons
+            .iter()
+            .flat_map(|r| &r.netns)
+            .find(|(l, _)| l.contains(&tag))
+            .map_or_else(
+                || {
+                    if inode == 0 {
+                        "no namespace".into()
+                    } else {
+                        tag.clone()
+                    }
+                },
+                |(l, _)| l.clone(),
+            )
+    };
+    let several = inodes.len() > 1;
+    for (inode, total) in &inodes {
+        out.push(String::new());
+        out.push(style.bold(&format!(
+            "namespace {}  {} drops",
+            label(*inode),
+            grouped(*total)
+        )));
         out.push(format!(
-            "{:<28} {:<7} {:>12} {:>10}  {}",
-            r.name,
-            r.stage.unwrap_or("-"),
-            grouped(r.count),
-            si(r.rate),
-            first(&r.locations)
+            "{:<28} {:<7} {:>12} {:>10}  where",
+            "REASON", "STAGE", "DROPS", "PER S"
         ));
-        out.push(format!(
-            "{:<28} {:<7} {:>12} {:>10}  netns {}  dev {}  {}",
-            "",
-            "",
-            "",
-            "",
-            first(&r.netns),
-            first(&r.devices),
-            first(&r.protocols)
-        ));
-        for (s, n) in &r.samples {
-            out.push(format!("{:<61}  sampled {n}x {s}", ""));
+        for r in &t.reasons {
+            let Some((_, n)) = r.by_netns.iter().find(|(i, _)| i == inode) else {
+                continue;
+            };
+            let rate = if t.interval_s > 0.0 {
+                *n as f64 / t.interval_s
+            } else {
+                0.0
+            };
+            out.push(format!(
+                "{:<28} {:<7} {:>12} {:>10}  {}",
+                r.name,
+                r.stage.unwrap_or("-"),
+                grouped(*n),
+                si(rate),
+                r.locations.first().map(|(l, _)| l.as_str()).unwrap_or("")
+            ));
+            let devices: Vec<String> = r
+                .places
+                .iter()
+                .filter(|(i, _, _)| i == inode)
+                .take(3)
+                .map(|(_, d, c)| format!("dev {d} {}", grouped(*c)))
+                .collect();
+            out.push(format!(
+                "{:<61}  {}  {}",
+                "",
+                devices.join(", "),
+                r.protocols.first().map(|(p, _)| p.as_str()).unwrap_or("")
+            ));
+            // Samples carry no namespace: shown once, where the reason dropped most.
+            let busiest = r.by_netns.iter().max_by_key(|(_, n)| *n).map(|(i, _)| *i);
+            if !several || busiest == Some(*inode) {
+                for (s, n) in &r.samples {
+                    out.push(format!("{:<61}  sampled {n}x {s}", ""));
+                }
+            }
         }
     }
     out.join("\n") + "\n"

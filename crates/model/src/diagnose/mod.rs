@@ -510,6 +510,7 @@ mod tests {
                 .collect(),
             by_netns: netns.to_vec(),
             devices: vec![],
+            places: vec![],
             protocols: vec![],
         }
     }

@@ -899,3 +899,45 @@ fn tcp_layer_drops_name_their_namespace() {
         );
     }
 }
+
+/// `--all-netns trace drops` in text: one table per namespace, each with the devices of that
+/// namespace by name (not `ifindex N`), never a namespace from one drop and a device from
+/// another.
+#[test]
+fn all_netns_drops_are_one_table_per_namespace_with_its_own_devices() {
+    if !root_with_tools_or_skip(
+        "all_netns_drops_are_one_table_per_namespace_with_its_own_devices",
+        &[BPFTOOL],
+    ) {
+        return;
+    }
+    let _g = shared();
+    let (one, two) = (NetnsPair::new(), NetnsPair::new());
+    let floods = [
+        udp_flood(&one.a, 9310, 2_000, 2.5), // closed port in one.b
+        udp_flood(&two.a, 9311, 2_000, 2.5), // closed port in two.b
+    ];
+    std::thread::sleep(Duration::from_millis(300));
+    let out = run(&["--all-netns", "trace", "drops", "--interval", "1s"]);
+    for f in floods {
+        f.join().unwrap();
+    }
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for pair in [&one, &two] {
+        let at = text
+            .find(&format!("namespace {}", pair.b))
+            .unwrap_or_else(|| panic!("no table for {}:\n{text}", pair.b));
+        let table = &text[at..];
+        let table = &table[..table[1..]
+            .find("\nnamespace ")
+            .map_or(table.len(), |i| i + 1)];
+        assert!(table.contains("NO_SOCKET"), "{table}");
+        assert!(table.contains(&format!("dev {}", pair.veth_b)), "{table}");
+        let other = if std::ptr::eq(pair, &one) { &two } else { &one };
+        assert!(
+            !table.contains(&other.veth_b),
+            "another namespace's device: {table}"
+        );
+    }
+}
