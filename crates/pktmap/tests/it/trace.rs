@@ -941,3 +941,70 @@ fn all_netns_drops_are_one_table_per_namespace_with_its_own_devices() {
         );
     }
 }
+
+/// "received to copied into the application (TCP)" is TCP's: UDP datagrams into a reader that
+/// keeps up, with no TCP anywhere on the host meanwhile (the test runs alone), leave it empty
+/// while the run-queue histogram fills. The datagrams are 4,000 bytes: fragmented on the
+/// veth and reassembled, they are copied through the same tracepoint as TCP (a small linear
+/// datagram is copied without it).
+#[test]
+fn the_tcp_copy_histogram_counts_no_udp() {
+    if !root_or_skip("the_tcp_copy_histogram_counts_no_udp") {
+        return;
+    }
+    let _g = exclusive();
+    let pair = NetnsPair::new();
+    let rx = NetnsPair::within(&pair.b, || {
+        std::net::UdpSocket::bind((ADDR_B, 9320)).unwrap()
+    });
+    rx.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 2048];
+        let mut got = 0u64;
+        let start = std::time::Instant::now();
+        while start.elapsed() < Duration::from_millis(2500) {
+            if rx.recv(&mut buf).is_ok() {
+                got += 1;
+            }
+        }
+        got
+    });
+    let sock = NetnsPair::within(&pair.a, || std::net::UdpSocket::bind((ADDR_A, 0)).unwrap());
+    let sender = std::thread::spawn(move || {
+        let start = std::time::Instant::now();
+        while start.elapsed() < Duration::from_secs(2) {
+            for _ in 0..10 {
+                let _ = sock.send_to(&[0u8; 4000], (ADDR_B, 9320));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let out = run(&[
+        "trace",
+        "latency",
+        "--stage",
+        "rx.11",
+        "--duty",
+        "100",
+        "--json",
+        "--interval",
+        "1s",
+    ]);
+    sender.join().unwrap();
+    assert!(reader.join().unwrap() > 1_000, "the reader read");
+    let v: serde_json::Value = json_of(&out);
+    let count = |name: &str| {
+        v["histograms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["name"].as_str().unwrap().starts_with(name))
+            .unwrap()["count"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(count("received to copied"), 0, "{v:#}");
+    assert!(count("run-queue") > 0, "{v:#}");
+}
