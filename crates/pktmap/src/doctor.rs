@@ -11,7 +11,7 @@ pub struct Check {
 }
 
 /// Effective capability bits of this process (`CapEff` in /proc/self/status).
-fn capabilities() -> u64 {
+pub fn capabilities() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {

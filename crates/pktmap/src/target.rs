@@ -47,7 +47,17 @@ impl Target {
             }
             Target::All => {
                 let (all, hidden) = netns::list_counting_hidden();
-                if hidden > 0 {
+                // CAP_SYS_PTRACE is bit 19: with it, what stays hidden is beyond any
+                // capability here (a process of an outer user namespace, such as a sandbox's
+                // init), and the hint would mislead.
+                let ptrace = crate::doctor::capabilities() & (1 << 19) != 0;
+                if hidden > 0 && ptrace {
+                    eprintln!(
+                        "pktmap: the network namespaces of {hidden} processes cannot be opened \
+                         even with CAP_SYS_PTRACE (processes of an outer user namespace); \
+                         namespaces only they hold are missing"
+                    );
+                } else if hidden > 0 {
                     eprintln!(
                         "pktmap: the network namespaces of {hidden} processes are hidden from \
                          these privileges (another user's /proc/PID/ns/net needs \
