@@ -84,9 +84,12 @@ impl Journal {
     }
 }
 
-/// A line for `walk` and `diagnose` to print while an experiment is unreverted.
+/// A line for `walk` and `diagnose` to print while an experiment is unreverted, from the
+/// default journal or the one `PKTMAP_TUNE_JOURNAL` names.
 pub fn warning() -> Option<String> {
-    let j = Journal::open(Path::new(DEFAULT)).ok()?;
+    let path =
+        std::env::var_os("PKTMAP_TUNE_JOURNAL").map_or_else(|| DEFAULT.into(), PathBuf::from);
+    let j = Journal::open(&path).ok()?;
     let e = j.unreverted().next()?;
     Some(format!(
         "pktmap: a tune experiment is still applied: {}={} (was {}){}; `pktmap tune revert` undoes it",

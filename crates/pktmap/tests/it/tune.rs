@@ -190,6 +190,16 @@ fn a_killed_experiment_is_undone_by_revert_and_blocks_the_next() {
     ]);
     assert_eq!(out.status.code(), Some(3));
     assert!(stderr(&out).contains("still applied"), "{}", stderr(&out));
+    let walk = bin()
+        .env("PKTMAP_TUNE_JOURNAL", &journal)
+        .args(["--netns", &s.pair.b, "walk", "--interval", "200ms"])
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&walk).contains("a tune experiment is still applied: net.core.somaxconn=512"),
+        "{}",
+        stderr(&walk)
+    );
     let out = run(&["tune", "revert", "--journal", &journal]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("restored to 8"), "{}", stdout(&out));
