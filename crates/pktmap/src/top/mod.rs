@@ -15,7 +15,7 @@ use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
-use view::{Model, VIEWS, View};
+use view::{Model, VIEWS};
 
 /// Where the documents come from.
 enum Source<'a> {
@@ -123,19 +123,7 @@ pub fn run(target: &Target, root: &Root, from: Option<&str>, interval: Duration)
         Source::Remote { .. } => Some(source.next()?),
         Source::Local { .. } => None,
     };
-    let mut model = Model {
-        walks: Vec::new(),
-        diagnoses: Vec::new(),
-        ns: 0,
-        view: View::Map,
-        stage: 0,
-        device: None,
-        paused: false,
-        help: false,
-        explain: false,
-        source: source.describe(),
-        age_s: 0,
-    };
+    let mut model = Model::new(source.describe());
     if let Some((w, d)) = first {
         (model.walks, model.diagnoses) = (w, d);
     }
@@ -241,6 +229,7 @@ fn key(m: &mut Model, code: KeyCode, mods: KeyModifiers) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::view::View;
     use super::*;
     use ratatui::Terminal;
     use ratatui::backend::TestBackend;
@@ -262,15 +251,7 @@ mod tests {
         Model {
             walks: vec![serde_json::to_value(walk::from_ledger(&delta, ledger, None)).unwrap()],
             diagnoses: vec![serde_json::json!({ "findings": found })],
-            ns: 0,
-            view: View::Map,
-            stage: 0,
-            device: None,
-            paused: false,
-            help: false,
-            explain: false,
-            source: "this host".into(),
-            age_s: 0,
+            ..Model::new("this host".into())
         }
     }
 

@@ -49,6 +49,23 @@ pub struct Model {
 }
 
 impl Model {
+    /// Nothing measured yet, on the map view.
+    pub fn new(source: String) -> Model {
+        Model {
+            walks: Vec::new(),
+            diagnoses: Vec::new(),
+            ns: 0,
+            view: View::Map,
+            stage: 0,
+            device: None,
+            paused: false,
+            help: false,
+            explain: false,
+            source,
+            age_s: 0,
+        }
+    }
+
     pub fn walk(&self) -> &Value {
         self.walks.get(self.ns).unwrap_or(&Value::Null)
     }

@@ -454,18 +454,7 @@ fn silent_every_other_way(ns: &str, bulk: bool) {
             "replayed",
             run(&["diagnose", "--json", "--from", &a, "--to", &b]),
         ),
-        (
-            "traced",
-            run(&[
-                "--netns",
-                ns,
-                "diagnose",
-                "--trace",
-                "--json",
-                "--interval",
-                "1s",
-            ]),
-        ),
+        ("traced", diagnose_traced_in(ns)),
     ] {
         let r: Report = serde_json::from_slice(&out.stdout)
             .unwrap_or_else(|e| panic!("{how}: {e}: {}", stderr(&out)));

@@ -107,15 +107,7 @@ pub(crate) fn find(ns: &str, e: Expect, step: impl FnMut() + Send + 'static) {
     );
 
     if let Some(reason) = e.reason {
-        let traced = run(&[
-            "--netns",
-            ns,
-            "diagnose",
-            "--trace",
-            "--json",
-            "--interval",
-            "1s",
-        ]);
+        let traced = diagnose_traced_in(ns);
         let d: Value = serde_json::from_slice(&traced.stdout)
             .unwrap_or_else(|err| panic!("{err}: {}", stderr(&traced)));
         assert_diagnose("traced", &d, &e);
@@ -537,13 +529,18 @@ fn a_veth_whose_peer_is_down_is_found_at_tx4() {
 
 /// A frame from a to b carrying `payload` after an IPv4 header that `spoil` then damages
 /// (its checksum recomputed, so only the damage is wrong).
-fn spoiled_ip(pair: &NetnsPair, proto: u8, payload: &[u8], spoil: impl Fn(&mut [u8])) -> Vec<u8> {
-    let mut f = to_b(pair, ADDR_B, proto, payload);
+/// Changes a frame's IP header with `spoil`, then makes its checksum right again.
+pub(crate) fn reheader(f: &mut [u8], spoil: impl Fn(&mut [u8])) {
     let ip = &mut f[14..34];
     spoil(ip);
     ip[10..12].copy_from_slice(&[0, 0]);
     let c = checksum(ip);
     ip[10..12].copy_from_slice(&c.to_be_bytes());
+}
+
+fn spoiled_ip(pair: &NetnsPair, proto: u8, payload: &[u8], spoil: impl Fn(&mut [u8])) -> Vec<u8> {
+    let mut f = to_b(pair, ADDR_B, proto, payload);
+    reheader(&mut f, spoil);
     f
 }
 

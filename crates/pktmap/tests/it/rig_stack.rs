@@ -168,11 +168,7 @@ fn packets_whose_ttl_runs_out_in_a_router_are_found_at_rx8() {
     ]);
     let to = "10.78.0.9";
     let mut f = to_b(&pair, to, 17, &udp(to, 9434, b"ttl"));
-    let ip = &mut f[14..34];
-    ip[8] = 1;
-    ip[10..12].copy_from_slice(&[0, 0]);
-    let c = checksum(ip);
-    ip[10..12].copy_from_slice(&c.to_be_bytes());
+    reheader(&mut f, |ip| ip[8] = 1);
     find(
         &pair.b,
         Expect::at("rx.8", "Ip.InHdrErrors", Some("IP_INHDR")),

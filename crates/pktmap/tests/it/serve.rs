@@ -193,10 +193,13 @@ fn serve_answers_with_the_map_of_a_real_fault() {
     let big = format!("GET /metrics HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(9000));
     assert_eq!(request(&pair.b, port, big).0, 431);
 
-    // SIGTERM stops it cleanly.
-    let pid = server.0.id() as i32;
-    // `ip netns exec` execs pktmap in place, so the child is pktmap itself.
-    unsafe { libc::kill(pid, libc::SIGTERM) };
+    terminates_cleanly(&mut server);
+}
+
+/// SIGTERM stops the server within 5 s with success (`ip netns exec` execs pktmap in place,
+/// so the child is pktmap itself).
+fn terminates_cleanly(server: &mut Killed) {
+    unsafe { libc::kill(server.0.id() as i32, libc::SIGTERM) };
     let start = Instant::now();
     let status = loop {
         if let Some(st) = server.0.try_wait().unwrap() {
@@ -471,14 +474,5 @@ fn serve_with_trace_exports_drop_reasons_latency_and_its_cost() {
     let (_, diag) = get(&pair.b, port, "/api/diagnose");
     assert!(diag.contains("drop reason NO_SOCKET"), "{diag}");
 
-    unsafe { libc::kill(server.0.id() as i32, libc::SIGTERM) };
-    let start = Instant::now();
-    let status = loop {
-        if let Some(st) = server.0.try_wait().unwrap() {
-            break st;
-        }
-        assert!(start.elapsed() < Duration::from_secs(5), "still serving");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert!(status.success(), "{status:?}");
+    terminates_cleanly(&mut server);
 }

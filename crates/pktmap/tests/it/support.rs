@@ -344,6 +344,19 @@ impl Drop for Repeat {
     }
 }
 
+/// `pktmap --netns NS diagnose --trace --json --interval 1s`.
+pub fn diagnose_traced_in(ns: &str) -> Output {
+    run(&[
+        "--netns",
+        ns,
+        "diagnose",
+        "--trace",
+        "--json",
+        "--interval",
+        "1s",
+    ])
+}
+
 /// Two snapshot files of namespace `ns` taken 800 ms apart, in a directory removed on drop.
 pub fn snapshot_pair(ns: &str) -> (TempDir, String, String) {
     let dir = TempDir::new("pair");
