@@ -23,7 +23,7 @@ use pktmap_render::{
 use pktmap_sources::safe::{SNAPSHOT_FILE_CAP, read::read_regular, write::write_file};
 use pktmap_sources::{Options, Root};
 use std::process::ExitCode;
-use target::Target;
+use target::{Target, pairs};
 
 fn main() -> ExitCode {
     // A usage error must not exit 2, which diagnose and audit use for "critical".
@@ -103,9 +103,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 bail!("the two snapshots share no network namespace");
             };
             let delta = Delta::between(a, b)?;
-            let ledger = pktmap_model::ledger::build(&delta, args.iface.as_deref());
-            let found = diagnose::diagnose_ledger(&delta, &ledger, None, None);
-            let w = walk::from_ledger(&delta, ledger, args.iface.as_deref());
+            let (w, found) = diagnose::walk_and_findings(&delta, args.iface.as_deref(), None, None);
             let link = |id: &str| format!("#{id}");
             output::text(&(pktmap_render::map::svg(&w, &found, &link) + "\n"))?;
         }
@@ -382,7 +380,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Rules => output::text(&pktmap_render::alerts::rules_yaml())?,
         Command::Dashboard => output::json(&pktmap_render::dashboard::json())?,
         Command::Top(args) => top::run(&target, &root, args.from.as_deref(), args.interval.0)?,
-        Command::Tune(cmd) => return tune_command(&target, &root, cmd, style),
+        Command::Tune(cmd) => tune::command(&target, &root, cmd, style)?,
         Command::Stages(args) => {
             if args.json {
                 output::json(&catalog_render::json())?;
@@ -455,72 +453,7 @@ fn measure(
 }
 
 /// Snapshots of the same namespace from both lists, matched by namespace inode.
-fn pairs<'a>(from: &'a [Snapshot], to: &'a [Snapshot]) -> Vec<(&'a Snapshot, &'a Snapshot)> {
-    let key = |s: &Snapshot| s.meta.netns.as_ref().map(|n| n.inode);
-    to.iter()
-        .filter_map(|b| from.iter().find(|a| key(a) == key(b)).map(|a| (a, b)))
-        .collect()
-}
-
 /// One walk per namespace present in both lists.
-fn tune_command(
-    target: &Target,
-    root: &Root,
-    cmd: cli::TuneCommand,
-    style: pktmap_render::Style,
-) -> Result<ExitCode> {
-    use cli::TuneCommand;
-    match cmd {
-        TuneCommand::Plan(args) => {
-            let hint = audit::PathHint {
-                bandwidth: args.bandwidth,
-                rtt: args.rtt.map(|d| d.0.as_secs_f64()),
-            };
-            let plan = tune::plan(target, root, args.interval.0, hint)?;
-            if args.json {
-                output::json(&plan)?;
-            } else {
-                output::text(&pktmap_render::tune::plan_text(&plan, style))?;
-            }
-        }
-        TuneCommand::Try(args) => {
-            let Some((key, value)) = args.change.split_once('=') else {
-                bail!("give the change as KEY=VALUE, e.g. net.core.somaxconn=4096");
-            };
-            let trial = tune::Trial {
-                key: key.trim(),
-                value: value.trim(),
-                period: args.duration.0,
-                rounds: args.rounds,
-                workload: args.workload.as_deref(),
-                keep: args.keep,
-                journal: &args.journal.journal,
-            };
-            let report = tune::try_change(target, root, &trial)?;
-            if args.journal.json {
-                output::json(&report)?;
-            } else {
-                output::text(&pktmap_render::tune::report_text(&report, style))?;
-            }
-        }
-        TuneCommand::Revert(args) => {
-            for line in tune::revert(&args.journal)? {
-                println!("{line}");
-            }
-        }
-        TuneCommand::History(args) => {
-            let entries = tune::history(&args.journal)?;
-            if args.json {
-                output::json(&entries)?;
-            } else {
-                let v = serde_json::to_value(&entries)?;
-                output::text(&pktmap_render::tune::history_text(&v))?;
-            }
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
 fn walks(from: &[Snapshot], to: &[Snapshot], iface: Option<&str>) -> Result<Vec<Walk>> {
     let out = pairs(from, to)
         .into_iter()

@@ -99,3 +99,11 @@ impl Target {
         }
     }
 }
+
+/// The snapshots of the same namespace in two lists, in the later list's order.
+pub fn pairs<'a>(from: &'a [Snapshot], to: &'a [Snapshot]) -> Vec<(&'a Snapshot, &'a Snapshot)> {
+    let key = |s: &Snapshot| s.meta.netns.as_ref().map(|n| n.inode);
+    to.iter()
+        .filter_map(|b| from.iter().find(|a| key(a) == key(b)).map(|a| (a, b)))
+        .collect()
+}

@@ -95,26 +95,18 @@ fn assemble(
 ) -> Result<DropTrace> {
     let names = btf::drop_reasons().map_err(|e| anyhow!("drop reason names: {e}"))?;
     let syms = Symbols::read();
-    let labels: HashMap<u64, String> = netns::list()
-        .into_iter()
-        .map(|(i, n)| (i, n.label.display()))
+    let namespaces = netns::list();
+    let labels: HashMap<u64, String> = namespaces
+        .iter()
+        .map(|(i, n)| (*i, n.label.display()))
         .collect();
     let own = own_netns();
-    // Device names of the namespace the drops are filtered to, else of pktmap's own.
-    let devices = match only_netns.and_then(|ns| netns::list().remove(&ns)) {
-        Some(n) => devices_in(&n),
-        None => devices_under(std::path::Path::new("/sys/class/net")),
-    };
-    let named_ns = only_netns.or(own);
     let secs = interval.as_secs_f64();
     // Device names of every namespace a drop happened in, read from inside it once.
-    let namespaces = netns::list();
     let mut dev_names: HashMap<u64, HashMap<u32, String>> = HashMap::new();
     let mut device_name = |ns: u64, ifindex: u32| -> String {
         let table = dev_names.entry(ns).or_insert_with(|| {
-            if Some(ns) == named_ns {
-                devices.clone()
-            } else if Some(ns) == own {
+            if Some(ns) == own {
                 devices_under(std::path::Path::new("/sys/class/net"))
             } else {
                 namespaces.get(&ns).map(devices_in).unwrap_or_default()

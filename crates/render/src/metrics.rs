@@ -124,15 +124,6 @@ pub struct Limits {
     pub series: usize,
 }
 
-impl Default for Limits {
-    fn default() -> Limits {
-        Limits {
-            netns: 100,
-            series: 20_000,
-        }
-    }
-}
-
 /// The page in both formats, and what its limits left out.
 pub struct Page {
     pub text: String,

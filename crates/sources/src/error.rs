@@ -23,15 +23,6 @@ impl SourceError {
         }
     }
 
-    /// The same error with its path as the kernel names it (`/proc/net/dev`), not as found
-    /// under a captured root, so messages read the same live and replayed.
-    pub fn relative_to(self, base: &Path) -> SourceError {
-        self.map_path(|p| match p.strip_prefix(base) {
-            Ok(rel) if base != Path::new("/") => Path::new("/").join(rel),
-            _ => p,
-        })
-    }
-
     /// The same error naming another path.
     pub fn map_path(self, strip: impl Fn(PathBuf) -> PathBuf) -> SourceError {
         match self {

@@ -113,7 +113,7 @@ impl Root {
 
     /// A path as a user knows it: `/sys/...` and `/proc/net/...` rather than pktmap's
     /// private sysfs mount or the thread's `/proc/thread-self/net`; in a capture, relative
-    /// to it.
+    /// to it, so messages read the same live and replayed.
     pub fn shown_path(&self, p: PathBuf) -> PathBuf {
         let p = match &self.netns_dirs {
             Some((net, sys)) => {

@@ -157,30 +157,25 @@ pub fn diagnose_traced(
     trace: Option<&crate::trace::DropTrace>,
     netns: Option<u64>,
 ) -> Vec<Finding> {
-    let ledger = traced_ledger(delta, trace, netns);
+    let traced: Vec<ledger::Traced> =
+        trace.map_or_else(Vec::new, |t| traced_in(t, netns, delta.interval_s));
+    let ledger = ledger::build_traced(delta, None, &traced);
     findings_of(delta, &ledger, trace, netns)
 }
 
-/// The ledger of a delta with the traced reasons of namespace `netns` as lines of their own.
-pub fn traced_ledger(
+/// The walk and the findings of a delta from one ledger, so a page showing both cannot
+/// disagree: `iface` as [`crate::walk::build`] takes it, the trace as [`diagnose_traced`].
+pub fn walk_and_findings(
     delta: &Delta,
+    iface: Option<&str>,
     trace: Option<&crate::trace::DropTrace>,
     netns: Option<u64>,
-) -> Ledger {
+) -> (crate::walk::Walk, Vec<Finding>) {
     let traced: Vec<ledger::Traced> =
         trace.map_or_else(Vec::new, |t| traced_in(t, netns, delta.interval_s));
-    ledger::build_traced(delta, None, &traced)
-}
-
-/// [`diagnose_traced`] over a ledger already built with [`traced_ledger`] (the caller lays
-/// out the walk from it too).
-pub fn diagnose_ledger(
-    delta: &Delta,
-    ledger: &Ledger,
-    trace: Option<&crate::trace::DropTrace>,
-    netns: Option<u64>,
-) -> Vec<Finding> {
-    findings_of(delta, ledger, trace, netns)
+    let ledger = ledger::build_traced(delta, iface, &traced);
+    let found = findings_of(delta, &ledger, trace, netns);
+    (crate::walk::from_ledger(delta, ledger, iface), found)
 }
 
 fn findings_of(

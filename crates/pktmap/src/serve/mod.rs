@@ -14,13 +14,13 @@ mod http;
 mod traced;
 
 use crate::interrupt;
-use crate::target::Target;
+use crate::target::{Target, pairs};
 use anyhow::{Context, Result};
 use http::{Answer, Request};
 use pktmap_model::delta::Delta;
 use pktmap_model::findings::Finding;
 use pktmap_model::snapshot::Snapshot;
-use pktmap_model::walk::{self, Walk};
+use pktmap_model::walk::Walk;
 use pktmap_model::{audit, diagnose, findings};
 use pktmap_render::metrics::{self, Limits};
 use pktmap_sources::{Options, Root};
@@ -58,6 +58,17 @@ struct Inner {
     at: Instant,
 }
 
+impl Inner {
+    /// The state after a collection: its snapshots and what they rendered, from now.
+    fn measured(current: Vec<Snapshot>, pages: Rendered) -> Inner {
+        Inner {
+            previous: Arc::new(current),
+            pages: Some(pages),
+            at: Instant::now(),
+        }
+    }
+}
+
 /// What answers a request.
 pub trait Pages: Sync {
     fn answer(&self, r: &Request) -> Answer;
@@ -77,7 +88,8 @@ pub fn run(target: &Target, root: &Root, settings: &Settings) -> Result<()> {
     }
     let listener = TcpListener::bind(settings.listen)
         .with_context(|| format!("listening on {}", settings.listen))?;
-    // Non-blocking accepts, so a stop is noticed between connections.
+    // The accept loop waits in poll; non-blocking, a connection gone between poll and
+    // accept cannot stall it.
     listener.set_nonblocking(true)?;
     eprintln!(
         "pktmap: serving on http://{}/metrics",
@@ -139,12 +151,7 @@ impl Server<'_> {
             }
             let traced = trace.as_ref().map(|t| (t, totals.page()));
             let pages = render(&previous, &current, traced, self.settings.limits)?;
-            let mut inner = self.lock();
-            *inner = Inner {
-                previous: Arc::new(current),
-                pages: Some(pages),
-                at: Instant::now(),
-            };
+            *self.lock() = Inner::measured(current, pages);
         }
         Ok(())
     }
@@ -162,11 +169,7 @@ impl Server<'_> {
         }
         let current = self.target.snapshots(self.root, &Options::default())?;
         let pages = render(&inner.previous, &current, None, self.settings.limits)?;
-        *inner = Inner {
-            previous: Arc::new(current),
-            pages: Some(pages),
-            at: Instant::now(),
-        };
+        *inner = Inner::measured(current, pages);
         Ok(())
     }
 }
@@ -174,11 +177,12 @@ impl Server<'_> {
 impl Pages for Server<'_> {
     fn answer(&self, r: &Request) -> Answer {
         const NOT_YET: &str = "the first interval is not over yet\n";
-        let mut inner = self.lock();
-        let on_scrape = self.settings.interval.is_zero();
+        // Liveness never waits for a collection in progress.
         if r.path == "/healthz" {
             return Answer::text(200, "ok\n");
         }
+        let mut inner = self.lock();
+        let on_scrape = self.settings.interval.is_zero();
         if on_scrape
             && r.path != "/readyz"
             && let Err(e) = self.refresh(&mut inner)
@@ -249,27 +253,21 @@ fn render(
     traced: Option<(&traced::Interval, metrics::TraceTotals)>,
     limits: Limits,
 ) -> Result<Rendered> {
-    let key = |s: &Snapshot| s.meta.netns.as_ref().map(|n| n.inode);
     let mut walks: Vec<(Walk, Vec<Finding>)> = Vec::new();
     let mut ends: Vec<&Snapshot> = Vec::new();
-    for b in to {
-        let Some(a) = from.iter().find(|a| key(a) == key(b)) else {
-            continue;
-        };
+    for (a, b) in pairs(from, to) {
         let delta = Delta::between(a, b)?;
         let (inode, _) = netns_of(b);
         let drops = traced.as_ref().map(|(t, _)| &t.drops);
-        // One ledger for both, so the page and the findings cannot disagree; each namespace
-        // takes only its own drop reasons.
-        let ledger = diagnose::traced_ledger(&delta, drops, Some(inode));
-        let mut found = diagnose::diagnose_ledger(&delta, &ledger, drops, Some(inode));
+        // Each namespace takes only its own drop reasons.
+        let (w, mut found) = diagnose::walk_and_findings(&delta, None, drops, Some(inode));
         // The histograms are the host's: they go with pktmap's own namespace only.
         if let Some((t, _)) = &traced
             && b.meta.netns.as_ref().is_none_or(|n| n.own)
         {
             diagnose::add_latency(&mut found, &t.latency);
         }
-        walks.push((walk::from_ledger(&delta, ledger, None), found));
+        walks.push((w, found));
         ends.push(b);
     }
     let reports: Vec<metrics::Report> = walks

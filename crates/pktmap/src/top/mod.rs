@@ -8,8 +8,8 @@ mod view;
 use crate::target::Target;
 use anyhow::{Context, Result, bail};
 use pktmap_model::delta::Delta;
+use pktmap_model::diagnose;
 use pktmap_model::snapshot::Snapshot;
-use pktmap_model::{diagnose, ledger, walk};
 use pktmap_sources::{Options, Root};
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
 use serde_json::Value;
@@ -46,18 +46,11 @@ impl Source<'_> {
                 previous,
             } => {
                 let current = target.snapshots(root, &Options::default())?;
-                let key = |s: &Snapshot| s.meta.netns.as_ref().map(|n| n.inode);
                 let (mut walks, mut diags) = (Vec::new(), Vec::new());
-                for b in &current {
-                    let Some(a) = previous.iter().find(|a| key(a) == key(b)) else {
-                        continue;
-                    };
+                for (a, b) in crate::target::pairs(previous, &current) {
                     let delta = Delta::between(a, b)?;
-                    let ledger = ledger::build(&delta, None);
-                    let found = diagnose::diagnose_ledger(&delta, &ledger, None, None);
-                    walks.push(serde_json::to_value(walk::from_ledger(
-                        &delta, ledger, None,
-                    ))?);
+                    let (w, found) = diagnose::walk_and_findings(&delta, None, None, None);
+                    walks.push(serde_json::to_value(w)?);
                     diags.push(serde_json::json!({ "findings": found }));
                 }
                 *previous = current;
@@ -246,10 +239,9 @@ mod tests {
         };
         let (a, b) = (snap("t0"), snap("t1"));
         let delta = Delta::between(&a, &b).unwrap();
-        let ledger = ledger::build(&delta, None);
-        let found = diagnose::diagnose_ledger(&delta, &ledger, None, None);
+        let (w, found) = diagnose::walk_and_findings(&delta, None, None, None);
         Model {
-            walks: vec![serde_json::to_value(walk::from_ledger(&delta, ledger, None)).unwrap()],
+            walks: vec![serde_json::to_value(w).unwrap()],
             diagnoses: vec![serde_json::json!({ "findings": found })],
             ..Model::new("this host".into())
         }

@@ -362,3 +362,63 @@ pub fn revert(journal: &Path) -> Result<Vec<String>> {
 pub fn history(journal: &Path) -> Result<Vec<Entry>> {
     Ok(Journal::open(journal)?.entries)
 }
+
+/// `pktmap tune ...`: runs the subcommand and prints its answer.
+pub fn command(
+    target: &Target,
+    root: &Root,
+    cmd: crate::cli::TuneCommand,
+    style: pktmap_render::Style,
+) -> Result<()> {
+    use crate::cli::TuneCommand;
+    use crate::output;
+    match cmd {
+        TuneCommand::Plan(args) => {
+            let hint = audit::PathHint {
+                bandwidth: args.bandwidth,
+                rtt: args.rtt.map(|d| d.0.as_secs_f64()),
+            };
+            let plan = plan(target, root, args.interval.0, hint)?;
+            if args.json {
+                output::json(&plan)?;
+            } else {
+                output::text(&pktmap_render::tune::plan_text(&plan, style))?;
+            }
+        }
+        TuneCommand::Try(args) => {
+            let Some((key, value)) = args.change.split_once('=') else {
+                bail!("give the change as KEY=VALUE, e.g. net.core.somaxconn=4096");
+            };
+            let trial = Trial {
+                key: key.trim(),
+                value: value.trim(),
+                period: args.duration.0,
+                rounds: args.rounds,
+                workload: args.workload.as_deref(),
+                keep: args.keep,
+                journal: &args.journal.journal,
+            };
+            let report = try_change(target, root, &trial)?;
+            if args.journal.json {
+                output::json(&report)?;
+            } else {
+                output::text(&pktmap_render::tune::report_text(&report, style))?;
+            }
+        }
+        TuneCommand::Revert(args) => {
+            for line in revert(&args.journal)? {
+                println!("{line}");
+            }
+        }
+        TuneCommand::History(args) => {
+            let entries = history(&args.journal)?;
+            if args.json {
+                output::json(&entries)?;
+            } else {
+                let v = serde_json::to_value(&entries)?;
+                output::text(&pktmap_render::tune::history_text(&v))?;
+            }
+        }
+    }
+    Ok(())
+}

@@ -117,13 +117,16 @@ fn top_shows_an_induced_drop_and_every_view_and_key_works() {
         ("6", "9701"),
         ("1", "socket queue"),
         ("p", "PAUSED"),
-        ("Down", "stage"),
-        ("e", "any key closes"),
+        ("Down", "q:quit"),
+        // The explanation is of the stage the cursor moved to.
+        ("e", "rx.2 RSS:"),
         ("Escape", "socket queue"),
         ("?", "Ctrl-C: quit"),
         ("Escape", "q:quit"),
         ("n", "(1/1)"),
         ("d", "q:quit"),
+        // The queue view now shows the first device only.
+        ("4", "for lo"),
     ] {
         t.keys(&[key]);
         t.wait_for(shows);
