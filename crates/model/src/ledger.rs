@@ -330,7 +330,14 @@ pub fn build_traced(delta: &Delta, iface: Option<&str>, traced: &[Traced]) -> Le
     }
     for (idx, stage) in STAGES.iter().enumerate() {
         if let Some(kind) = container_leg(stage.id) {
-            per_stage[idx] = leg_counters(to, &per_stage, kind);
+            // A leg is its devices' counters, plus what is placed there and names no device
+            // (a bridge-family firewall rule's drops).
+            let mut own: Vec<CounterView> = std::mem::take(&mut per_stage[idx])
+                .into_iter()
+                .filter(|c| !c.change.labels.contains_key("dev"))
+                .collect();
+            own.extend(leg_counters(to, &per_stage, kind));
+            per_stage[idx] = own;
         }
     }
 

@@ -9,6 +9,7 @@ pub mod delta;
 pub mod diagnose;
 pub mod experiment;
 pub mod findings;
+pub mod firewall;
 pub mod fuzz;
 pub mod ledger;
 pub mod snapshot;

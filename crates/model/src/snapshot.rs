@@ -30,6 +30,10 @@ pub struct Snapshot {
     /// The sockets worth a look (listeners, queues building, drops, retransmits), not all.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sockets: Vec<SocketInfo>,
+    /// The firewall rules and chain policies that discard packets (every one, with or without
+    /// a counter); their counters are also metrics.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub firewall: Vec<crate::firewall::FwRule>,
 }
 
 /// One socket from sock_diag, with why pktmap kept it.
@@ -244,6 +248,7 @@ impl Snapshot {
             settings: Vec::new(),
             identities: BTreeMap::new(),
             sockets: Vec::new(),
+            firewall: Vec::new(),
         }
     }
 

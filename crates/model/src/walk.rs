@@ -3,6 +3,7 @@
 
 use crate::catalog;
 use crate::delta::{Change, Delta};
+use crate::firewall::FwRule;
 use crate::ledger::{self, Ledger, StageLedger};
 use crate::snapshot::{
     CollectorRun, Labels, Metric, NetnsLabel, Setting, SkippedRow, Snapshot, SocketInfo,
@@ -56,6 +57,19 @@ pub struct StageView {
     /// lack them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub skipped: Vec<SkippedRow>,
+    /// Firewall rules that discard here: the ones whose counter moved, and, where the stage
+    /// loses, the ones without a counter (their drops cannot be told apart).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<RuleView>,
+}
+
+/// A discarding firewall rule with what its counter did in the interval.
+#[derive(Serialize, Debug, Clone)]
+pub struct RuleView {
+    #[serde(flatten)]
+    pub rule: FwRule,
+    pub delta: Option<u64>,
+    pub rate: Option<f64>,
 }
 
 impl std::ops::Deref for StageView {
@@ -81,6 +95,7 @@ pub fn from_ledger(delta: &Delta, ledger: Ledger, iface: Option<&str>) -> Walk {
         .into_iter()
         .map(|stage| StageView {
             settings: stage_settings(to, stage.id, &keep),
+            rules: stage_rules(to, &stage),
             sockets: stage_sockets(to, stage.id),
             skipped: to
                 .collectors
@@ -110,6 +125,39 @@ pub fn from_ledger(delta: &Delta, ledger: Ledger, iface: Option<&str>) -> Walk {
         gone: delta.gone.clone(),
         collectors: to.collectors.clone(),
     }
+}
+
+fn stage_rules(to: &Snapshot, stage: &StageLedger) -> Vec<RuleView> {
+    let mut v: Vec<RuleView> = to
+        .firewall
+        .iter()
+        .filter_map(|r| {
+            let name = r.counter()?;
+            if catalog::place(name)?.stage != stage.id {
+                return None;
+            }
+            if r.packets.is_none() {
+                return stage.losing.then(|| RuleView {
+                    rule: r.clone(),
+                    delta: None,
+                    rate: None,
+                });
+            }
+            let labels = r.labels();
+            let line = stage
+                .counters
+                .iter()
+                .find(|c| c.change.name == name && c.change.labels == labels)
+                .filter(|c| c.moved())?;
+            Some(RuleView {
+                rule: r.clone(),
+                delta: line.change.delta,
+                rate: line.change.rate,
+            })
+        })
+        .collect();
+    v.sort_by(|a, b| b.rate.unwrap_or(-1.0).total_cmp(&a.rate.unwrap_or(-1.0)));
+    v
 }
 
 /// Which kept sockets tell about a stage: rx.10 the ones losing (a full accept queue,

@@ -49,7 +49,8 @@ pub enum Command {
     Capture(CaptureArgs),
     /// List the stages and everything pktmap knows about each.
     Stages(JsonArg),
-    /// Explain a stage id, counter, sysctl or drop reason, with its value on this host.
+    /// Explain a stage id, counter, sysctl, drop reason or firewall rule handle, with its
+    /// value on this host.
     Explain(ExplainArgs),
     /// Keep measuring and answer HTTP: /metrics (Prometheus), /api/walk, /api/diagnose,
     /// /api/snapshot, /healthz, /readyz.
@@ -358,7 +359,8 @@ pub struct JsonArg {
 
 #[derive(Args)]
 pub struct ExplainArgs {
-    /// A stage id (rx.5), counter (TcpExt.ListenOverflows), sysctl or drop reason.
+    /// A stage id (rx.5), counter (TcpExt.ListenOverflows), sysctl, drop reason, or the
+    /// handle of an nft rule that drops (12).
     pub key: String,
     #[arg(long)]
     pub json: bool,

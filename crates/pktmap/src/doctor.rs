@@ -141,7 +141,7 @@ pub fn checks() -> Vec<Check> {
         what: "privileges",
         ok: (bpf && perfmon) || admin,
         detail: format!(
-            "CAP_BPF {}, CAP_PERFMON {}, CAP_SYSLOG {}, CAP_SYS_ADMIN {}, CAP_SYS_PTRACE {}, CAP_NET_ADMIN {}: trace needs CAP_BPF+CAP_PERFMON (CAP_SYSLOG names drop locations, CAP_SYS_ADMIN measures its own cost); --netns/--pid need CAP_SYS_ADMIN, --all-netns also CAP_SYS_PTRACE; walk, snapshot, diagnose and audit need none",
+            "CAP_BPF {}, CAP_PERFMON {}, CAP_SYSLOG {}, CAP_SYS_ADMIN {}, CAP_SYS_PTRACE {}, CAP_NET_ADMIN {}: trace needs CAP_BPF+CAP_PERFMON (CAP_SYSLOG names drop locations, CAP_SYS_ADMIN measures its own cost); --netns/--pid need CAP_SYS_ADMIN, --all-netns also CAP_SYS_PTRACE; walk, snapshot, diagnose and audit need none, though naming firewall rules needs CAP_NET_ADMIN (and CAP_NET_RAW for legacy tables)",
             yes(bpf), yes(perfmon), yes(syslog), yes(admin), yes(ptrace), yes(net_admin)
         ),
     });

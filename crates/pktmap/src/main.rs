@@ -395,7 +395,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let snap = target.snapshots(&root, &Options::default())?.remove(0);
             let Some(v) = explain::json(&args.key, &snap) else {
                 bail!(
-                    "{:?} is not a stage id or a key pktmap knows; `pktmap stages` lists them",
+                    "{:?} is not a stage id, a key pktmap knows, or the handle of a firewall rule \
+                     that drops here; `pktmap stages` lists the keys, `nft -a list ruleset` the \
+                     handles",
                     args.key
                 );
             };

@@ -46,9 +46,9 @@ pub fn rules_yaml() -> String {
         out.push_str(&format!(
             "      - alert: {name}\n\
              \x20       expr: >-\n\
-             \x20         max by (instance, netns, stage, rule, severity) (pktmap_finding{{{sel},severity=~\"warning|critical\"}})\n\
-             \x20         * on (instance, netns, stage, rule) group_left (title, action)\n\
-             \x20         max by (instance, netns, stage, rule, title, action) (pktmap_finding_info{{{sel}}})\n\
+             \x20         max by (instance, netns, stage, rule, subject, severity) (pktmap_finding{{{sel},severity=~\"warning|critical\"}})\n\
+             \x20         * on (instance, netns, stage, rule, subject) group_left (title, action)\n\
+             \x20         max by (instance, netns, stage, rule, subject, title, action) (pktmap_finding_info{{{sel}}})\n\
              \x20       for: {hold}\n\
              \x20       annotations:\n\
              \x20         summary: \"{{{{ $labels.instance }}}} {{{{ $labels.stage }}}}: {{{{ $labels.title }}}}\"\n\

@@ -75,7 +75,7 @@ pub const PANELS: &[Panel] = &[
         kind: "table",
         description: "The background diagnosis: each finding's title and first action. The link opens the node's /api/diagnose.",
         queries: &[(
-            r#"max by (instance, netns, stage, rule, title, action) (pktmap_finding_info{instance=~"$instance"})"#,
+            r#"max by (instance, netns, stage, rule, subject, title, action) (pktmap_finding_info{instance=~"$instance"})"#,
             "",
         )],
     },

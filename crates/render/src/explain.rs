@@ -9,6 +9,9 @@ use serde_json::{Value, json};
 
 /// The explanation as data; `None` when nothing in the catalog matches.
 pub fn json(key: &str, snap: &Snapshot) -> Option<Value> {
+    if let Some(handle) = rule_handle(key) {
+        return rules_json(handle, snap);
+    }
     if let Some(stage) = catalog::stage(key) {
         let items: Vec<&str> = ITEMS
             .iter()
@@ -58,6 +61,73 @@ pub fn json(key: &str, snap: &Snapshot) -> Option<Value> {
     }))
 }
 
+/// `12` or `handle 12`: an nft rule handle, as diagnose's findings name them.
+fn rule_handle(key: &str) -> Option<&str> {
+    let n = key.trim().trim_start_matches("handle").trim();
+    (!n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())).then_some(n)
+}
+
+/// The firewall rules with this handle (handles are per table, so there may be several) that
+/// drop or reject: where they run, what they match, their counter and how to see them.
+fn rules_json(handle: &str, snap: &Snapshot) -> Option<Value> {
+    let rules: Vec<Value> = snap
+        .firewall
+        .iter()
+        .filter(|r| !r.legacy && r.rule == handle)
+        .map(|r| {
+            let counter = r.counter();
+            json!({
+                "rule": r,
+                "place": r.place(),
+                "owner": r.owner(),
+                "counter": counter,
+                "stage": counter.and_then(catalog::place).and_then(|p| catalog::stage(p.stage)),
+                "show": r.show_command(),
+            })
+        })
+        .collect();
+    if rules.is_empty() {
+        return None;
+    }
+    Some(json!({ "key": format!("handle {handle}"), "rules": rules }))
+}
+
+fn rules_text(v: &Value, style: Style) -> String {
+    let mut out = Vec::new();
+    for r in v["rules"].as_array().into_iter().flatten() {
+        let rule = &r["rule"];
+        out.push(style.bold(r["place"].as_str().unwrap_or("")));
+        out.push(format!("  {}", rule["text"].as_str().unwrap_or("")));
+        if let Some(c) = rule["comment"].as_str() {
+            out.push(format!("  comment: \"{c}\""));
+        }
+        if let Some(o) = r["owner"].as_str() {
+            out.push(format!("  belongs to {o}"));
+        }
+        let hooks: Vec<&str> = rule["hooks"]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        out.push(if hooks.is_empty() {
+            "  runs: no base chain reaches it".into()
+        } else {
+            format!(
+                "  runs at: {}  (stage {} {})",
+                hooks.join(", "),
+                r["stage"]["id"].as_str().unwrap_or("?"),
+                r["stage"]["title"].as_str().unwrap_or("")
+            )
+        });
+        out.push(match (rule["packets"].as_u64(), r["counter"].as_str()) {
+            (Some(p), Some(c)) => format!("  packets {}: counted as {c}", grouped(p)),
+            (Some(p), None) => format!("  packets {}", grouped(p)),
+            _ => "  no counter: its drops cannot be told from other rules' (add `counter`)".into(),
+        });
+        out.push(format!("  see it: {}", r["show"].as_str().unwrap_or("")));
+    }
+    out.join("\n") + "\n"
+}
+
 /// A drop reason of the kernel's that has no catalog notes of its own: its stage, what moves
 /// when it fires, and how pktmap counts it.
 fn reason_json(r: &catalog::Reason) -> Value {
@@ -92,6 +162,9 @@ fn not_collected(kind: ItemKind) -> Option<&'static str> {
 
 pub fn text(v: &Value, style: Style) -> String {
     let mut out = Vec::new();
+    if v.get("rules").is_some() {
+        return rules_text(v, style);
+    }
     let para =
         |out: &mut Vec<String>, indent: &str, text: &str| out.extend(paragraph(indent, text, 96));
     if v.get("items").is_some() {

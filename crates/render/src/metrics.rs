@@ -240,6 +240,9 @@ pub fn page(reports: &[Report], traced: Option<&TraceTotals>, limits: Limits) ->
             drops.add(l.clone(), s.drops_per_s);
             errors.add_kept(summary, l.clone(), s.errors_per_s);
             losing.add(l, u8::from(s.losing));
+            // Firewall rules count per chain: a rule's handle is no label (kube-proxy rewrites
+            // its rules, and thousands of them), and findings name the rule.
+            let mut by_chain: std::collections::BTreeMap<String, f64> = Default::default();
             for c in s
                 .counters
                 .iter()
@@ -253,14 +256,26 @@ pub fn page(reports: &[Report], traced: Option<&TraceTotals>, limits: Limits) ->
                     ("stage", s.id),
                     ("netns", ns.as_str()),
                 ];
+                let firewall = c.change.name.starts_with("netfilter.");
                 pairs.extend(
                     c.change
                         .labels
                         .iter()
-                        .filter(|(k, _)| matches!(k.as_str(), "dev" | "cpu" | "queue" | "kind"))
+                        .filter(|(k, _)| match k.as_str() {
+                            "dev" | "cpu" | "queue" | "kind" => true,
+                            "family" | "table" | "chain" => firewall,
+                            _ => false,
+                        })
                         .map(|(k, v)| (label_name(k), v.as_str())),
                 );
-                counters.add_kept(detail, labels(&pairs), c.change.value as f64);
+                if firewall {
+                    *by_chain.entry(labels(&pairs)).or_default() += c.change.value as f64;
+                } else {
+                    counters.add_kept(detail, labels(&pairs), c.change.value as f64);
+                }
+            }
+            for (l, v) in by_chain {
+                counters.add_kept(detail, l, v);
             }
         }
         for set in r
@@ -284,12 +299,25 @@ pub fn page(reports: &[Report], traced: Option<&TraceTotals>, limits: Limits) ->
                 v as f64,
             );
         }
+        // Two findings of one kind at one stage (two firewall rules, two devices) differ by
+        // what they are about: their first evidence's scope.
+        let mut seen = std::collections::HashSet::new();
         for f in r.findings {
             let severity = format!("{:?}", f.severity).to_lowercase();
+            let subject = f
+                .evidence
+                .first()
+                .map(|e| e.scope.as_str())
+                .filter(|s| *s != "host")
+                .unwrap_or("");
+            if !seen.insert((f.stage, f.rule, subject.to_string())) {
+                continue;
+            }
             finding.add(
                 labels(&[
                     ("stage", f.stage),
                     ("rule", f.rule),
+                    ("subject", subject),
                     ("severity", &severity),
                     ("netns", &ns),
                 ]),
@@ -299,6 +327,7 @@ pub fn page(reports: &[Report], traced: Option<&TraceTotals>, limits: Limits) ->
                 labels(&[
                     ("stage", f.stage),
                     ("rule", f.rule),
+                    ("subject", subject),
                     ("netns", &ns),
                     ("title", &f.title),
                     (

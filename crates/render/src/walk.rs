@@ -152,6 +152,7 @@ fn stage(s: &StageView, style: Style) -> Vec<String> {
             losses.len() - MAX_LOSS_LINES
         ));
     }
+    out.extend(rules(s, style));
     out.extend(reset_lines(&resets, style));
     for r in &s.skipped {
         out.push(style.yellow(&format!(
@@ -162,6 +163,45 @@ fn stage(s: &StageView, style: Style) -> Vec<String> {
     out.extend(spread(s));
     out.extend(sockets(s, style));
     out.extend(settings(&s.settings));
+    out
+}
+
+/// The firewall rules that drop here, by name and text; a rule without a counter is listed
+/// as one whose drops cannot be told apart.
+fn rules(s: &StageView, style: Style) -> Vec<String> {
+    const SHOWN: usize = 5;
+    let mut out: Vec<String> = s
+        .rules
+        .iter()
+        .take(SHOWN)
+        .map(|v| {
+            let r = &v.rule;
+            let comment = r
+                .comment
+                .as_ref()
+                .map(|c| format!("  \"{c}\""))
+                .unwrap_or_default();
+            match v.rate {
+                Some(rate) => style.red(&format!(
+                    "         # {}: {}{comment}  {}/s",
+                    r.place(),
+                    r.text,
+                    si(rate)
+                )),
+                None => style.yellow(&format!(
+                    "         ? {}: {}{comment}  (no counter: its drops cannot be told apart)",
+                    r.place(),
+                    r.text
+                )),
+            }
+        })
+        .collect();
+    if s.rules.len() > SHOWN {
+        out.push(format!(
+            "           ... and {} more rules (see --json)",
+            s.rules.len() - SHOWN
+        ));
+    }
     out
 }
 

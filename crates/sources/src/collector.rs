@@ -50,6 +50,7 @@ pub static COLLECTORS: &[&dyn Collector] = &[
     &snmp6::Snmp6,
     &sockstat::Sockstat,
     &conntrack::Conntrack,
+    &firewall::Firewall,
     &stat_tables::Neigh,
     &stat_tables::RtCache,
     &sysctl::Sysctl,
@@ -130,6 +131,10 @@ impl Sink<'_> {
     /// The sockets worth a look, with why.
     pub fn sockets(&mut self, sockets: Vec<SocketInfo>) {
         self.snapshot.sockets.extend(sockets);
+    }
+
+    pub fn firewall(&mut self, rules: Vec<pktmap_model::firewall::FwRule>) {
+        self.snapshot.firewall.extend(rules);
     }
 
     /// Whether an earlier collector already recorded this metric (netlink before sysfs).

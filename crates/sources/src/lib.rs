@@ -7,6 +7,7 @@ pub mod collectors;
 pub mod devices;
 pub mod error;
 pub mod ethtool;
+pub mod firewall;
 pub mod meta;
 pub mod netlink;
 pub mod netns;

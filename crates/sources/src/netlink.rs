@@ -1,15 +1,17 @@
-//! Netlink dumps (rtnetlink, sock_diag). A live root asks the kernel; a captured root replays
+//! Netlink dumps (rtnetlink, sock_diag, nftables). A live root asks the kernel; a captured root replays
 //! the reply bytes that `capture` saved under `netlink/`, so the same parser serves both and
 //! fixtures test it.
 
 use crate::error::ParseError;
+use crate::firewall::nft;
 use netlink_packet_core::{
     NLM_F_DUMP, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage, NetlinkPayload,
 };
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_packet_route::link::LinkMessage;
 use netlink_packet_route::tc::{TcHandle, TcMessage};
-use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE, protocols::NETLINK_SOCK_DIAG};
+use netlink_sys::protocols::{NETLINK_NETFILTER, NETLINK_ROUTE, NETLINK_SOCK_DIAG};
+use netlink_sys::{Socket, SocketAddr};
 
 /// A netlink dump pktmap asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +24,10 @@ pub enum Dump {
     Sockets { family: u8, protocol: u8 },
     /// RTM_GETTFILTER: the tc filters of one device's ingress hook (ingress or clsact).
     IngressFilters { ifindex: i32, parent: u32 },
+    /// NFT_MSG_GETCHAIN of every family: chains with hooks, policies and their counters.
+    NftChains,
+    /// NFT_MSG_GETRULE of every family: rules with their expressions and counters.
+    NftRules,
 }
 
 /// inet_diag attributes asked for: tcp_info (2), congestion control (4), skmeminfo (7).
@@ -38,12 +44,15 @@ impl Dump {
             Dump::IngressFilters { ifindex, parent } => {
                 format!("rtnl-filters-{ifindex}-{parent:x}.bin")
             }
+            Dump::NftChains => "nft-chains.bin".into(),
+            Dump::NftRules => "nft-rules.bin".into(),
         }
     }
 
     fn protocol(self) -> isize {
         match self {
             Dump::Sockets { .. } => NETLINK_SOCK_DIAG,
+            Dump::NftChains | Dump::NftRules => NETLINK_NETFILTER,
             _ => NETLINK_ROUTE,
         }
     }
@@ -53,6 +62,8 @@ impl Dump {
             Dump::Links => RouteNetlinkMessage::GetLink(LinkMessage::default()),
             Dump::Qdiscs => RouteNetlinkMessage::GetQueueDiscipline(TcMessage::default()),
             Dump::Sockets { family, protocol } => return inet_diag_request(family, protocol),
+            Dump::NftChains => return nft_request(nft::MSG_GETCHAIN),
+            Dump::NftRules => return nft_request(nft::MSG_GETRULE),
             Dump::IngressFilters { ifindex, parent } => {
                 let mut m = TcMessage::default();
                 m.header.index = ifindex;
@@ -81,6 +92,19 @@ fn inet_diag_request(family: u8, protocol: u8) -> Vec<u8> {
     b.extend_from_slice(&[family, protocol, INET_DIAG_EXT, 0]);
     b.extend_from_slice(&u32::MAX.to_ne_bytes());
     b.extend_from_slice(&[0u8; 48]);
+    b
+}
+
+/// nlmsghdr + nfgenmsg asking for one kind of nftables object of every family.
+fn nft_request(msg: u16) -> Vec<u8> {
+    let mut b = Vec::with_capacity(20);
+    b.extend_from_slice(&20u32.to_ne_bytes());
+    b.extend_from_slice(&nft::msg_type(msg).to_ne_bytes());
+    b.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
+    b.extend_from_slice(&1u32.to_ne_bytes());
+    b.extend_from_slice(&0u32.to_ne_bytes());
+    // NFPROTO_UNSPEC, NFNETLINK_V0, resource id 0.
+    b.extend_from_slice(&[0, 0, 0, 0]);
     b
 }
 

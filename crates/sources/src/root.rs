@@ -231,7 +231,31 @@ impl Root {
         let file = self.base.join("netlink").join(dump.file());
         let bytes = if self.is_live() {
             dump_live(dump)
-                .map_err(|e| SourceError::io(Path::new(&format!("rtnetlink {dump:?} dump")), e))?
+                .map_err(|e| SourceError::io(Path::new(&format!("netlink {dump:?} dump")), e))?
+        } else {
+            self.bytes(&file)?
+        };
+        self.record(&file, |rec, rel| {
+            rec.files.insert(rel, bytes.clone());
+        });
+        Ok(bytes)
+    }
+
+    /// A legacy `ip_tables` (or, `v6`, `ip6_tables`) table's info and entries: asked of the
+    /// kernel on the live root, read from `xtables/` in a capture.
+    pub fn xtables(&self, v6: bool, table: &str) -> Result<Vec<u8>, SourceError> {
+        let family = if v6 { "ip6" } else { "ip" };
+        let file = self
+            .base
+            .join("xtables")
+            .join(format!("{family}-{table}.bin"));
+        let bytes = if self.is_live() {
+            crate::firewall::xtables::read_live(v6, table).map_err(|e| {
+                SourceError::io(
+                    Path::new(&format!("{family}_tables getsockopt of {table}")),
+                    e,
+                )
+            })?
         } else {
             self.bytes(&file)?
         };

@@ -48,6 +48,7 @@ pub static NOISY_KEYS: &[&str] = &[
     "neigh6.unresolved_discards",
     // A firewall turning away scans, and the IP gap it leaves.
     "ip.undelivered",
+    "netfilter.*",
     "NETFILTER_DROP",
     // Conntrack insert races (parallel UDP lookups, DNS) happen on healthy hosts.
     "nf_conntrack.insert_failed",

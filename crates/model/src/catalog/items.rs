@@ -14,6 +14,7 @@ const ETHTOOL: &str = "ethtool netlink / SIOCETHTOOL";
 const SOCK_DIAG: &str = "sock_diag netlink";
 const RTNL_QDISC: &str = "rtnetlink qdisc dump";
 const KFREE: &str = "tracepoint skb:kfree_skb";
+const NFT: &str = "nfnetlink nftables rule dump / ip_tables getsockopt";
 
 const fn item(
     key: &'static str,
@@ -467,8 +468,36 @@ pub static ITEMS: &[Item] = &[
         .cmds(&["sysctl -w net.ipv4.conf.all.log_martians=1"]),
     counter("Ip.InReceives", "rx.8", Traffic, SNMP).about("IP packets handed to IP input.").cmds(&["nstat -az Ip.InReceives"]),
     counter("ip.undelivered", "rx.8", Drop, "derived from /proc/net/snmp and netstat")
+        .includes(&["netfilter.in_drops", "netfilter.forward_drops"])
         .about("IP packets received that no IP counter accounts for: not delivered, forwarded, or counted as dropped or malformed. A netfilter rule (or a full conntrack table) drops packets without moving any IP counter, so this gap is where its drops show.")
         .cmds(&["iptables -L -v -n -x", "nft list ruleset", "pktmap trace drops"]),
+    item("netfilter.rules", ItemKind::Gauge, "rx.8", NFT)
+        .about("Firewall rules in the namespace, nftables and legacy iptables together.")
+        .cmds(&["nft list ruleset | grep -c .", "iptables-legacy-save | grep -c '^-A'"]),
+    counter("netfilter.in_drops", "rx.8", Drop, NFT)
+        .about("Packets an IPv4 or inet firewall rule (or a chain's drop policy) on PREROUTING or INPUT discarded, by the rule's own counter; one line per rule. These are the packets IP received and never accounted for.")
+        .cmds(&["nft -a list ruleset", "iptables -L -v -n -x --line-numbers", "pktmap diagnose"]),
+    counter("netfilter.in6_drops", "rx.8", Drop, NFT)
+        .about("Packets an IPv6 firewall rule (or a chain's drop policy) on PREROUTING or INPUT discarded, by the rule's own counter; one line per rule.")
+        .cmds(&["nft -a list ruleset", "ip6tables -L -v -n -x --line-numbers"]),
+    counter("netfilter.forward_drops", "ct.netns", Drop, NFT)
+        .about("Packets an IPv4 or inet firewall rule on FORWARD discarded while routing them between interfaces (containers, pods, VMs), by the rule's own counter; one line per rule.")
+        .cmds(&["nft -a list ruleset", "iptables -L FORWARD -v -n -x --line-numbers"]),
+    counter("netfilter.forward6_drops", "ct.netns", Drop, NFT)
+        .about("Packets an IPv6 firewall rule on FORWARD discarded, by the rule's own counter; one line per rule.")
+        .cmds(&["nft -a list ruleset", "ip6tables -L FORWARD -v -n -x --line-numbers"]),
+    counter("netfilter.out_drops", "tx.2", Drop, NFT)
+        .about("Packets a firewall rule on OUTPUT or POSTROUTING (or a netdev egress chain) discarded on their way out; the sender sees EPERM. One line per rule.")
+        .cmds(&["nft -a list ruleset", "iptables -L OUTPUT -v -n -x --line-numbers"]),
+    counter("netfilter.ingress_drops", "rx.7", Drop, NFT)
+        .about("Packets a netdev or inet ingress chain's rule discarded, before IP sees them; one line per rule.")
+        .cmds(&["nft -a list ruleset"]),
+    counter("netfilter.bridge_drops", "ct.bridge", Drop, NFT)
+        .about("Frames a bridge-family rule discarded while a bridge forwarded them; one line per rule.")
+        .cmds(&["nft -a list ruleset", "ebtables -L --Lc"]),
+    counter("netfilter.arp_drops", "rx.8", Drop, NFT)
+        .about("ARP packets an arp-family rule discarded; one line per rule.")
+        .cmds(&["nft -a list ruleset", "arptables -L -v -n"]),
     counter("Ip.InDiscards", "rx.8", Drop, SNMP)
         .about("IP input packets discarded for lack of resources, with nothing wrong in them.")
         .cmds(&["nstat -az Ip.InDiscards"]),

@@ -90,10 +90,17 @@ fn a_netfilter_drop_rule_is_found_at_rx8() {
     pair.drop_udp_in_b(9200);
     let _rx = deaf_receiver(&pair.b, 9200);
     let r = under_flood(&pair, 9200, 5_000, 300, &pair.b, "1s");
-    let f = r.find("netfilter-gap");
+    let f = r.find("firewall-rule");
     assert_eq!((f.stage.as_str(), f.loss), ("rx.8", true));
-    assert!(f.evidence("Ip.InReceives").delta.unwrap() > 2_000);
-    assert!(f.actions.iter().any(|a| a.command.contains("iptables")));
+    assert!(f.evidence("netfilter.in_drops").delta.unwrap() > 2_000);
+    assert!(
+        f.actions
+            .iter()
+            .any(|a| a.command == "nft -a list chain ip filter INPUT"),
+        "the command that shows the rule"
+    );
+    // The rule's counter accounts for every packet IP lost: no gap is left to explain.
+    assert!(r.findings.iter().all(|f| f.rule != "netfilter-gap"));
     // The rule drops everything before the socket: no socket-level finding.
     assert!(r.findings.iter().all(|f| f.rule != "udp-receive-buffer"));
     assert_eq!(r.findings[0].stage, "rx.8", "the first loss leads");

@@ -58,11 +58,30 @@ fn each_command_works_with_only_the_capabilities_documented_for_it() {
     let walk = ["walk", "--json", "--interval", "100ms"];
     let in_ns = ["--netns", &pair.b, "walk", "--json", "--interval", "100ms"];
 
-    // walk, snapshot, diagnose, audit: no capability at all.
+    // walk, snapshot, diagnose, audit: no capability at all, but for the firewall's rules,
+    // which take CAP_NET_ADMIN (and CAP_NET_RAW for legacy tables).
+    let root_statuses = statuses(&json(&run(&walk)));
     assert_eq!(
-        statuses(&json(&as_nobody("", &walk))),
-        statuses(&json(&run(&walk)))
+        statuses(&json(&as_nobody("net_admin,net_raw", &walk))),
+        root_statuses
     );
+    let bare = json(&as_nobody("", &walk));
+    let without: Vec<_> = root_statuses
+        .iter()
+        .map(|(id, st)| match id.as_str() {
+            "\"firewall\"" => (id.clone(), "\"unavailable\"".to_string()),
+            _ => (id.clone(), st.clone()),
+        })
+        .collect();
+    assert_eq!(statuses(&bare), without);
+    let note = bare["collectors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "firewall")
+        .unwrap()
+        .to_string();
+    assert!(note.contains("needs CAP_NET_ADMIN"), "{note}");
     // --netns: CAP_SYS_ADMIN, and without it the refusal names it.
     assert_eq!(
         statuses(&json(&as_nobody("sys_admin", &in_ns))),

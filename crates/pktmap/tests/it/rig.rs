@@ -14,6 +14,8 @@ pub(crate) struct Expect {
     counter: &'static str,
     /// The kernel's drop reason, checked with `diagnose --trace`.
     reason: Option<&'static str>,
+    /// Words the first loss finding's title holds (a firewall rule's name).
+    title: Option<&'static str>,
 }
 
 impl Expect {
@@ -26,6 +28,14 @@ impl Expect {
             stage,
             counter,
             reason,
+            title: None,
+        }
+    }
+
+    pub(crate) fn titled(self, title: &'static str) -> Expect {
+        Expect {
+            title: Some(title),
+            ..self
         }
     }
 }
@@ -71,6 +81,10 @@ fn assert_walk(how: &str, w: &Value, e: &Expect) {
 
 fn assert_diagnose(how: &str, d: &Value, e: &Expect) {
     assert_eq!(first_loss(d)["stage"], e.stage, "{how}: {d:#}");
+    if let Some(t) = e.title {
+        let title = first_loss(d)["title"].as_str().unwrap();
+        assert!(title.contains(t), "{how}: {t:?} in {title:?}");
+    }
     assert!(
         evidence_keys(d).iter().any(|k| k == e.counter),
         "{how}: {} in the evidence: {d:#}",
@@ -303,7 +317,8 @@ fn a_reject_rule_is_found_at_rx8() {
     let step = udp_sender(&pair.a, ADDR_A, ADDR_B, 9401);
     find(
         &pair.b,
-        Expect::at("rx.8", "ip.undelivered", Some("NETFILTER_DROP")),
+        Expect::at("rx.8", "netfilter.in_drops", Some("NETFILTER_DROP"))
+            .titled("ip table filter chain INPUT rule handle"),
         step,
     );
 }
@@ -652,7 +667,8 @@ fn a_drop_rule_is_found_at_rx8_four_ways() {
     pair.drop_udp_in_b(9416);
     find(
         &pair.b,
-        Expect::at("rx.8", "ip.undelivered", Some("NETFILTER_DROP")),
+        Expect::at("rx.8", "netfilter.in_drops", Some("NETFILTER_DROP"))
+            .titled("ip table filter chain INPUT rule handle"),
         udp_sender(&pair.a, ADDR_A, ADDR_B, 9416),
     );
 }

@@ -191,7 +191,8 @@ fn the_page_keeps_to_its_limits_and_says_what_it_left_out() {
 }
 
 /// The capability set and mounts the DaemonSet grants: root with only CAP_SYS_ADMIN,
-/// CAP_SYS_PTRACE, CAP_BPF, CAP_PERFMON and CAP_SYSLOG, a read-only root filesystem, an
+/// CAP_SYS_PTRACE, CAP_BPF, CAP_PERFMON, CAP_SYSLOG, CAP_NET_ADMIN and CAP_NET_RAW, a read-only
+/// root filesystem, an
 /// in-memory /tmp, no new privileges; and its arguments, `--trace` included.
 fn as_the_daemonset_allows(port: u16) -> Killed {
     let bin = env!("CARGO_BIN_EXE_pktmap");
@@ -199,7 +200,7 @@ fn as_the_daemonset_allows(port: u16) -> Killed {
     // run through its descriptor.
     let script = format!(
         "exec 3<{bin} && mount -t tmpfs -o size=16m tmpfs /tmp && mount -o remount,bind,ro / && \
-         exec setpriv --bounding-set -all,+sys_admin,+sys_ptrace,+bpf,+perfmon,+syslog \
+         exec setpriv --bounding-set -all,+sys_admin,+sys_ptrace,+bpf,+perfmon,+syslog,+net_admin,+net_raw \
          --inh-caps -all --no-new-privs /proc/self/fd/3 --all-netns serve --trace \
          --interval 1s --listen 127.0.0.1:{port}"
     );

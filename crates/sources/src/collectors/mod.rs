@@ -3,6 +3,7 @@
 pub mod conntrack;
 pub mod cpuidle;
 pub mod ethtool;
+pub mod firewall;
 pub mod interrupts;
 pub mod link;
 pub mod netclass;

@@ -63,14 +63,22 @@ pub(super) fn netfilter_gap(ctx: &Ctx) -> Vec<Finding> {
         return Vec::new();
     };
     let (received, rate_in) = ctx.sum("Ip.InReceives");
-    let missing = gap.change.delta.unwrap_or(0);
-    let rate = gap.change.rate.unwrap_or(0.0);
+    // What no rule's counter accounts for.
+    let missing = gap.own_delta().unwrap_or(0);
+    let rate = gap.own_rate().unwrap_or(0.0);
     let conntrack_full = ctx.sum("nf_conntrack.drop").0 > 0;
     let mut f = finding(
         "netfilter-gap",
         "rx.8",
         Ctx::severity(rate, rate_in),
-        format!("{rate:.0} packets/s enter IP and are never delivered: netfilter drops them"),
+        if gap.included > 0 {
+            format!(
+                "{rate:.0} packets/s enter IP and are never delivered, beyond what firewall \
+                 rules count"
+            )
+        } else {
+            format!("{rate:.0} packets/s enter IP and are never delivered: netfilter drops them")
+        },
     );
     f.evidence
         .push(Evidence::moved("Ip.InReceives", "", received, rate_in));
@@ -89,6 +97,30 @@ pub(super) fn netfilter_gap(ctx: &Ctx) -> Vec<Finding> {
          rule drops move no IP drop counter, only the rule's own"
             .into()
     };
+    // Rules that discard without a counter may be these drops; none can be told apart.
+    let uncounted: Vec<&crate::firewall::FwRule> = ctx
+        .to()
+        .firewall
+        .iter()
+        .filter(|r| r.packets.is_none() && r.counter() == Some(crate::firewall::IN))
+        .collect();
+    if !uncounted.is_empty() {
+        let named: Vec<String> = uncounted
+            .iter()
+            .take(3)
+            .map(|r| format!("{} (`{}`)", r.place(), r.text))
+            .collect();
+        f.cause.push_str(&format!(
+            ". {} rule(s) that drop have no counter, so their drops cannot be attributed: {}{}",
+            uncounted.len(),
+            named.join(", "),
+            if uncounted.len() > 3 { ", ..." } else { "" }
+        ));
+        f.actions.push(Action::inspect(format!(
+            "{}   (see which rule it is)",
+            uncounted[0].show_command()
+        )));
+    }
     f.actions
         .push(Action::inspect("iptables -L -v -n -x | grep -vE '^ +0 +0'"));
     f.actions.push(Action::inspect("nft list ruleset"));

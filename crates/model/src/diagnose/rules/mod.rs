@@ -6,6 +6,7 @@
 use super::Rule;
 use crate::findings::{Confidence, Finding, Severity};
 
+mod firewall;
 mod hooks;
 mod ip;
 mod latency;
@@ -41,6 +42,10 @@ pub static RULES: &[Rule] = &[
     Rule {
         id: "ip-discards",
         check: ip::ip_discards,
+    },
+    Rule {
+        id: "firewall-rule",
+        check: firewall::firewall_rules,
     },
     Rule {
         id: "netfilter-gap",

@@ -1,0 +1,256 @@
+//! Firewall rules that drop: each one whose counter moved past its floor is named, with its
+//! table, chain, hooks, text and rate, how much of IP's unexplained gap it accounts for, and
+//! how to see it; wherever its hook sits on the path (rx.7, rx.8, ct.netns, ct.bridge, tx.2).
+
+use super::finding;
+use crate::catalog;
+use crate::diagnose::Ctx;
+use crate::findings::{Action, Confidence, Evidence, Finding};
+use crate::firewall::{self, FwRule, POLICY};
+use crate::snapshot::Labels;
+
+/// One finding per discarding rule whose drops cleared their floor.
+pub(super) fn firewall_rules(ctx: &Ctx) -> Vec<Finding> {
+    let traffic = ctx.rx_traffic();
+    let gap = ctx.ledger.line("ip.undelivered", &Labels::new());
+    // What IPv4 rules count of IP's gap, together.
+    let in_rules: u64 = [firewall::IN, firewall::FORWARD]
+        .iter()
+        .map(|n| ctx.sum(n).0)
+        .fold(0, u64::saturating_add);
+    let mut out = Vec::new();
+    for name in firewall::COUNTERS {
+        let stage = catalog::place(name).map_or("rx.8", |p| p.stage);
+        for c in ctx.changes(name) {
+            let Some(line) = ctx.ledger.line(name, &c.labels).filter(|l| l.above_floor) else {
+                continue;
+            };
+            let (delta, rate) = (
+                line.change.delta.unwrap_or(0),
+                line.change.rate.unwrap_or(0.0),
+            );
+            let rule = ctx.to().firewall.iter().find(|r| r.is(&c.labels));
+            let place = rule.map_or_else(|| crate::diagnose::scope(&c.labels), FwRule::place);
+            let mut f = finding(
+                "firewall-rule",
+                stage,
+                Ctx::severity(rate, traffic),
+                format!("{place} drops {rate:.0} packets/s"),
+            );
+            f.evidence.push(Evidence::moved(
+                name,
+                crate::diagnose::scope(&c.labels),
+                delta,
+                rate,
+            ));
+            let mut cause = match rule {
+                Some(r) => describe(r),
+                None => format!("the firewall rule {place} discards these packets"),
+            };
+            if matches!(*name, firewall::IN | firewall::FORWARD)
+                && let Some(g) = gap.and_then(|g| g.change.delta.map(|d| (d, g)))
+            {
+                let (gap_delta, g) = g;
+                f.evidence.push(Evidence::moved(
+                    "ip.undelivered",
+                    "",
+                    gap_delta,
+                    g.change.rate.unwrap_or(0.0),
+                ));
+                cause.push_str(&gap_share(delta, in_rules, gap_delta));
+            }
+            f.cause = cause;
+            if let Some(r) = rule {
+                f.actions = actions(r);
+            }
+            f.confidence = Confidence::High;
+            out.push(f);
+        }
+    }
+    out
+}
+
+fn describe(r: &FwRule) -> String {
+    let reached = if r.hooks.is_empty() {
+        String::new()
+    } else {
+        format!(", run at {}", r.hooks.join(" and "))
+    };
+    let what = if r.rule == POLICY {
+        format!(
+            "the chain's policy ({}) takes every packet no rule of the chain decided",
+            r.verdict
+        )
+    } else {
+        format!(
+            "the rule `{}` matches these packets and its verdict is {}",
+            r.text, r.verdict
+        )
+    };
+    let mut s = format!("{what} ({}{reached})", r.place());
+    if let Some(owner) = r.owner() {
+        s.push_str(&format!("; it belongs to {owner}"));
+    } else if let Some(c) = &r.comment {
+        s.push_str(&format!("; its comment: \"{c}\""));
+    }
+    s
+}
+
+/// Whether the IPv4 rules together account for IP's gap (packets received and never
+/// delivered, forwarded or counted as dropped).
+fn gap_share(this: u64, rules: u64, gap: u64) -> String {
+    if gap == 0 {
+        return String::new();
+    }
+    let share = 100.0 * this as f64 / gap as f64;
+    if rules >= gap.saturating_sub(gap / 50 + 5) {
+        format!(
+            ". It counts {share:.0}% of the packets IP received and never delivered; with the \
+             other rules that drop, that gap is fully explained"
+        )
+    } else {
+        format!(
+            ". It counts {share:.0}% of the packets IP received and never delivered; {} more \
+             vanished where no rule with a counter looks (a rule without `counter`, a full \
+             conntrack table)",
+            gap - rules
+        )
+    }
+}
+
+fn actions(r: &FwRule) -> Vec<Action> {
+    let mut v = vec![Action::inspect(r.show_command())];
+    if !r.legacy && r.rule != POLICY {
+        v.push(Action::inspect(format!("pktmap explain {}", r.rule)));
+    }
+    let undo = match (r.legacy, r.rule == POLICY) {
+        (false, false) => format!(
+            "nft delete rule {} {} {} handle {}",
+            r.family, r.table, r.chain, r.rule
+        ),
+        (false, true) => format!(
+            "nft chain {} {} {} '{{ policy accept; }}'",
+            r.family, r.table, r.chain
+        ),
+        (true, false) => format!(
+            "{} -t {} -D {} {}",
+            legacy_tool(r),
+            r.table,
+            r.chain,
+            r.rule
+        ),
+        (true, true) => format!("{} -t {} -P {} ACCEPT", legacy_tool(r), r.table, r.chain),
+    };
+    v.push(Action::inspect(format!(
+        "{undo}   (only if this traffic should pass; a rule that drops on purpose is doing its job)"
+    )));
+    v
+}
+
+fn legacy_tool(r: &FwRule) -> &'static str {
+    if r.family == "ip6" {
+        "ip6tables-legacy"
+    } else {
+        "iptables-legacy"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use super::*;
+    use crate::firewall::FwRule;
+
+    fn rule(legacy: bool) -> FwRule {
+        FwRule {
+            family: "ip".into(),
+            table: "filter".into(),
+            chain: "INPUT".into(),
+            hooks: vec!["input".into()],
+            rule: "4".into(),
+            legacy,
+            verdict: "drop".into(),
+            text: "udp dport 9401 drop".into(),
+            comment: Some("no dns".into()),
+            packets: Some(0),
+        }
+    }
+
+    /// One second in which the rule dropped `dropped` of `received` packets; the rest were
+    /// delivered.
+    fn snaps(rule: &FwRule, dropped: u64, received: u64) -> (Snapshot, Snapshot) {
+        let (mut a, mut b) = pair(
+            &[
+                ("Ip.InReceives", NONE, 1000, 1000 + received),
+                ("Ip.InDelivers", NONE, 1000, 1000 + received - dropped),
+            ],
+            &[],
+            vec![],
+        );
+        for (s, v) in [(&mut a, 0), (&mut b, dropped)] {
+            s.metrics.push(Metric {
+                name: firewall::IN.into(),
+                labels: rule.labels(),
+                value: v,
+                kind: Kind::Counter64,
+            });
+            s.firewall = vec![rule.clone()];
+        }
+        (a, b)
+    }
+
+    fn diagnose_pair(a: &Snapshot, b: &Snapshot) -> Vec<Finding> {
+        crate::diagnose::diagnose(&Delta::between(a, b).unwrap())
+    }
+
+    #[test]
+    fn a_dropping_rule_is_named_with_its_rate_and_its_share_of_the_gap() {
+        let r = rule(false);
+        let (a, b) = snaps(&r, 5000, 6000);
+        let found = diagnose_pair(&a, &b);
+        let f = found.iter().find(|f| f.rule == "firewall-rule").unwrap();
+        assert_eq!(f.stage, "rx.8");
+        assert_eq!(
+            f.title,
+            "ip table filter chain INPUT rule handle 4 drops 5000 packets/s"
+        );
+        assert!(f.cause.contains("`udp dport 9401 drop`"), "{}", f.cause);
+        assert!(f.cause.contains("fully explained"), "{}", f.cause);
+        assert_eq!(f.actions[0].command, "nft -a list chain ip filter INPUT");
+        assert!(
+            f.actions[2]
+                .command
+                .starts_with("nft delete rule ip filter INPUT handle 4")
+        );
+        assert!(
+            found
+                .iter()
+                .all(|f| f.rule != "netfilter-gap" && f.rule != "unexplained-loss"),
+            "the rule explains the whole gap: {found:?}"
+        );
+    }
+
+    #[test]
+    fn a_gap_larger_than_the_rules_says_how_much_is_left() {
+        let r = rule(true);
+        // 4000 dropped by the rule, 1000 more vanished elsewhere.
+        let (a, mut b) = snaps(&r, 4000, 6000);
+        for m in &mut b.metrics {
+            if m.name == "Ip.InDelivers" {
+                m.value -= 1000;
+            }
+        }
+        let found = diagnose_pair(&a, &b);
+        let f = found.iter().find(|f| f.rule == "firewall-rule").unwrap();
+        assert!(f.cause.contains("1000 more vanished"), "{}", f.cause);
+        assert!(
+            f.actions[1]
+                .command
+                .starts_with("iptables-legacy -t filter -D INPUT 4")
+        );
+        assert!(
+            found.iter().any(|f| f.rule == "netfilter-gap"),
+            "the rest stays a gap"
+        );
+    }
+}
