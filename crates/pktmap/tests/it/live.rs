@@ -623,9 +623,9 @@ fn ethtool_answers_match_the_ethtool_command() {
     assert_eq!(setting(&snap, "ethtool.driver", &pair.veth_b), Some("veth"));
 }
 
-/// Everything a reader could change: sysctls, links, qdiscs, IRQ affinities, firewall rules,
-/// namespaces and the mount table.
-fn system_state() -> String {
+/// Everything a reader could change: sysctls, links, qdiscs, IRQ affinities, firewall rules
+/// (the host's and namespace `ns`'s, nftables and legacy), namespaces and the mount table.
+fn system_state(ns: &str) -> String {
     let sh = |cmd: &str| {
         let out = std::process::Command::new("sh")
             .args(["-c", cmd])
@@ -640,6 +640,11 @@ fn system_state() -> String {
         "tc qdisc show",
         "for f in /proc/irq/*/smp_affinity_list; do echo \"$f $(cat $f)\"; done",
         "iptables-save 2>/dev/null | grep -v '^#'",
+        "nft list ruleset",
+        &format!("ip netns exec {ns} nft list ruleset"),
+        &format!("ip netns exec {ns} iptables-legacy-save | grep -v '^#'"),
+        // Reading a legacy table must not create one where none was loaded.
+        "cat /proc/net/ip_tables_names /proc/net/ip6_tables_names",
         "ip netns list",
         "cut -d' ' -f5,9 /proc/self/mountinfo | sort",
         "for f in /sys/class/net/*/queues/*/*_cpus; do echo \"$f $(cat $f 2>/dev/null)\"; done",
@@ -657,7 +662,27 @@ fn read_only_commands_change_nothing() {
     let _g = exclusive();
     let pair = NetnsPair::new();
     let dir = TempDir::new("readonly");
-    let before = system_state();
+    // Rules of both kinds, with counters, for the readers to read.
+    sh(&[
+        "ip", "netns", "exec", &pair.b, "iptables", "-A", "INPUT", "-p", "udp", "--dport", "9",
+        "-j", "DROP",
+    ]);
+    sh(&[
+        "ip",
+        "netns",
+        "exec",
+        &pair.b,
+        "iptables-legacy",
+        "-A",
+        "INPUT",
+        "-p",
+        "udp",
+        "--dport",
+        "7",
+        "-j",
+        "DROP",
+    ]);
+    let before = system_state(&pair.b);
     let cap = dir.path("cap");
     for args in [
         vec!["walk", "--interval", "100ms"],
@@ -691,7 +716,7 @@ fn read_only_commands_change_nothing() {
             stderr(&out)
         );
     }
-    let after = system_state();
+    let after = system_state(&pair.b);
     if before != after {
         let diff: Vec<_> = before
             .lines()

@@ -4,6 +4,7 @@ mod cli;
 mod deploy;
 mod faults;
 mod files;
+mod firewall;
 mod golden;
 mod hostile;
 mod live;

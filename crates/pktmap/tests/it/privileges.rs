@@ -59,10 +59,13 @@ fn each_command_works_with_only_the_capabilities_documented_for_it() {
     let in_ns = ["--netns", &pair.b, "walk", "--json", "--interval", "100ms"];
 
     // walk, snapshot, diagnose, audit: no capability at all, but for the firewall's rules,
-    // which take CAP_NET_ADMIN (and CAP_NET_RAW for legacy tables).
+    // which take CAP_NET_ADMIN (and for legacy tables CAP_NET_RAW, and root's list of them).
     let root_statuses = statuses(&json(&run(&walk)));
     assert_eq!(
-        statuses(&json(&as_nobody("net_admin,net_raw", &walk))),
+        statuses(&json(&as_nobody(
+            "net_admin,net_raw,dac_read_search",
+            &walk
+        ))),
         root_statuses
     );
     let bare = json(&as_nobody("", &walk));
@@ -84,7 +87,10 @@ fn each_command_works_with_only_the_capabilities_documented_for_it() {
     assert!(note.contains("needs CAP_NET_ADMIN"), "{note}");
     // --netns: CAP_SYS_ADMIN, and without it the refusal names it.
     assert_eq!(
-        statuses(&json(&as_nobody("sys_admin", &in_ns))),
+        statuses(&json(&as_nobody(
+            "sys_admin,net_admin,net_raw,dac_read_search",
+            &in_ns
+        ))),
         statuses(&json(&run(&in_ns)))
     );
     let refused = as_nobody("", &in_ns);

@@ -176,6 +176,57 @@ fn packets_whose_ttl_runs_out_in_a_router_are_found_at_rx8() {
     );
 }
 
+/// b forwards, and a FORWARD rule drops what it would route on: the loss is on the way
+/// between namespaces, named by the rule.
+#[test]
+fn a_forward_rule_drop_is_found_between_namespaces() {
+    let Some((pair, _g)) = rig_pair(
+        "a_forward_rule_drop_is_found_between_namespaces",
+        &[IPTABLES, BPFTOOL],
+    ) else {
+        return;
+    };
+    sysctl_in(&pair.b, "net.ipv4.ip_forward=1");
+    sh(&[
+        "ip",
+        "-n",
+        &pair.b,
+        "route",
+        "add",
+        "10.79.0.0/24",
+        "dev",
+        &pair.veth_b,
+    ]);
+    sh(&[
+        "ip",
+        "netns",
+        "exec",
+        &pair.b,
+        "iptables",
+        "-A",
+        "FORWARD",
+        "-d",
+        "10.79.0.0/24",
+        "-j",
+        "DROP",
+    ]);
+    let to = "10.79.0.9";
+    find(
+        &pair.b,
+        Expect::at(
+            "ct.netns",
+            "netfilter.forward_drops",
+            Some("NETFILTER_DROP"),
+        )
+        .titled("ip table filter chain FORWARD rule handle"),
+        sender(
+            &pair.a,
+            &pair.veth_a,
+            to_b(&pair, to, 17, &udp(to, 9435, b"fwd")),
+        ),
+    );
+}
+
 #[test]
 fn ipv6_datagrams_to_a_closed_port_are_found_at_rx9() {
     let Some((pair, _g)) = rig_pair(

@@ -216,7 +216,9 @@ pub fn read(root: &Root) -> Result<(Ruleset, Vec<SourceError>), SourceError> {
             // No legacy tables in this kernel, or none loaded in a replayed capture.
             Err(e) if e.is_not_found() => continue,
             Err(e) => {
-                errors.push(e);
+                // The list is root's (mode 0440): a user with capabilities but another uid
+                // needs to be let past the file's mode.
+                errors.push(needs(e, "uid 0 or CAP_DAC_READ_SEARCH"));
                 continue;
             }
         };
@@ -238,13 +240,11 @@ pub fn read(root: &Root) -> Result<(Ruleset, Vec<SourceError>), SourceError> {
             }
         }
     }
-    match errors.pop() {
-        Some(e) if !read_any => Err(e),
-        last => {
-            errors.extend(last);
-            Ok((set, errors))
-        }
+    // Nothing read: the first refusal (nftables', the one most hosts use) is the answer.
+    if !read_any && !errors.is_empty() {
+        return Err(errors.remove(0));
     }
+    Ok((set, errors))
 }
 
 /// A refused dump names the capability it takes.
