@@ -8,10 +8,24 @@ use crate::collectors::{
     sockstat, softirqs, softnet,
 };
 use crate::ethtool::{Query, genl};
+use crate::firewall::{Ruleset, nft, xtables};
 use pktmap_model::fuzz::Parser;
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
+}
+
+/// What the collector does with a ruleset: its discarding rules, their counters and labels.
+fn firewall_use(set: &Ruleset) {
+    for r in set.discarding() {
+        drop((
+            r.counter(),
+            r.labels(),
+            r.place(),
+            r.owner(),
+            r.show_command(),
+        ));
+    }
 }
 
 fn sockets(b: &[u8], proto: &str) {
@@ -146,6 +160,31 @@ pub const PARSERS: &[Parser] = &[
         parse: |b| sockets(b, "udp"),
     },
     Parser {
+        name: "nft",
+        // A test namespace's nftables chain and rule dumps: iptables-nft rules with comments,
+        // marks, prefixes and a user chain, ip6tables, and an nft ruleset with sets, ct state,
+        // ranges, a verdict map, reject with tcp reset, netdev, bridge and arp tables.
+        seeds: &["fuzz/seeds/nft"],
+        parse: |b| {
+            let chains = nft::parse_chains(b).unwrap_or_default();
+            let rules = nft::parse_rules(b).unwrap_or_default();
+            firewall_use(&Ruleset { chains, rules });
+        },
+    },
+    Parser {
+        name: "xtables",
+        // The same namespace's legacy ip_tables and ip6_tables filter tables: multiport, an
+        // interface, a port range, a comment, a user chain reached from OUTPUT, a v6 prefix.
+        seeds: &["fuzz/seeds/xtables"],
+        parse: |b| {
+            for v6 in [false, true] {
+                if let Ok((chains, rules)) = xtables::parse(v6, "filter", b) {
+                    firewall_use(&Ruleset { chains, rules });
+                }
+            }
+        },
+    },
+    Parser {
         name: "archive",
         // A capture of the flood host as `capture --out x.tar` and `x.tar.gz` write it; the
         // snapshot taken over it runs every collector on what the archive held.
@@ -232,6 +271,68 @@ mod tests {
                 assert_eq!((kept, skipped), (whole - 1, 1), "{name} line {}", line + 1);
             }
         }
+    }
+
+    #[test]
+    fn the_firewall_seeds_read_as_their_rulesets_were_written() {
+        let root = repo_root(env!("CARGO_MANIFEST_DIR"));
+        let read = |p: &str| std::fs::read(root.join(p)).unwrap();
+        let set = Ruleset {
+            chains: nft::parse_chains(&read("fuzz/seeds/nft/chains.bin")).unwrap(),
+            rules: nft::parse_rules(&read("fuzz/seeds/nft/rules.bin")).unwrap(),
+        };
+        let (chains, rules) =
+            xtables::parse(false, "filter", &read("fuzz/seeds/xtables/ip-filter.bin")).unwrap();
+        let (chains6, rules6) =
+            xtables::parse(true, "filter", &read("fuzz/seeds/xtables/ip6-filter.bin")).unwrap();
+        let legacy = Ruleset {
+            chains: [chains, chains6].concat(),
+            rules: [rules, rules6].concat(),
+        };
+        let shown = |set: &Ruleset| -> Vec<String> {
+            set.discarding()
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{} {} {} {} | {}",
+                        r.family,
+                        r.table,
+                        r.chain,
+                        r.hooks.join(","),
+                        r.text
+                    )
+                })
+                .collect()
+        };
+        let nft = shown(&set);
+        for want in [
+            "ip filter FORWARD forward | policy drop",
+            "ip filter KUBE-FIREWALL input | meta mark & 0x8000 0x8000 drop",
+            "inet mix in input | ip saddr @blocked drop",
+            "inet mix in input | meta iifname \"veth*\" tcp dport { an anonymous set } reject with tcp reset",
+            "inet mix in input | ip6 saddr fd00::/8 udp dport 9000-9100 drop",
+            "inet mix sub input | meta mark 0x1 drop",
+            "netdev edge ing ingress | udp dport 7 drop",
+            "bridge br fw forward | ether type 0x0806 drop",
+            "ip6 filter INPUT input | udp dport 7 drop",
+        ] {
+            assert!(nft.iter().any(|l| l == want), "{want:?} in {nft:#?}");
+        }
+        let comment = set
+            .discarding()
+            .into_iter()
+            .find(|r| r.chain == "KUBE-FIREWALL")
+            .unwrap();
+        assert!(comment.owner().unwrap().starts_with("kube-proxy"));
+        assert_eq!(
+            shown(&legacy),
+            vec![
+                "ip filter INPUT input | -p udp -m multiport -j DROP",
+                "ip filter INPUT input | -d 192.168.0.0/24 -i eth9 -p tcp --dport 22:25 -m comment --comment \"legacy\" -j REJECT",
+                "ip filter BLOCK output | -j DROP",
+                "ip6 filter INPUT input | -s fd00::/8 -j DROP",
+            ]
+        );
     }
 
     #[test]

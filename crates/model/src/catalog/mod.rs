@@ -142,6 +142,7 @@ pub static COLLECTOR_STAGES: &[(&str, &str)] = &[
     ("snmp", "rx.8"),
     ("snmp6", "rx.8"),
     ("conntrack", "rx.8"),
+    ("firewall", "rx.8"),
     ("rt_cache", "rx.8"),
     ("neigh", "tx.2"),
     ("sysctl", "rx.8"),

@@ -55,6 +55,8 @@ struct Vm {
     l3: Option<u8>,
     l4: Option<u8>,
     parts: Vec<String>,
+    /// `reject with tcp reset`: the kind of reject, said after the verdict.
+    reject_with: Option<&'static str>,
     out: Rendered,
 }
 
@@ -62,7 +64,7 @@ struct Vm {
 /// 4-byte ones over the same memory.
 fn reg(r: u32) -> u32 {
     if r >= 8 {
-        (r - 8) * 4
+        (r - 8).saturating_mul(4)
     } else {
         r.saturating_sub(1) * 16
     }
@@ -118,13 +120,16 @@ pub fn render(family: &str, list: &[u8]) -> Rendered {
     if vm.out.verdict != Verdict::Continue {
         vm.parts.push(verdict);
     }
+    if let Some(with) = vm.reject_with {
+        vm.parts.push(with.into());
+    }
     vm.out.text = implied_away(&vm.parts).join(" ");
     vm.out
 }
 
-/// Without the protocol matches the next part implies, as nft prints them: `udp dport 53`,
-/// not `meta l4proto udp udp dport 53`.
-fn implied_away(parts: &[String]) -> Vec<&str> {
+/// As nft prints them: without the protocol matches the next part implies (`udp dport 53`,
+/// not `meta l4proto udp udp dport 53`), and two bounds as one range.
+fn implied_away(parts: &[String]) -> Vec<String> {
     let implies = |this: &str, next: &str| {
         let proto = ["meta l4proto ", "ip protocol ", "ip6 nexthdr "]
             .iter()
@@ -136,12 +141,26 @@ fn implied_away(parts: &[String]) -> Vec<&str> {
             _ => false,
         }
     };
-    parts
+    let kept: Vec<&str> = parts
         .iter()
         .enumerate()
         .filter(|(i, p)| !parts.get(i + 1).is_some_and(|n| implies(p, n)))
         .map(|(_, p)| p.as_str())
-        .collect()
+        .collect();
+    // `X >= a` then `X <= b` is the range `X a-b`.
+    let mut out: Vec<String> = Vec::new();
+    for p in kept {
+        let merged = out.last().and_then(|last| {
+            let (lhs, lo) = last.split_once(" >= ")?;
+            let hi = p.strip_prefix(lhs)?.strip_prefix(" <= ")?;
+            Some(format!("{lhs} {lo}-{hi}"))
+        });
+        match merged {
+            Some(m) => *out.last_mut().expect("merged with it") = m,
+            None => out.push(p.to_string()),
+        }
+    }
+    out
 }
 
 impl Vm {
@@ -250,7 +269,7 @@ impl Vm {
             "reject" => {
                 self.out.verdict = Verdict::Reject;
                 if u32_attr(a, 1) == Some(1) {
-                    self.parts.push("(with tcp reset)".into());
+                    self.reject_with = Some("with tcp reset");
                 }
             }
             "queue" => self.out.verdict = Verdict::Queue,
@@ -315,6 +334,9 @@ impl Vm {
         if let Some((n, f)) = named {
             return (n.into(), f);
         }
+        if (base, offset, len) == (0, 12, 2) {
+            return ("ether type".into(), Fmt::Hex);
+        }
         if base == 2 {
             let proto = match self.l4 {
                 Some(6) => "tcp",
@@ -343,7 +365,10 @@ impl Vm {
             2 => "@th",
             _ => "@ih",
         };
-        (format!("{b},{},{}", offset * 8, len * 8), Fmt::Bytes)
+        (
+            format!("{b},{},{}", u64::from(offset) * 8, u64::from(len) * 8),
+            Fmt::Bytes,
+        )
     }
 
     fn compare(&mut self, l: &Load, op: &str, v: &[u8]) -> String {

@@ -274,7 +274,9 @@ fn verdict_of(e: &Entry, l: &Layout, chain_at: &dyn Fn(usize) -> Option<String>)
             if v == -5 {
                 Verdict::Return
             } else if v < 0 {
-                Verdict::from_code(-v - 1, None)
+                // -NF_DROP - 1 and so on; i32::MIN has no negation.
+                let code = -i64::from(v) - 1;
+                Verdict::from_code(i32::try_from(code).unwrap_or(i32::MAX), None)
             } else {
                 let to = chain_at(v as usize).unwrap_or_else(|| format!("offset {v}"));
                 if e.head[l.flags] & l.goto_flag != 0 {

@@ -1,0 +1,2 @@
+#![no_main]
+include!("../src/target.rs");
