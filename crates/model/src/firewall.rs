@@ -71,11 +71,6 @@ impl FwRule {
         .collect()
     }
 
-    /// Whether `labels` are this rule's.
-    pub fn is(&self, labels: &Labels) -> bool {
-        *labels == self.labels()
-    }
-
     /// The counter its drops count in: the earliest of its hooks on the path. None when no
     /// base chain reaches it.
     pub fn counter(&self) -> Option<&'static str> {

@@ -128,6 +128,12 @@ pub fn from_ledger(delta: &Delta, ledger: Ledger, iface: Option<&str>) -> Walk {
 }
 
 fn stage_rules(to: &Snapshot, stage: &StageLedger) -> Vec<RuleView> {
+    // Thousands of rules on a kube-proxy node: look their lines up, not through.
+    let lines: std::collections::HashMap<(&str, &Labels), &CounterView> = stage
+        .counters
+        .iter()
+        .map(|c| ((c.change.name.as_str(), &c.change.labels), c))
+        .collect();
     let mut v: Vec<RuleView> = to
         .firewall
         .iter()
@@ -144,11 +150,7 @@ fn stage_rules(to: &Snapshot, stage: &StageLedger) -> Vec<RuleView> {
                 });
             }
             let labels = r.labels();
-            let line = stage
-                .counters
-                .iter()
-                .find(|c| c.change.name == name && c.change.labels == labels)
-                .filter(|c| c.moved())?;
+            let line = *lines.get(&(name, &labels)).filter(|c| c.moved())?;
             Some(RuleView {
                 rule: r.clone(),
                 delta: line.change.delta,

@@ -3,11 +3,12 @@
 //! how to see it; wherever its hook sits on the path (rx.7, rx.8, ct.netns, ct.bridge, tx.2).
 
 use super::finding;
-use crate::catalog;
-use crate::diagnose::Ctx;
+use crate::diagnose::{Ctx, scope};
 use crate::findings::{Action, Confidence, Evidence, Finding};
 use crate::firewall::{self, FwRule, POLICY};
+use crate::ledger::CounterView;
 use crate::snapshot::Labels;
+use std::collections::HashMap;
 
 /// One finding per discarding rule whose drops cleared their floor.
 pub(super) fn firewall_rules(ctx: &Ctx) -> Vec<Finding> {
@@ -18,54 +19,58 @@ pub(super) fn firewall_rules(ctx: &Ctx) -> Vec<Finding> {
         .iter()
         .map(|n| ctx.sum(n).0)
         .fold(0, u64::saturating_add);
+    // The ledger's rule lines past their floor, at their stages; a node may hold thousands of
+    // rules, so they are walked once and the rules indexed once.
+    let lines: Vec<(&'static str, &CounterView)> = ctx
+        .ledger
+        .stages
+        .iter()
+        .flat_map(|s| s.counters.iter().map(move |l| (s.id, l)))
+        .filter(|(_, l)| l.above_floor && firewall::COUNTERS.contains(&l.change.name.as_str()))
+        .collect();
+    if lines.is_empty() {
+        return Vec::new();
+    }
+    let rules: HashMap<Labels, &FwRule> =
+        ctx.to().firewall.iter().map(|r| (r.labels(), r)).collect();
     let mut out = Vec::new();
-    for name in firewall::COUNTERS {
-        let stage = catalog::place(name).map_or("rx.8", |p| p.stage);
-        for c in ctx.changes(name) {
-            let Some(line) = ctx.ledger.line(name, &c.labels).filter(|l| l.above_floor) else {
-                continue;
-            };
-            let (delta, rate) = (
-                line.change.delta.unwrap_or(0),
-                line.change.rate.unwrap_or(0.0),
-            );
-            let rule = ctx.to().firewall.iter().find(|r| r.is(&c.labels));
-            let place = rule.map_or_else(|| crate::diagnose::scope(&c.labels), FwRule::place);
-            let mut f = finding(
-                "firewall-rule",
-                stage,
-                Ctx::severity(rate, traffic),
-                format!("{place} drops {rate:.0} packets/s"),
-            );
+    for (stage, line) in lines {
+        let (name, labels) = (line.change.name.as_str(), &line.change.labels);
+        let (delta, rate) = (
+            line.change.delta.unwrap_or(0),
+            line.change.rate.unwrap_or(0.0),
+        );
+        let rule = rules.get(labels).copied();
+        let place = rule.map_or_else(|| scope(labels), FwRule::place);
+        let mut f = finding(
+            "firewall-rule",
+            stage,
+            Ctx::severity(rate, traffic),
+            format!("{place} drops {rate:.0} packets/s"),
+        );
+        f.evidence
+            .push(Evidence::moved(name, scope(labels), delta, rate));
+        let mut cause = match rule {
+            Some(r) => describe(r),
+            None => format!("the firewall rule {place} discards these packets"),
+        };
+        if matches!(name, firewall::IN | firewall::FORWARD)
+            && let Some((g, gap_delta)) = gap.and_then(|g| g.change.delta.map(|d| (g, d)))
+        {
             f.evidence.push(Evidence::moved(
-                name,
-                crate::diagnose::scope(&c.labels),
-                delta,
-                rate,
+                "ip.undelivered",
+                "",
+                gap_delta,
+                g.change.rate.unwrap_or(0.0),
             ));
-            let mut cause = match rule {
-                Some(r) => describe(r),
-                None => format!("the firewall rule {place} discards these packets"),
-            };
-            if matches!(*name, firewall::IN | firewall::FORWARD)
-                && let Some(g) = gap.and_then(|g| g.change.delta.map(|d| (d, g)))
-            {
-                let (gap_delta, g) = g;
-                f.evidence.push(Evidence::moved(
-                    "ip.undelivered",
-                    "",
-                    gap_delta,
-                    g.change.rate.unwrap_or(0.0),
-                ));
-                cause.push_str(&gap_share(delta, in_rules, gap_delta));
-            }
-            f.cause = cause;
-            if let Some(r) = rule {
-                f.actions = actions(r);
-            }
-            f.confidence = Confidence::High;
-            out.push(f);
+            cause.push_str(&gap_share(delta, in_rules, gap_delta));
         }
+        f.cause = cause;
+        if let Some(r) = rule {
+            f.actions = actions(r);
+        }
+        f.confidence = Confidence::High;
+        out.push(f);
     }
     out
 }
