@@ -284,8 +284,13 @@ fn loss_line(c: &CounterView, style: Style) -> String {
     } else {
         ""
     };
+    // A counter that also counts the counters beside it says how much is its own.
+    let own = match c.own_delta() {
+        Some(o) if c.included > 0 && !c.detail => format!(", +{} its own", grouped(o)),
+        _ => String::new(),
+    };
     let line = format!(
-        "         {mark} {what:<52}{rate:>12}  +{}{new}",
+        "         {mark} {what:<52}{rate:>12}  +{}{own}{new}",
         grouped(c.change.delta.unwrap_or(0))
     );
     match (c.class, c.above_floor) {
