@@ -5,6 +5,11 @@
 # check on the console, then two captures of a namespace under a fault in base64, then powers
 # off.
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+# busybox's shell runs its own applets before looking at PATH: the real tools by their path.
+# (Background jobs name /usr/sbin/ip itself, so `kill $!` reaches it and not a subshell.)
+ip() { /usr/sbin/ip "$@"; }
+tc() { /usr/sbin/tc "$@"; }
+nft() { /usr/sbin/nft "$@"; }
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
@@ -18,6 +23,8 @@ mount -t bpf bpf /sys/fs/bpf 2>/dev/null
 for m in $(cat /modules.list); do modprobe "$m" 2>/dev/null; done
 ip link set lo up
 echo "KERNEL $(uname -r)"
+# What this kernel offers, as pktmap sees it: for the matrix's table.
+pktmap doctor 2>&1 | grep -E "^[a-z-]+ +(kernel BTF|drop reasons|fentry) " | sed "s/^/DOCTOR /"
 
 # check NAME CMD...: the command's status decides; its output is shown when it fails.
 check() {
@@ -38,14 +45,14 @@ flat() { tr -d ' \n' <"$1"; }
 found() {
     ip netns exec "$1" pktmap diagnose --json --interval 2s >/tmp/d.json
     cat /tmp/d.json
-    flat /tmp/d.json | grep -q "\"rule\":\"$2\",\"stage\":\"$3\""
+    flat /tmp/d.json | grep -q "\"rule\":\"$2\",\"severity\":\"[a-z]*\",\"stage\":\"$3\""
 }
 
 # traced NS RULE STAGE [REASON]: the same with --trace, and the kernel's reason as evidence.
 traced() {
     pktmap --netns "$1" diagnose --trace --json --interval 2s >/tmp/t.json
     cat /tmp/t.json
-    flat /tmp/t.json | grep -q "\"rule\":\"$2\",\"stage\":\"$3\"" || return 1
+    flat /tmp/t.json | grep -q "\"rule\":\"$2\",\"severity\":\"[a-z]*\",\"stage\":\"$3\"" || return 1
     [ -z "$4" ] || flat /tmp/t.json | grep -q "\"key\":\"dropreason$4\""
 }
 
@@ -64,7 +71,7 @@ ip -n a link set va up
 ip -n b link set vb up
 
 # 1. A closed port: rx.9, NO_SOCKET; `trace drops` names the reason on this kernel's enum.
-ip netns exec a rig send 10.77.0.2 9101 2000 600 &
+/usr/sbin/ip netns exec a rig send 10.77.0.2 9101 2000 600 &
 sleep 1
 check closed-port found b closed-port rx.9
 check closed-port-traced traced b closed-port rx.9 NO_SOCKET
@@ -73,9 +80,9 @@ check trace-latency sh -c 'pktmap trace latency --interval 2s --json >/tmp/tl.js
 kill $!
 
 # 2. A UDP socket that never reads: rx.10, SOCKET_RCVBUFF.
-ip netns exec b rig deaf 9102 &
+/usr/sbin/ip netns exec b rig deaf 9102 &
 deaf=$!
-ip netns exec a rig send 10.77.0.2 9102 2000 600 &
+/usr/sbin/ip netns exec a rig send 10.77.0.2 9102 2000 600 &
 sleep 1
 check udp-never-reads found b udp-receive-buffer rx.10
 check udp-never-reads-traced traced b udp-receive-buffer rx.10 SOCKET_RCVBUFF
@@ -83,7 +90,7 @@ kill $! $deaf
 
 # 3. An nft rule that drops, with a counter: rx.8, named; NETFILTER_DROP.
 ip netns exec b nft -f /rules.nft
-ip netns exec a rig send 10.77.0.2 9103 2000 600 &
+/usr/sbin/ip netns exec a rig send 10.77.0.2 9103 2000 600 &
 sleep 1
 check drop-rule found b firewall-rule rx.8
 check drop-rule-traced traced b firewall-rule rx.8 NETFILTER_DROP
@@ -94,7 +101,7 @@ kill $!
 
 # 4. A tbf with a tiny limit on the sender: tx.3, QDISC_DROP.
 tc -n a qdisc add dev va root tbf rate 1mbit burst 2kb limit 3000
-ip netns exec a rig send 10.77.0.2 9104 5000 600 &
+/usr/sbin/ip netns exec a rig send 10.77.0.2 9104 5000 600 &
 sleep 1
 check tbf found a qdisc-drops tx.3
 check tbf-traced traced a qdisc-drops tx.3 QDISC_DROP
@@ -102,9 +109,9 @@ kill $!
 tc -n a qdisc del dev va root
 
 # 5. A listener with backlog 1 that never accepts: rx.10 (no reason: the SYN is consumed).
-ip netns exec b rig listen 9105 &
+/usr/sbin/ip netns exec b rig listen 9105 &
 listener=$!
-ip netns exec a rig connect 10.77.0.2 9105 100 &
+/usr/sbin/ip netns exec a rig connect 10.77.0.2 9105 100 &
 sleep 1
 check listen-overflow found b listen-overflow rx.10
 check listen-overflow-traced traced b listen-overflow rx.10

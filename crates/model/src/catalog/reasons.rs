@@ -154,6 +154,9 @@ pub static REASONS: &[Reason] = &[
     r("UNHANDLED_PROTO", "rx.7", &["rx_dropped", "rx_nohandler"]),
     r("SKB_CSUM", "rx.9", &[]),
     r("SKB_GSO_SEG", "tx.2", &[]),
+    // 6.12 (backported): a GSO packet whose headers do not hold what its type says, refused in
+    // __dev_queue_xmit before the qdisc.
+    r("SKB_BAD_GSO", "tx.2", &[]),
     r("SKB_UCOPY_FAULT", "rx.11", &[]),
     r("DEV_HDR", "rx.1", &[]),
     r("DEV_READY", "tx.4", &["tx_dropped"]),

@@ -182,3 +182,44 @@ fn golden_diagnose_of_the_udp_flood() {
         "Udp.RcvbufErrors"
     );
 }
+
+/// A kernel of the matrix (`tests/kernels/matrix.py --save-fixtures`): two captures of a
+/// namespace whose nft rule drops a flood, replayed in that kernel's layouts. The rule is found
+/// and named the same as on this kernel.
+fn golden_kernel(series: &str) {
+    let dir = TempDir::new("kernel");
+    let fixture = repo().join("fixtures/kernels").join(format!("debian-{series}"));
+    let [a, b] = ["t1", "t2"].map(|t| {
+        let out = dir.path(&format!("{t}.json"));
+        let root = fixture.join(format!("{t}.tar.gz"));
+        let r = run(&["--root", root.to_str().unwrap(), "snapshot", "-o", &out]);
+        assert!(r.status.success(), "{}", stderr(&r));
+        out
+    });
+    let text = run(&["walk", "--from", &a, "--to", &b]);
+    assert!(text.status.success(), "{}", stderr(&text));
+    check(&format!("debian-{series}.walk.txt"), &stdout(&text));
+    let d = run(&["diagnose", "--json", "--from", &a, "--to", &b]);
+    let d: serde_json::Value = serde_json::from_slice(&d.stdout).unwrap();
+    let first = &d["findings"][0];
+    assert_eq!(
+        (&first["rule"], &first["stage"]),
+        (&"firewall-rule".into(), &"rx.8".into()),
+        "{d:#}"
+    );
+    let title = first["title"].as_str().unwrap();
+    assert!(
+        title.starts_with("inet table pm chain in rule handle"),
+        "{title}"
+    );
+}
+
+#[test]
+fn golden_debian_6_1() {
+    golden_kernel("6.1");
+}
+
+#[test]
+fn golden_debian_6_12() {
+    golden_kernel("6.12");
+}
