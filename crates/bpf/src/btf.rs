@@ -135,9 +135,26 @@ pub fn unmapped_reasons(reasons: &BTreeMap<u32, String>) -> Vec<String> {
 
 /// Drop reason names of the running kernel: `2 -> "NOT_SPECIFIED"`.
 pub fn drop_reasons() -> Result<BTreeMap<u32, String>, String> {
-    let btf = std::fs::read("/sys/kernel/btf/vmlinux")
-        .map_err(|e| format!("/sys/kernel/btf/vmlinux: {e}"))?;
-    Ok(enum_values(&btf, "skb_drop_reason")?
+    let btf = std::fs::read("/sys/kernel/btf/vmlinux").map_err(|e| {
+        format!(
+            "/sys/kernel/btf/vmlinux: {e} (a kernel without BTF: drop reasons cannot be named \
+             and the CO-RE programs cannot load)"
+        )
+    })?;
+    reasons_in(&btf)
+}
+
+/// Drop reason names in a kernel's BTF; an error that says what is missing when the kernel
+/// has none (before Linux 5.17, kfree_skb had no reason).
+pub fn reasons_in(btf: &[u8]) -> Result<BTreeMap<u32, String>, String> {
+    if !has_type(btf, "skb_drop_reason") {
+        return Err(
+            "this kernel has no enum skb_drop_reason in its BTF: drop reasons came with \
+                    Linux 5.17, so there is nothing to count by reason"
+                .into(),
+        );
+    }
+    Ok(enum_values(btf, "skb_drop_reason")?
         .into_iter()
         .filter_map(|(v, n)| {
             Some((
@@ -157,6 +174,21 @@ mod tests {
         assert!(enum_values(b"nope", "x").is_err());
         assert!(enum_values(&[0x9f, 0xeb, 1, 0, 24, 0, 0, 0], "x").is_err());
         assert!(!has_type(b"", "x"));
+    }
+
+    #[test]
+    fn a_btf_without_drop_reasons_says_what_is_missing() {
+        let root = pktmap_model::fuzz::repo_root(env!("CARGO_MANIFEST_DIR"));
+        // A BPF object's BTF: real, well formed, and without the kernel's enum.
+        let without = std::fs::read(root.join("fuzz/seeds/btf/drops-object.btf")).unwrap();
+        let e = reasons_in(&without).unwrap_err();
+        assert!(
+            e.contains("no enum skb_drop_reason") && e.contains("5.17"),
+            "{e}"
+        );
+        let with = std::fs::read(root.join("fuzz/seeds/btf/skb_drop_reason.btf")).unwrap();
+        let r = reasons_in(&with).unwrap();
+        assert_eq!(r.get(&2).map(String::as_str), Some("NOT_SPECIFIED"));
     }
 
     /// The running kernel's own reasons and tracepoints, where it has BTF.

@@ -70,6 +70,10 @@ pub struct DropTracer {
 
 impl DropTracer {
     pub fn start(only_netns: Option<u64>, cost: bool, sample_per_sec: u32) -> Result<DropTracer> {
+        // Refused before anything is attached when the kernel cannot name a reason.
+        btf::drop_reasons().map_err(|e| {
+            anyhow!("{e}; walk and diagnose work from counters without it (pktmap doctor)")
+        })?;
         let counter = DropCounter::start(cost, sample_per_sec)
             .map_err(|e| anyhow!("{e} (pktmap trace needs root, or CAP_BPF and CAP_PERFMON)"))?;
         Ok(DropTracer {

@@ -188,7 +188,9 @@ fn golden_diagnose_of_the_udp_flood() {
 /// and named the same as on this kernel.
 fn golden_kernel(series: &str) {
     let dir = TempDir::new("kernel");
-    let fixture = repo().join("fixtures/kernels").join(format!("debian-{series}"));
+    let fixture = repo()
+        .join("fixtures/kernels")
+        .join(format!("debian-{series}"));
     let [a, b] = ["t1", "t2"].map(|t| {
         let out = dir.path(&format!("{t}.json"));
         let root = fixture.join(format!("{t}.tar.gz"));
