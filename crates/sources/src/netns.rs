@@ -188,11 +188,30 @@ pub fn within<T: Send>(
     live: &Root,
     f: impl FnOnce(&Root) -> T + Send,
 ) -> Result<T, SourceError> {
+    within_mounted(ns, live, libc::MS_RDONLY, f)
+}
+
+/// As [`within`], with the namespace's sysfs writable: for `tune`, the one command that
+/// changes a device's settings, and only when asked.
+pub fn within_writable<T: Send>(
+    ns: &Netns,
+    live: &Root,
+    f: impl FnOnce(&Root) -> T + Send,
+) -> Result<T, SourceError> {
+    within_mounted(ns, live, 0, f)
+}
+
+fn within_mounted<T: Send>(
+    ns: &Netns,
+    live: &Root,
+    flags: libc::c_ulong,
+    f: impl FnOnce(&Root) -> T + Send,
+) -> Result<T, SourceError> {
     let path = ns.path.clone();
     std::thread::scope(|scope| {
         scope
             .spawn(move || {
-                let sys = enter(&path)?;
+                let sys = enter(&path, flags)?;
                 let root = live.clone().in_netns(sys.0.clone());
                 Ok(f(&root))
             })
@@ -271,7 +290,7 @@ impl Drop for ThreadSysfs {
     }
 }
 
-fn enter(path: &Path) -> Result<ThreadSysfs, SourceError> {
+fn enter(path: &Path, flags: libc::c_ulong) -> Result<ThreadSysfs, SourceError> {
     let err = |what: &str| {
         SourceError::io(
             path,
@@ -322,7 +341,7 @@ fn enter(path: &Path) -> Result<ThreadSysfs, SourceError> {
             sysfs.as_ptr(),
             target.as_ptr(),
             sysfs.as_ptr(),
-            libc::MS_RDONLY,
+            flags,
             std::ptr::null(),
         )
     } != 0

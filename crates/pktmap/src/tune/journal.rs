@@ -22,7 +22,7 @@ pub enum State {
 #[derive(Serialize, Deserialize, Clone, Debug)]
 pub struct Entry {
     pub id: u64,
-    /// A sysctl key.
+    /// The setting's key (`knob.rs`): a sysctl, a queue file, `qdisc:DEV`, `ethtool:DEV:...`.
     pub key: String,
     pub old: String,
     pub new: String,

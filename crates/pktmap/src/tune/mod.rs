@@ -3,38 +3,24 @@
 //! journaled first, measures alternating baseline and changed periods (A B A B, so drift
 //! cancels), reverts unless `--keep` and reports the effect stage by stage with a 95%
 //! interval; `revert` undoes what the journal says is still applied; `history` lists past
-//! experiments. Sysctls only, for now.
+//! experiments. What can be changed: sysctls, queue steering masks, the root qdisc, ethtool
+//! channels, rings and coalescing (`knob.rs`).
 
 pub mod journal;
+pub mod knob;
 
 use crate::interrupt;
 use crate::target::Target;
 use anyhow::{Context, Result, bail};
 use journal::{Entry, Journal, State};
+use knob::Knob;
 use pktmap_model::delta::Delta;
 use pktmap_model::experiment::{self, Effect, Verdict};
-use pktmap_model::{audit, catalog, diagnose, ledger};
+use pktmap_model::{audit, diagnose, ledger};
 use pktmap_sources::{Options, Root, netns};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
-
-/// Sysctls that exist only once for the whole host (in the initial namespace), whatever
-/// namespace sets them.
-fn global(key: &str) -> bool {
-    (key.starts_with("net.core.") && key != "net.core.somaxconn")
-        || matches!(
-            key,
-            "net.ipv4.tcp_mem"
-                | "net.ipv4.udp_mem"
-                | "net.netfilter.nf_conntrack_max"
-                | "net.netfilter.nf_conntrack_buckets"
-        )
-}
-
-fn path_of(key: &str) -> String {
-    format!("/proc/sys/{}", key.replace('.', "/"))
-}
 
 /// The namespace a change is made in: None for pktmap's own.
 fn namespace(target: &Target) -> Result<Option<&netns::Netns>> {
@@ -43,26 +29,6 @@ fn namespace(target: &Target) -> Result<Option<&netns::Netns>> {
         Target::One(ns) => Ok(Some(ns)),
         Target::All => bail!("tune changes one namespace at a time: give --netns or --pid"),
     }
-}
-
-/// Runs `f` in namespace `ns` (None: here).
-fn inside<T: Send>(ns: Option<&netns::Netns>, f: impl FnOnce() -> T + Send) -> Result<T> {
-    match ns {
-        None => Ok(f()),
-        Some(ns) => Ok(netns::within(ns, &Root::live(), |_| f())?),
-    }
-}
-
-fn read_sysctl(ns: Option<&netns::Netns>, key: &str) -> Result<String> {
-    let path = path_of(key);
-    inside(ns, || std::fs::read_to_string(&path))?
-        .map(|v| v.trim().to_string())
-        .with_context(|| format!("reading {key}"))
-}
-
-fn write_sysctl(ns: Option<&netns::Netns>, key: &str, value: &str) -> Result<()> {
-    let path = path_of(key);
-    inside(ns, || std::fs::write(&path, value))?.with_context(|| format!("setting {key}={value}"))
 }
 
 /// `pktmap tune plan`: candidate changes, one setting each, losses first.
@@ -112,16 +78,27 @@ pub fn plan(
         });
     for (why, stage, severity, actions, moved) in from_findings.chain(from_audit) {
         for a in actions {
-            let (Some(key), Some(proposed)) = (&a.sysctl, &a.proposed) else {
+            let Some((key, proposed)) = knob_of(a) else {
+                continue;
+            };
+            let Ok(knob) = Knob::parse(&key) else {
                 continue;
             };
             if !seen.insert(key.clone()) {
                 continue;
             }
-            let scope = if global(key) {
+            let scope = if knob.global() {
                 "global"
             } else {
                 "per namespace"
+            };
+            let risk = match &knob {
+                _ if knob.global() => "medium: every namespace of the host",
+                Knob::Ethtool { .. } => {
+                    "medium: many drivers reset the device's queues to apply it (a moment without traffic)"
+                }
+                Knob::Qdisc { .. } => "low: the device's queued packets are dropped once",
+                _ => "low: this namespace only",
             };
             out.push(serde_json::json!({
                 "setting": key,
@@ -132,13 +109,40 @@ pub fn plan(
                 "stage": stage,
                 "should_move": moved,
                 "scope": scope,
-                "risk": if global(key) { "medium: every namespace of the host" } else { "low: this namespace only" },
+                "risk": risk,
                 "try": format!("pktmap tune try {key}={proposed}"),
                 "why": a.why,
             }));
         }
     }
     Ok(out)
+}
+
+/// The setting an action changes and the value it proposes: a sysctl, or the commands
+/// `ethtool -G/-L/-C`, `echo MASK > /sys/class/net/.../queues/...`, `tc qdisc replace`.
+fn knob_of(a: &pktmap_model::findings::Action) -> Option<(String, String)> {
+    if let (Some(key), Some(proposed)) = (&a.sysctl, &a.proposed) {
+        return Some((key.clone(), proposed.clone()));
+    }
+    let w: Vec<&str> = a.command.split_whitespace().collect();
+    match w[..] {
+        ["echo", value, ">", path] if path.starts_with("/sys/class/net/") => {
+            Some((path.into(), value.into()))
+        }
+        ["ethtool", opt, dev, param, value] => {
+            let group = match opt {
+                "-G" => "rings",
+                "-L" => "channels",
+                "-C" => "coalesce",
+                _ => return None,
+            };
+            Some((format!("ethtool:{dev}:{group}.{param}"), value.into()))
+        }
+        ["tc", "qdisc", "replace", "dev", dev, "root", ref rest @ ..] if !rest.is_empty() => {
+            Some((format!("qdisc:{dev}"), rest.join(" ")))
+        }
+        _ => None,
+    }
 }
 
 /// What to run and how.
@@ -214,7 +218,8 @@ fn stop_workload(mut w: std::process::Child) {
 /// `pktmap tune try KEY=VALUE`: the experiment. Returns the report as JSON.
 pub fn try_change(target: &Target, root: &Root, t: &Trial) -> Result<serde_json::Value> {
     let ns = namespace(target)?;
-    if ns.is_some() && global(t.key) {
+    let knob = Knob::parse(t.key)?;
+    if ns.is_some() && knob.global() {
         bail!(
             "{} is one setting for the whole host, not per namespace: changing it from inside \
              a namespace would change it everywhere; run without --netns/--pid to try it on the host",
@@ -231,7 +236,7 @@ pub fn try_change(target: &Target, root: &Root, t: &Trial) -> Result<serde_json:
             e.old
         );
     }
-    let old = read_sysctl(ns, t.key)?;
+    let old = knob.read(ns)?;
     let id = j.next_id();
     j.entries.push(Entry {
         id,
@@ -248,10 +253,10 @@ pub fn try_change(target: &Target, root: &Root, t: &Trial) -> Result<serde_json:
     });
     // Journaled (and synced) before anything changes.
     j.save()?;
-    let outcome = measure(target, root, ns, t, &old);
+    let outcome = measure(target, root, ns, &knob, t, &old);
     let keep = t.keep && outcome.is_ok();
     if !keep {
-        write_sysctl(ns, t.key, &old)?;
+        knob.write(ns, &old)?;
     }
     let state = if keep { State::Kept } else { State::Reverted };
     let result = outcome.as_ref().ok().cloned();
@@ -259,11 +264,17 @@ pub fn try_change(target: &Target, root: &Root, t: &Trial) -> Result<serde_json:
     let mut report = outcome?;
     report["id"] = id.into();
     report["left"] = if keep {
-        format!("{}={} kept (journaled; `pktmap tune revert` does not undo a kept change: set {} back by hand)", t.key, t.value, old)
+        format!(
+            "{}={} kept (journaled; `pktmap tune revert` does not undo a kept change: {} puts it back)",
+            t.key,
+            t.value,
+            knob.command(&old)
+        )
     } else {
         format!("{} restored to {old}", t.key)
     }
     .into();
+    report["command"] = knob.command(t.value).into();
     Ok(report)
 }
 
@@ -271,6 +282,7 @@ fn measure(
     target: &Target,
     root: &Root,
     ns: Option<&netns::Netns>,
+    knob: &Knob,
     t: &Trial,
     old: &str,
 ) -> Result<serde_json::Value> {
@@ -278,7 +290,7 @@ fn measure(
     let mut changed: Vec<BTreeMap<String, f64>> = Vec::new();
     for _ in 0..t.rounds {
         for (value, into) in [(old, &mut baseline), (t.value, &mut changed)] {
-            write_sysctl(ns, t.key, value)?;
+            knob.write(ns, value)?;
             into.push(period(target, root, ns, t)?);
             if interrupt::stopped() {
                 bail!("stopped: {} restored to {old}", t.key);
@@ -302,7 +314,7 @@ fn measure(
         .map(|s| experiment::compare(s, &rates(&baseline, s), &rates(&changed, s)))
         .filter(|e| e.baseline_mean > 0.0 || e.changed_mean > 0.0)
         .collect();
-    let stage = catalog::item(t.key).map(|i| i.stage);
+    let stage = knob.stage();
     let headline = stage
         .and_then(|s| effects.iter().find(|e| e.series == format!("stage {s}")))
         .map_or(Verdict::NoMeasurableEffect, |e| e.verdict);
@@ -345,7 +357,7 @@ pub fn revert(journal: &Path) -> Result<Vec<String>> {
                 }
             },
         };
-        write_sysctl(ns.as_ref(), &e.key, &e.old)?;
+        Knob::parse(&e.key)?.write(ns.as_ref(), &e.old)?;
         j.set(e.id, State::Reverted, None)?;
         said.push(format!(
             "experiment {}: {} restored to {}",
@@ -421,4 +433,32 @@ pub fn command(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::knob_of;
+    use pktmap_model::findings::Action;
+
+    #[test]
+    fn the_commands_diagnose_and_audit_propose_are_settings_tune_can_try() {
+        let of = |cmd: &str| knob_of(&Action::change(cmd, "0", "x", "")).unwrap();
+        assert_eq!(
+            of("echo 3 > /sys/class/net/eth0/queues/rx-0/rps_cpus"),
+            ("/sys/class/net/eth0/queues/rx-0/rps_cpus".into(), "3".into())
+        );
+        assert_eq!(
+            of("ethtool -G eth0 rx 4096"),
+            ("ethtool:eth0:rings.rx".into(), "4096".into())
+        );
+        assert_eq!(
+            of("ethtool -L eth0 combined 8"),
+            ("ethtool:eth0:channels.combined".into(), "8".into())
+        );
+        assert_eq!(
+            of("tc qdisc replace dev eth0 root fq"),
+            ("qdisc:eth0".into(), "fq".into())
+        );
+        assert!(knob_of(&Action::inspect("ethtool -S eth0")).is_none());
+    }
 }

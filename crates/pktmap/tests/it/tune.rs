@@ -285,3 +285,148 @@ fn the_plan_proposes_the_setting_that_addresses_the_finding() {
             .starts_with("pktmap tune try net.core.somaxconn=")
     );
 }
+
+/// A UDP flood of 200-byte datagrams to b:9990 from whichever namespace runs it, for a minute.
+const FLOOD: &str = r#"
+import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+end = time.time() + 60
+while time.time() < end:
+    for _ in range(50):
+        try: s.sendto(b"x" * 200, ("10.77.0.2", 9990))
+        except OSError: pass
+    time.sleep(0.005)
+"#;
+
+fn device_try(ns: &str, change: &str, workload: &str, journal: &str, rounds: &str) -> Value {
+    let out = run(&[
+        "--netns",
+        ns,
+        "tune",
+        "try",
+        change,
+        "--duration",
+        "1500ms",
+        "--rounds",
+        rounds,
+        "--workload",
+        workload,
+        "--json",
+        "--journal",
+        journal,
+    ]);
+    assert!(out.status.success(), "{change}: {}", stderr(&out));
+    json_of(&out)
+}
+
+fn in_ns(ns: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new("ip")
+        .args(["netns", "exec", ns])
+        .args(args)
+        .output()
+        .unwrap();
+    stdout(&out)
+}
+
+#[test]
+fn replacing_a_dropping_qdisc_is_measured_and_the_old_one_put_back() {
+    let Some(s) = Setup::new(
+        "replacing_a_dropping_qdisc_is_measured_and_the_old_one_put_back",
+        1024,
+    ) else {
+        return;
+    };
+    let p = &s.pair;
+    p.tbf_in_a(&["rate", "1mbit", "burst", "2kb", "limit", "3000"]);
+    std::fs::write(s.dir.0.join("flood.py"), FLOOD).unwrap();
+    let flood = format!("python3 {}", s.dir.path("flood.py"));
+    let r = device_try(
+        &p.a,
+        &format!("qdisc:{}=pfifo limit 1000", p.veth_a),
+        &flood,
+        &s.journal(),
+        "3",
+    );
+    assert_eq!(
+        (&r["stage"], &r["verdict"]),
+        (&"tx.3".into(), &"improved".into()),
+        "{r:#}"
+    );
+    // The old qdisc, as tc shows it and takes it back (its limit shown as a latency).
+    let old = r["baseline"].as_str().unwrap();
+    assert!(old.starts_with("tbf rate 1Mbit burst 2Kb lat "), "{old}");
+    let now = in_ns(&p.a, &["tc", "qdisc", "show", "dev", &p.veth_a, "root"]);
+    assert!(
+        now.contains("qdisc tbf") && now.contains("rate 1Mbit"),
+        "restored: {now}"
+    );
+}
+
+#[test]
+fn a_steering_mask_and_veth_channels_are_changed_for_real_and_put_back() {
+    let Some(s) = Setup::new(
+        "a_steering_mask_and_veth_channels_are_changed_for_real_and_put_back",
+        1024,
+    ) else {
+        return;
+    };
+    let p = &s.pair;
+    let file = format!("/sys/class/net/{}/queues/rx-0/rps_cpus", p.veth_b);
+    let seen = s.dir.path("seen");
+    // Each period writes down the mask the namespace shows.
+    let watch = format!("ip netns exec {} cat {file} >> {seen}", p.b);
+    let r = device_try(&p.b, &format!("{file}=3"), &watch, &s.journal(), "2");
+    assert_eq!(r["stage"], "rx.7", "{r:#}");
+    let masks = std::fs::read_to_string(&seen).unwrap();
+    let masks: Vec<&str> = masks.lines().map(str::trim).collect();
+    assert_eq!(masks, ["0", "3", "0", "3"], "A B A B, as applied");
+    assert_eq!(in_ns(&p.b, &["cat", &file]).trim(), "0", "restored");
+
+    let channels = |ns: &str, dev: &str| {
+        let l = in_ns(ns, &["ethtool", "-l", dev]);
+        l.split("Current hardware settings:")
+            .nth(1)
+            .unwrap()
+            .to_string()
+    };
+    let before = channels(&p.b, &p.veth_b);
+    let r = device_try(
+        &p.b,
+        &format!("ethtool:{}:channels.rx=2", p.veth_b),
+        "true",
+        &s.journal(),
+        "1",
+    );
+    assert_eq!(
+        (&r["baseline"], &r["stage"]),
+        (&"1".into(), &"rx.2".into()),
+        "{r:#}"
+    );
+    assert_eq!(r["command"], format!("ethtool -L {} rx 2", p.veth_b));
+    assert_eq!(channels(&p.b, &p.veth_b), before, "restored");
+
+    // What the device does not offer is refused before anything is journaled.
+    let refused = run(&[
+        "--netns",
+        &p.b,
+        "tune",
+        "try",
+        &format!("ethtool:{}:rings.rx=512", p.veth_b),
+        "--journal",
+        &s.journal(),
+    ]);
+    assert_eq!(refused.status.code(), Some(3));
+    assert!(stderr(&refused).contains("rings"), "{}", stderr(&refused));
+    let h: Value = json_of(&run(&[
+        "tune",
+        "history",
+        "--json",
+        "--journal",
+        &s.journal(),
+    ]));
+    assert_eq!(
+        h.as_array().unwrap().len(),
+        2,
+        "two experiments, nothing for the refused one"
+    );
+}
