@@ -316,11 +316,35 @@ int BPF_PROG(skb_copy_datagram_iovec, const struct sk_buff *skb, int len)
 	return 0;
 }
 
+/* Whether the transmit queue the stack picked for skb has a qdisc that queues: a noqueue
+ * device (a veth, a bridge) hands packets straight to its driver, and the time between the two
+ * tracepoints there is the CPU being taken away (a VM's steal), not a queue. */
+static __always_inline int queued(struct sk_buff *skb)
+{
+	struct net_device *dev = BPF_CORE_READ(skb, dev);
+	struct netdev_queue *tx = BPF_CORE_READ(dev, _tx);
+	__u16 q = BPF_CORE_READ(skb, queue_mapping);
+	struct netdev_queue *txq;
+	struct Qdisc *qdisc;
+	void *enqueue = 0;
+
+	if (!tx)
+		return 0;
+	txq = (void *)tx + q * bpf_core_type_size(struct netdev_queue);
+	if (bpf_probe_read_kernel(&qdisc, sizeof(qdisc), (void *)txq +
+				  bpf_core_field_offset(struct netdev_queue, qdisc)) || !qdisc)
+		return 0;
+	bpf_probe_read_kernel(&enqueue, sizeof(enqueue), (void *)qdisc +
+			      bpf_core_field_offset(struct Qdisc, enqueue));
+	return enqueue != 0;
+}
+
 SEC("raw_tp/net_dev_queue")
 int BPF_PROG(net_dev_queue, struct sk_buff *skb)
 {
 	stat(LAT_STAT_RUNS);
-	start(&tx_slots, (__u64)skb);
+	if (queued(skb))
+		start(&tx_slots, (__u64)skb);
 	return 0;
 }
 

@@ -42,9 +42,18 @@ typedef struct {
 	struct net *net;
 } __attribute__((preserve_access_index)) possible_net_t;
 
+struct Qdisc {
+	int (*enqueue)(void);
+} __attribute__((preserve_access_index));
+
+struct netdev_queue {
+	struct Qdisc *qdisc;
+} __attribute__((preserve_access_index));
+
 struct net_device {
 	int ifindex;
 	possible_net_t nd_net;
+	struct netdev_queue *_tx;
 } __attribute__((preserve_access_index));
 
 struct sock_common {
@@ -58,6 +67,7 @@ struct sock {
 struct sk_buff {
 	struct net_device *dev;
 	struct sock *sk;
+	__u16 queue_mapping;
 	__be16 protocol;
 	unsigned char *head;
 	__u16 network_header;

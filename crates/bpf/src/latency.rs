@@ -650,6 +650,7 @@ mod tests {
         let total = |i: usize| h.buckets[i].iter().sum::<u64>();
         assert!(total(1) > 0, "NET_RX run times");
         assert!(total(5) > 0, "run-queue latencies");
-        assert!(total(4) > 0, "qdisc residence on lo");
+        // lo has no queue (noqueue): qdisc residence is tested through a real qdisc, in the
+        // integration tests.
     }
 }

@@ -445,7 +445,10 @@ mod tests {
         let of = |cmd: &str| knob_of(&Action::change(cmd, "0", "x", "")).unwrap();
         assert_eq!(
             of("echo 3 > /sys/class/net/eth0/queues/rx-0/rps_cpus"),
-            ("/sys/class/net/eth0/queues/rx-0/rps_cpus".into(), "3".into())
+            (
+                "/sys/class/net/eth0/queues/rx-0/rps_cpus".into(),
+                "3".into()
+            )
         );
         assert_eq!(
             of("ethtool -G eth0 rx 4096"),

@@ -708,7 +708,14 @@ fn read_only_commands_change_nothing() {
         vec!["stages"],
         vec!["explain", "net.core.somaxconn"],
         vec!["trace", "drops", "--interval", "200ms"],
-        vec!["--netns", pair.b.as_str(), "tune", "plan", "--interval", "100ms"],
+        vec![
+            "--netns",
+            pair.b.as_str(),
+            "tune",
+            "plan",
+            "--interval",
+            "100ms",
+        ],
     ] {
         let out = run(&args);
         assert!(

@@ -362,6 +362,20 @@ fn latency_histograms_fill_with_plausible_values_under_tcp_traffic() {
     }
     let _g = shared();
     let pair = NetnsPair::new();
+    // A queue to reside in: a veth has none (noqueue), and none is measured there.
+    sh(&[
+        "tc",
+        "-n",
+        &pair.a,
+        "qdisc",
+        "add",
+        "dev",
+        &pair.veth_a,
+        "root",
+        "pfifo",
+        "limit",
+        "10000",
+    ]);
     let listener = NetnsPair::within(&pair.b, || {
         std::net::TcpListener::bind((ADDR_B, 8090)).unwrap()
     });
