@@ -136,6 +136,25 @@ fn a_change_that_moves_nothing_is_no_effect_and_one_that_hurts_is_worse() {
     };
     let ecn = s.try_change("net.ipv4.tcp_ecn=1");
     assert_eq!(ecn["verdict"], "no_measurable_effect", "{ecn:#}");
+    // Congestion control is a per-namespace sysctl with a word for a value.
+    let cc = s.try_change("net.ipv4.tcp_congestion_control=reno");
+    assert_eq!(cc["verdict"], "no_measurable_effect", "{cc:#}");
+    let now = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &s.pair.b,
+            "sysctl",
+            "-n",
+            "net.ipv4.tcp_congestion_control",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        stdout(&now).trim(),
+        cc["baseline"].as_str().unwrap(),
+        "restored"
+    );
     let r = s.try_change("net.core.somaxconn=8");
     assert_eq!(r["verdict"], "worse", "{r:#}");
     assert_eq!(effect(&r, "TcpExt.ListenOverflows")["verdict"], "worse");
