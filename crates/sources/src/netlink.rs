@@ -20,7 +20,8 @@ pub enum Dump {
     Links,
     /// RTM_GETQDISC: every qdisc with its statistics.
     Qdiscs,
-    /// SOCK_DIAG_BY_FAMILY for inet sockets of one family and protocol.
+    /// SOCK_DIAG_BY_FAMILY for inet sockets of one family and protocol; family 0 is TCP of
+    /// both families in one dump (TCPDIAG_GETSOCK).
     Sockets { family: u8, protocol: u8 },
     /// RTM_GETTFILTER: the tc filters of one device's ingress hook (ingress or clsact).
     IngressFilters { ifindex: i32, parent: u32 },
@@ -33,6 +34,7 @@ pub enum Dump {
 /// inet_diag attributes asked for: tcp_info (2), congestion control (4), skmeminfo (7).
 const INET_DIAG_EXT: u8 = (1 << (2 - 1)) | (1 << (4 - 1)) | (1 << (7 - 1));
 const SOCK_DIAG_BY_FAMILY: u16 = 20;
+const TCPDIAG_GETSOCK: u16 = 18;
 
 impl Dump {
     /// File name of the replies in a capture.
@@ -81,8 +83,24 @@ impl Dump {
     }
 }
 
-/// nlmsghdr + struct inet_diag_req_v2 asking for every socket in every state.
+/// nlmsghdr + struct inet_diag_req_v2 asking for every socket in every state; for family 0
+/// (TCP only), the older TCPDIAG_GETSOCK request, whose dump covers both families in one walk.
 fn inet_diag_request(family: u8, protocol: u8) -> Vec<u8> {
+    if family == 0 {
+        // struct inet_diag_req: family, src_len, dst_len, ext, the socket id (48 bytes),
+        // states, dbs.
+        let mut b = Vec::with_capacity(16 + 60);
+        b.extend_from_slice(&(16u32 + 60).to_ne_bytes());
+        b.extend_from_slice(&TCPDIAG_GETSOCK.to_ne_bytes());
+        b.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
+        b.extend_from_slice(&1u32.to_ne_bytes());
+        b.extend_from_slice(&0u32.to_ne_bytes());
+        b.extend_from_slice(&[0, 0, 0, INET_DIAG_EXT]);
+        b.extend_from_slice(&[0u8; 48]);
+        b.extend_from_slice(&u32::MAX.to_ne_bytes());
+        b.extend_from_slice(&0u32.to_ne_bytes());
+        return b;
+    }
     let mut b = Vec::with_capacity(16 + 56);
     b.extend_from_slice(&(16u32 + 56).to_ne_bytes());
     b.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());

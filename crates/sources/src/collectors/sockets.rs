@@ -12,11 +12,14 @@ use pktmap_model::snapshot::{Kind, Labels, SocketInfo, labels};
 use std::collections::{BTreeMap, HashMap};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+const AF_UNSPEC: u8 = 0;
 const AF_INET: u8 = 2;
 const AF_INET6: u8 = 10;
 const IPPROTO_TCP: u8 = 6;
 const IPPROTO_UDP: u8 = 17;
 const SOCK_DIAG_BY_FAMILY: u16 = 20;
+/// The compat request's type, which its replies carry too: TCP of every family at once.
+const TCPDIAG_GETSOCK: u16 = 18;
 const INET_DIAG_INFO: u16 = 2;
 const INET_DIAG_CONG: u16 = 4;
 const INET_DIAG_SKMEMINFO: u16 = 7;
@@ -286,7 +289,7 @@ impl RawSocket<'_> {
 pub fn parse_raw<'a>(bytes: &'a [u8], udp: bool) -> Result<Vec<RawSocket<'a>>, ParseError> {
     let mut out = Vec::new();
     for (n, (kind, msg)) in split_messages(bytes)?.into_iter().enumerate() {
-        if kind != SOCK_DIAG_BY_FAMILY {
+        if kind != SOCK_DIAG_BY_FAMILY && kind != TCPDIAG_GETSOCK {
             continue;
         }
         let p = &msg[16..];
@@ -538,7 +541,27 @@ impl Collector for Sockets {
         let mut read = 0;
         for (proto, protocol) in [("tcp", IPPROTO_TCP), ("udp", IPPROTO_UDP)] {
             let mut replies = Vec::new();
-            for family in [AF_INET, AF_INET6] {
+            // TCP of both families in one dump (the compat request): the kernel walks its
+            // established hash once, not once per family, and on a host with a large hash
+            // that walk is most of the cost even with no socket in it. A kernel without it, or
+            // a capture made before, reads the two families apart.
+            if protocol == IPPROTO_TCP {
+                let dump = Dump::Sockets {
+                    family: AF_UNSPEC,
+                    protocol,
+                };
+                let file = root.base().join("netlink").join(dump.file());
+                if let Ok(bytes) = root.netlink(dump) {
+                    read += 2;
+                    replies.push((bytes, file));
+                }
+            }
+            let families: &[u8] = if replies.is_empty() {
+                &[AF_INET, AF_INET6]
+            } else {
+                &[]
+            };
+            for &family in families {
                 let dump = Dump::Sockets { family, protocol };
                 let file = root.base().join("netlink").join(dump.file());
                 match root.netlink(dump) {
