@@ -22,9 +22,22 @@ fn nft_in(ns: &str, ruleset: &str) {
     assert!(c.wait().unwrap().success(), "nft -f: {ruleset}");
 }
 
-fn diagnose_json(ns: &str) -> Value {
+/// `step` run over and over until the handle drops, given time to start.
+fn traffic(step: impl FnMut() + Send + 'static) -> Repeat {
+    let r = repeat("pmt-fw", step);
+    std::thread::sleep(Duration::from_millis(300));
+    r
+}
+
+fn diagnose_now(ns: &str) -> Value {
     let out = NetnsPair::pktmap_in(ns, &["diagnose", "--json", "--interval", "1s"]);
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)))
+}
+
+/// `diagnose --json` in namespace `ns` while `step` runs over and over.
+fn diagnosed_under(ns: &str, step: impl FnMut() + Send + 'static) -> Value {
+    let _traffic = traffic(step);
+    diagnose_now(ns)
 }
 
 fn findings<'a>(d: &'a Value, rule: &str) -> Vec<&'a Value> {
@@ -83,12 +96,10 @@ fn an_iptables_reject_and_a_chain_policy_drop_are_each_named() {
     // Both, each by name, in one report; together they are the whole of IP's gap.
     let mut reject = udp_sender(&pair.a, ADDR_A, ADDR_B, 9451);
     let mut policy = udp_sender(&pair.a, ADDR_A, ADDR_B, 9453);
-    let _traffic = repeat("pmt-fw", move || {
+    let d = diagnosed_under(&pair.b, move || {
         reject();
         policy();
     });
-    std::thread::sleep(Duration::from_millis(300));
-    let d = diagnose_json(&pair.b);
     let named = findings(&d, "firewall-rule");
     let titles: Vec<&str> = named.iter().map(|f| f["title"].as_str().unwrap()).collect();
     assert!(
@@ -133,9 +144,7 @@ fn an_nft_rule_matching_a_named_set_is_named_with_its_text() {
             .titled("inet table pmt chain in rule handle"),
         udp_sender(&pair.a, ADDR_A, ADDR_B, 9454),
     );
-    let _traffic = repeat("pmt-fw", udp_sender(&pair.a, ADDR_A, ADDR_B, 9454));
-    std::thread::sleep(Duration::from_millis(300));
-    let d = diagnose_json(&pair.b);
+    let d = diagnosed_under(&pair.b, udp_sender(&pair.a, ADDR_A, ADDR_B, 9454));
     let f = findings(&d, "firewall-rule")[0];
     let cause = f["cause"].as_str().unwrap();
     assert!(
@@ -173,9 +182,8 @@ fn a_rule_without_a_counter_is_listed_as_one_whose_drops_cannot_be_told_apart() 
         Expect::at("rx.8", "ip.undelivered", Some("NETFILTER_DROP")),
         udp_sender(&pair.a, ADDR_A, ADDR_B, 9455),
     );
-    let _traffic = repeat("pmt-fw", udp_sender(&pair.a, ADDR_A, ADDR_B, 9455));
-    std::thread::sleep(Duration::from_millis(300));
-    let d = diagnose_json(&pair.b);
+    let _traffic = traffic(udp_sender(&pair.a, ADDR_A, ADDR_B, 9455));
+    let d = diagnose_now(&pair.b);
     let gap = findings(&d, "netfilter-gap")[0];
     assert!(
         text(gap).contains("ip table quiet chain in rule handle"),
@@ -230,9 +238,7 @@ fn a_legacy_ip_tables_rule_is_named_by_its_number() {
             .titled("ip legacy table filter chain INPUT rule #1"),
         udp_sender(&pair.a, ADDR_A, ADDR_B, 9456),
     );
-    let _traffic = repeat("pmt-fw", udp_sender(&pair.a, ADDR_A, ADDR_B, 9456));
-    std::thread::sleep(Duration::from_millis(300));
-    let d = diagnose_json(&pair.b);
+    let d = diagnosed_under(&pair.b, udp_sender(&pair.a, ADDR_A, ADDR_B, 9456));
     let f = findings(&d, "firewall-rule")[0];
     assert!(
         text(f).contains("-p udp --dport 9456 -j DROP"),

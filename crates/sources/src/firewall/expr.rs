@@ -573,18 +573,7 @@ fn ct_fmt(k: u32) -> Fmt {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A netlink attribute (type, value), padded to 4 bytes.
-    fn nla(ty: u16, v: &[u8]) -> Vec<u8> {
-        let mut b = Vec::new();
-        b.extend_from_slice(&((4 + v.len()) as u16).to_ne_bytes());
-        b.extend_from_slice(&ty.to_ne_bytes());
-        b.extend_from_slice(v);
-        while b.len() % 4 != 0 {
-            b.push(0);
-        }
-        b
-    }
+    use crate::firewall::testing::nla;
 
     fn u32a(ty: u16, v: u32) -> Vec<u8> {
         nla(ty, &v.to_be_bytes())

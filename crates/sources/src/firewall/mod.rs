@@ -263,6 +263,22 @@ fn needs(e: SourceError, caps: &str) -> SourceError {
     }
 }
 
+/// Netlink attributes built by hand, for the parsers' tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    /// An attribute (type, value), padded to 4 bytes.
+    pub fn nla(ty: u16, v: &[u8]) -> Vec<u8> {
+        let mut b = Vec::new();
+        b.extend_from_slice(&((4 + v.len()) as u16).to_ne_bytes());
+        b.extend_from_slice(&ty.to_ne_bytes());
+        b.extend_from_slice(v);
+        while b.len() % 4 != 0 {
+            b.push(0);
+        }
+        b
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

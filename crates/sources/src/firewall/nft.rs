@@ -142,17 +142,7 @@ pub fn parse(chains: &[u8], rules: &[u8]) -> Result<Ruleset, ParseError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn nla(ty: u16, v: &[u8]) -> Vec<u8> {
-        let mut b = Vec::new();
-        b.extend_from_slice(&((4 + v.len()) as u16).to_ne_bytes());
-        b.extend_from_slice(&ty.to_ne_bytes());
-        b.extend_from_slice(v);
-        while b.len() % 4 != 0 {
-            b.push(0);
-        }
-        b
-    }
+    use crate::firewall::testing::nla;
 
     fn msg(kind: u16, family: u8, body: &[u8]) -> Vec<u8> {
         let mut m = Vec::new();
