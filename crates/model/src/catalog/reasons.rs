@@ -53,7 +53,10 @@ pub static REASONS: &[Reason] = &[
         "NETFILTER_DROP",
         "rx.8",
         &[
+            // IP's gap holds the input rules' drops; since 6.7 `Ip.ForwDatagrams` counts a
+            // packet before the FORWARD hook, so a forward rule's drops are outside it.
             "ip.undelivered",
+            "netfilter.forward_drops",
             "netfilter.in6_drops",
             "netfilter.forward6_drops",
             "netfilter.out_drops",

@@ -318,24 +318,9 @@ fn inside<T: Send>(ns: Option<&netns::Netns>, f: impl FnOnce(&Root) -> T + Send)
 
 /// Runs a tool inside namespace `ns`; its standard output, or an error with its message.
 fn run_in(ns: Option<&netns::Netns>, tool: &str, args: &[&str]) -> Result<String> {
-    use std::os::unix::process::CommandExt;
-    let fd = ns
-        .map(|n| std::fs::File::open(&n.path))
-        .transpose()
-        .context("opening the namespace")?;
     let mut c = std::process::Command::new(tool);
     c.args(args);
-    // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe {
-        c.pre_exec(move || {
-            if let Some(f) = &fd
-                && libc::setns(std::os::fd::AsRawFd::as_raw_fd(f), libc::CLONE_NEWNET) != 0
-            {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    super::in_namespace(&mut c, ns)?;
     let out = c
         .output()
         .with_context(|| format!("running {tool} (is it installed?)"))?;

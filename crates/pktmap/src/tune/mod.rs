@@ -186,14 +186,14 @@ fn period(
 }
 
 /// `sh -c CMD` in the namespace, in a process group of its own so it ends whole.
-fn start_workload(ns: Option<&netns::Netns>, cmd: &str) -> Result<std::process::Child> {
+/// Makes `c` run in namespace `ns` (None: here), in a process group of its own so that it
+/// and its children can be stopped together.
+fn in_namespace(c: &mut std::process::Command, ns: Option<&netns::Netns>) -> Result<()> {
     use std::os::unix::process::CommandExt;
-    let mut c = std::process::Command::new("sh");
-    c.args(["-c", cmd]).stdout(std::process::Stdio::null());
     let fd = ns
         .map(|n| std::fs::File::open(&n.path))
         .transpose()
-        .context("opening the namespace for the workload")?;
+        .context("opening the namespace")?;
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
         c.pre_exec(move || {
@@ -206,6 +206,13 @@ fn start_workload(ns: Option<&netns::Netns>, cmd: &str) -> Result<std::process::
             Ok(())
         });
     }
+    Ok(())
+}
+
+fn start_workload(ns: Option<&netns::Netns>, cmd: &str) -> Result<std::process::Child> {
+    let mut c = std::process::Command::new("sh");
+    c.args(["-c", cmd]).stdout(std::process::Stdio::null());
+    in_namespace(&mut c, ns)?;
     c.spawn().context("starting the workload")
 }
 

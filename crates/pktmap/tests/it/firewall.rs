@@ -217,21 +217,20 @@ fn a_legacy_ip_tables_rule_is_named_by_its_number() {
     ) else {
         return;
     };
-    sh(&[
-        "ip",
-        "netns",
-        "exec",
+    sh_in(
         &pair.b,
-        "iptables-legacy",
-        "-A",
-        "INPUT",
-        "-p",
-        "udp",
-        "--dport",
-        "9456",
-        "-j",
-        "DROP",
-    ]);
+        &[
+            "iptables-legacy",
+            "-A",
+            "INPUT",
+            "-p",
+            "udp",
+            "--dport",
+            "9456",
+            "-j",
+            "DROP",
+        ],
+    );
     find(
         &pair.b,
         Expect::at("rx.8", "netfilter.in_drops", Some("NETFILTER_DROP"))
@@ -267,21 +266,20 @@ fn rules_replay_from_a_capture_and_explain_finds_them_by_handle() {
             }
         }",
     );
-    sh(&[
-        "ip",
-        "netns",
-        "exec",
+    sh_in(
         &pair.b,
-        "iptables-legacy",
-        "-A",
-        "INPUT",
-        "-p",
-        "tcp",
-        "--dport",
-        "23",
-        "-j",
-        "DROP",
-    ]);
+        &[
+            "iptables-legacy",
+            "-A",
+            "INPUT",
+            "-p",
+            "tcp",
+            "--dport",
+            "23",
+            "-j",
+            "DROP",
+        ],
+    );
     let live: Value = json_of(&run(&["--netns", &pair.b, "snapshot", "-o", "-"]));
     let dir = TempDir::new("fwcap");
     let cap = dir.path("cap");

@@ -663,25 +663,26 @@ fn read_only_commands_change_nothing() {
     let pair = NetnsPair::new();
     let dir = TempDir::new("readonly");
     // Rules of both kinds, with counters, for the readers to read.
-    sh(&[
-        "ip", "netns", "exec", &pair.b, "iptables", "-A", "INPUT", "-p", "udp", "--dport", "9",
-        "-j", "DROP",
-    ]);
-    sh(&[
-        "ip",
-        "netns",
-        "exec",
+    sh_in(
         &pair.b,
-        "iptables-legacy",
-        "-A",
-        "INPUT",
-        "-p",
-        "udp",
-        "--dport",
-        "7",
-        "-j",
-        "DROP",
-    ]);
+        &[
+            "iptables", "-A", "INPUT", "-p", "udp", "--dport", "9", "-j", "DROP",
+        ],
+    );
+    sh_in(
+        &pair.b,
+        &[
+            "iptables-legacy",
+            "-A",
+            "INPUT",
+            "-p",
+            "udp",
+            "--dport",
+            "7",
+            "-j",
+            "DROP",
+        ],
+    );
     let before = system_state(&pair.b);
     let cap = dir.path("cap");
     for args in [

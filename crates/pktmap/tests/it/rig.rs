@@ -310,10 +310,12 @@ fn a_reject_rule_is_found_at_rx8() {
     let Some((pair, _g)) = rig_pair("a_reject_rule_is_found_at_rx8", &[IPTABLES, BPFTOOL]) else {
         return;
     };
-    sh(&[
-        "ip", "netns", "exec", &pair.b, "iptables", "-A", "INPUT", "-p", "udp", "--dport", "9401",
-        "-j", "REJECT",
-    ]);
+    sh_in(
+        &pair.b,
+        &[
+            "iptables", "-A", "INPUT", "-p", "udp", "--dport", "9401", "-j", "REJECT",
+        ],
+    );
     let step = udp_sender(&pair.a, ADDR_A, ADDR_B, 9401);
     find(
         &pair.b,

@@ -197,19 +197,18 @@ fn a_forward_rule_drop_is_found_between_namespaces() {
         "dev",
         &pair.veth_b,
     ]);
-    sh(&[
-        "ip",
-        "netns",
-        "exec",
+    sh_in(
         &pair.b,
-        "iptables",
-        "-A",
-        "FORWARD",
-        "-d",
-        "10.79.0.0/24",
-        "-j",
-        "DROP",
-    ]);
+        &[
+            "iptables",
+            "-A",
+            "FORWARD",
+            "-d",
+            "10.79.0.0/24",
+            "-j",
+            "DROP",
+        ],
+    );
     let to = "10.79.0.9";
     find(
         &pair.b,
@@ -316,18 +315,17 @@ fn a_tiny_backlog_is_found_at_rx5() {
     let _g = exclusive();
     let pair = NetnsPair::new();
     let _backlog = SysctlGuard::set("net.core.netdev_max_backlog", "4");
-    sh(&[
-        "ip",
-        "netns",
-        "exec",
+    sh_in(
         &pair.b,
-        "sh",
-        "-c",
-        &format!(
-            "echo 2 > /sys/class/net/{}/queues/rx-0/rps_cpus",
-            pair.veth_b
-        ),
-    ]);
+        &[
+            "sh",
+            "-c",
+            &format!(
+                "echo 2 > /sys/class/net/{}/queues/rx-0/rps_cpus",
+                pair.veth_b
+            ),
+        ],
+    );
     let _rx = deaf_receiver(&pair.b, 9437);
     let _more = repeat("pmt-rig-burst", burst_sender(&pair.a, 9437, 300));
     find(
@@ -350,21 +348,20 @@ fn a_full_conntrack_table_is_found_at_rx8_four_ways() {
     let _g = exclusive();
     let pair = NetnsPair::new();
     // Conntrack tracks a namespace once a rule there uses it.
-    sh(&[
-        "ip",
-        "netns",
-        "exec",
+    sh_in(
         &pair.b,
-        "iptables",
-        "-A",
-        "INPUT",
-        "-m",
-        "conntrack",
-        "--ctstate",
-        "NEW,ESTABLISHED",
-        "-j",
-        "ACCEPT",
-    ]);
+        &[
+            "iptables",
+            "-A",
+            "INPUT",
+            "-m",
+            "conntrack",
+            "--ctstate",
+            "NEW,ESTABLISHED",
+            "-j",
+            "ACCEPT",
+        ],
+    );
     let used: u64 = std::fs::read_to_string("/proc/sys/net/netfilter/nf_conntrack_count")
         .unwrap()
         .trim()

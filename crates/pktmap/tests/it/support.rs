@@ -135,7 +135,24 @@ pub fn tools_or_skip(test: &str, tools: &[Tool]) -> bool {
 
 /// Sets a per-namespace sysctl inside namespace `ns` (`key=value`).
 pub fn sysctl_in(ns: &str, setting: &str) {
-    sh(&["ip", "netns", "exec", ns, "sysctl", "-qw", setting]);
+    sh_in(ns, &["sysctl", "-qw", setting]);
+}
+
+/// Runs a command inside namespace `ns`, as `ip netns exec` runs it; it must succeed.
+pub fn sh_in(ns: &str, args: &[&str]) {
+    let mut v = vec!["ip", "netns", "exec", ns];
+    v.extend_from_slice(args);
+    sh(&v);
+}
+
+/// The standard output of a command run inside namespace `ns`.
+pub fn stdout_in(ns: &str, args: &[&str]) -> String {
+    let out = Command::new("ip")
+        .args(["netns", "exec", ns])
+        .args(args)
+        .output()
+        .expect("ip runs");
+    stdout(&out)
 }
 
 /// Runs a command that must succeed.
@@ -180,10 +197,12 @@ impl NetnsPair {
     /// A netfilter rule in `b` that drops UDP to `port`.
     pub fn drop_udp_in_b(&self, port: u16) {
         let port = port.to_string();
-        sh(&[
-            "ip", "netns", "exec", &self.b, "iptables", "-A", "INPUT", "-p", "udp", "--dport",
-            &port, "-j", "DROP",
-        ]);
+        sh_in(
+            &self.b,
+            &[
+                "iptables", "-A", "INPUT", "-p", "udp", "--dport", &port, "-j", "DROP",
+            ],
+        );
     }
 
     pub fn new() -> NetnsPair {

@@ -77,17 +77,9 @@ impl Setup {
     }
 
     fn somaxconn(&self) -> String {
-        let out = std::process::Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &self.pair.b,
-                "cat",
-                "/proc/sys/net/core/somaxconn",
-            ])
-            .output()
-            .unwrap();
-        stdout(&out).trim().to_string()
+        stdout_in(&self.pair.b, &["cat", "/proc/sys/net/core/somaxconn"])
+            .trim()
+            .to_string()
     }
 }
 
@@ -139,22 +131,11 @@ fn a_change_that_moves_nothing_is_no_effect_and_one_that_hurts_is_worse() {
     // Congestion control is a per-namespace sysctl with a word for a value.
     let cc = s.try_change("net.ipv4.tcp_congestion_control=reno");
     assert_eq!(cc["verdict"], "no_measurable_effect", "{cc:#}");
-    let now = std::process::Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &s.pair.b,
-            "sysctl",
-            "-n",
-            "net.ipv4.tcp_congestion_control",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(
-        stdout(&now).trim(),
-        cc["baseline"].as_str().unwrap(),
-        "restored"
+    let now = stdout_in(
+        &s.pair.b,
+        &["sysctl", "-n", "net.ipv4.tcp_congestion_control"],
     );
+    assert_eq!(now.trim(), cc["baseline"].as_str().unwrap(), "restored");
     let r = s.try_change("net.core.somaxconn=8");
     assert_eq!(r["verdict"], "worse", "{r:#}");
     assert_eq!(effect(&r, "TcpExt.ListenOverflows")["verdict"], "worse");
@@ -338,15 +319,6 @@ fn device_try(ns: &str, change: &str, workload: &str, journal: &str, rounds: &st
     json_of(&out)
 }
 
-fn in_ns(ns: &str, args: &[&str]) -> String {
-    let out = std::process::Command::new("ip")
-        .args(["netns", "exec", ns])
-        .args(args)
-        .output()
-        .unwrap();
-    stdout(&out)
-}
-
 #[test]
 fn replacing_a_dropping_qdisc_is_measured_and_the_old_one_put_back() {
     let Some(s) = Setup::new(
@@ -374,7 +346,7 @@ fn replacing_a_dropping_qdisc_is_measured_and_the_old_one_put_back() {
     // The old qdisc, as tc shows it and takes it back (its limit shown as a latency).
     let old = r["baseline"].as_str().unwrap();
     assert!(old.starts_with("tbf rate 1Mbit burst 2Kb lat "), "{old}");
-    let now = in_ns(&p.a, &["tc", "qdisc", "show", "dev", &p.veth_a, "root"]);
+    let now = stdout_in(&p.a, &["tc", "qdisc", "show", "dev", &p.veth_a, "root"]);
     assert!(
         now.contains("qdisc tbf") && now.contains("rate 1Mbit"),
         "restored: {now}"
@@ -399,10 +371,10 @@ fn a_steering_mask_and_veth_channels_are_changed_for_real_and_put_back() {
     let masks = std::fs::read_to_string(&seen).unwrap();
     let masks: Vec<&str> = masks.lines().map(str::trim).collect();
     assert_eq!(masks, ["0", "3", "0", "3"], "A B A B, as applied");
-    assert_eq!(in_ns(&p.b, &["cat", &file]).trim(), "0", "restored");
+    assert_eq!(stdout_in(&p.b, &["cat", &file]).trim(), "0", "restored");
 
     let channels = |ns: &str, dev: &str| {
-        let l = in_ns(ns, &["ethtool", "-l", dev]);
+        let l = stdout_in(ns, &["ethtool", "-l", dev]);
         l.split("Current hardware settings:")
             .nth(1)
             .unwrap()

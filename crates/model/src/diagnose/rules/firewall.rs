@@ -13,12 +13,8 @@ use std::collections::HashMap;
 /// One finding per discarding rule whose drops cleared their floor.
 pub(super) fn firewall_rules(ctx: &Ctx) -> Vec<Finding> {
     let traffic = ctx.rx_traffic();
+    // IP's gap already keeps apart what the IPv4 rules count (the catalog's `includes`).
     let gap = ctx.ledger.line("ip.undelivered", &Labels::new());
-    // What IPv4 rules count of IP's gap, together.
-    let in_rules: u64 = [firewall::IN, firewall::FORWARD]
-        .iter()
-        .map(|n| ctx.sum(n).0)
-        .fold(0, u64::saturating_add);
     // The ledger's rule lines past their floor, at their stages; a node may hold thousands of
     // rules, so they are walked once and the rules indexed once.
     let lines: Vec<(&'static str, &CounterView)> = ctx
@@ -55,15 +51,15 @@ pub(super) fn firewall_rules(ctx: &Ctx) -> Vec<Finding> {
             None => format!("the firewall rule {place} discards these packets"),
         };
         if matches!(name, firewall::IN | firewall::FORWARD)
-            && let Some((g, gap_delta)) = gap.and_then(|g| g.change.delta.map(|d| (g, d)))
+            && let Some(g) = gap.filter(|g| g.change.delta.is_some_and(|d| d > 0))
         {
             f.evidence.push(Evidence::moved(
                 "ip.undelivered",
                 "",
-                gap_delta,
+                g.change.delta.unwrap_or(0),
                 g.change.rate.unwrap_or(0.0),
             ));
-            cause.push_str(&gap_share(delta, in_rules, gap_delta));
+            cause.push_str(&gap_share(delta, g));
         }
         f.cause = cause;
         if let Some(r) = rule {
@@ -102,24 +98,21 @@ fn describe(r: &FwRule) -> String {
 }
 
 /// Whether the IPv4 rules together account for IP's gap (packets received and never
-/// delivered, forwarded or counted as dropped).
-fn gap_share(this: u64, rules: u64, gap: u64) -> String {
-    if gap == 0 {
-        return String::new();
-    }
-    let share = 100.0 * this as f64 / gap as f64;
-    if rules >= gap.saturating_sub(gap / 50 + 5) {
-        format!(
+/// delivered, forwarded or counted as dropped): what the gap line keeps as its own is the part
+/// no rule counts.
+fn gap_share(this: u64, gap: &CounterView) -> String {
+    let total = gap.change.delta.unwrap_or(0).max(1);
+    let share = 100.0 * this as f64 / total as f64;
+    match gap.own_delta().unwrap_or(0) {
+        0 => format!(
             ". It counts {share:.0}% of the packets IP received and never delivered; with the \
              other rules that drop, that gap is fully explained"
-        )
-    } else {
-        format!(
-            ". It counts {share:.0}% of the packets IP received and never delivered; {} more \
+        ),
+        left => format!(
+            ". It counts {share:.0}% of the packets IP received and never delivered; {left} more \
              vanished where no rule with a counter looks (a rule without `counter`, a full \
-             conntrack table)",
-            gap - rules
-        )
+             conntrack table)"
+        ),
     }
 }
 
