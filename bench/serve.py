@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""A scrape of `pktmap serve --interval 0 --cache 0` (every scrape collects) against a scrape
-of node_exporter with its network collectors, alternating in one run, with no sockets and with
-CONNECTIONS loopback connections; then serve's steady CPU and memory with `--all-netns` and
+"""A scrape of `pktmap serve --interval 0 --cache 0` (every scrape collects; the socket census
+retaken only when a socket-stage counter moved or it is 30 s old, the default), of the same with
+`--census 0` (a census on every scrape) and of node_exporter with its network collectors,
+alternating in one run, with no sockets and with CONNECTIONS loopback connections; then serve's steady CPU and memory with `--all-netns` and
 NAMESPACES namespaces, scraped every 15 s. Root; traffic only on loopback and in namespaces
 this script makes.
 
@@ -49,28 +50,38 @@ def rss_kib(pid, key):
             return int(l.split()[1])
 
 
+TARGETS = [("pktmap serve (collects each scrape)", "http://127.0.0.1:19977/metrics"),
+           ("pktmap serve --census 0", "http://127.0.0.1:19978/metrics"),
+           ("node_exporter, network collectors", "http://127.0.0.1:19100/metrics")]
+
+
 def compare(label):
-    p, n = [], []
+    times = [[] for _ in TARGETS]
+    bodies = [b""] * len(TARGETS)
     for i in range(SCRAPES + 2):
-        tp, bp = scrape("http://127.0.0.1:19977/metrics")
-        tn, bn = scrape("http://127.0.0.1:19100/metrics")
-        if i >= 2:  # two warm-up rounds
-            p.append(tp); n.append(tn)
-    mp, mn = statistics.median(p), statistics.median(n)
+        for k, (_, url) in enumerate(TARGETS):
+            t, bodies[k] = scrape(url)
+            if i >= 2:  # two warm-up rounds
+                times[k].append(t)
     q = lambda xs: sorted(xs)[int(len(xs) * 0.9) - 1]
     print(f"{label}: {SCRAPES} alternating scrapes")
-    print(f"  pktmap serve (collects each scrape)  median {mp * 1000:7.1f} ms  p90 {q(p) * 1000:7.1f} ms  {series(bp):6} series")
-    print(f"  node_exporter, network collectors     median {mn * 1000:7.1f} ms  p90 {q(n) * 1000:7.1f} ms  {series(bn):6} series")
-    print(f"  ratio (node_exporter / pktmap): {mn / mp:.2f}x")
+    for (name, _), ts, body in zip(TARGETS, times, bodies):
+        print(f"  {name:<37} median {statistics.median(ts) * 1000:7.2f} ms  p90 {q(ts) * 1000:7.2f} ms  {series(body):6} series")
+    node = statistics.median(times[-1])
+    for (name, _), ts in zip(TARGETS[:-1], times):
+        print(f"  ratio (node_exporter / {name}): {node / statistics.median(ts):.2f}x")
 
 
 procs = []
 try:
     procs.append(subprocess.Popen([BIN, "serve", "--interval", "0", "--cache", "0", "--listen", "127.0.0.1:19977"],
                                   stderr=subprocess.DEVNULL))
+    procs.append(subprocess.Popen([BIN, "serve", "--interval", "0", "--cache", "0", "--census", "0",
+                                   "--listen", "127.0.0.1:19978"], stderr=subprocess.DEVNULL))
     procs.append(subprocess.Popen([NODE, "--web.listen-address=127.0.0.1:19100", "--collector.disable-defaults"]
                                   + [f"--collector.{c}" for c in COLLECTORS], stderr=subprocess.DEVNULL))
     wait_up("http://127.0.0.1:19977/readyz")
+    wait_up("http://127.0.0.1:19978/readyz")
     wait_up("http://127.0.0.1:19100/metrics")
     compare("no sockets beyond the host's own")
 

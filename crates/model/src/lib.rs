@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod catalog;
+pub mod census;
 pub mod delta;
 pub mod diagnose;
 pub mod experiment;

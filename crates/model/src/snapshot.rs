@@ -154,6 +154,10 @@ pub struct CollectorRun {
     pub skipped: Vec<SkippedRow>,
     pub duration_us: u64,
     pub sources: Vec<String>,
+    /// Not read in this collection: carried from an earlier one, read at this time
+    /// (milliseconds since the epoch). Only the socket census is ever carried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carried_from_ms: Option<u64>,
 }
 
 /// How a value behaves over time, which decides how its delta is computed.
@@ -237,6 +241,16 @@ impl std::fmt::Display for LoadError {
 impl std::error::Error for LoadError {}
 
 impl Snapshot {
+    /// Appends what another part of the same collection read (a second lane of collectors).
+    pub fn absorb(&mut self, other: Snapshot) {
+        self.collectors.extend(other.collectors);
+        self.metrics.extend(other.metrics);
+        self.settings.extend(other.settings);
+        self.identities.extend(other.identities);
+        self.sockets.extend(other.sockets);
+        self.firewall.extend(other.firewall);
+    }
+
     pub fn new(meta: Meta) -> Snapshot {
         Snapshot {
             format: SNAPSHOT_FORMAT.to_string(),

@@ -88,6 +88,12 @@ pub struct ServeArgs {
     /// With --interval 0: how long one collection serves every scrape (0: collect on each).
     #[arg(long, default_value = "1s", value_parser = parse_duration_or_zero)]
     pub cache: Interval,
+    /// The longest a socket census may be kept: between censuses a collection reads the
+    /// counters and keeps the last census, unless a socket-stage drop, error or retransmit
+    /// counter moved (0: a census on every collection). Dumping every socket is the costliest
+    /// read on a host with many connections.
+    #[arg(long, default_value = "30s", value_parser = parse_duration_or_zero)]
+    pub census: Interval,
     /// At most this many namespaces besides the host's on /metrics: the ones losing packets
     /// first; the rest are counted in pktmap_netns_left_out.
     #[arg(long, default_value_t = 100)]

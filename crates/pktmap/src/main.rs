@@ -370,6 +370,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 listen: args.listen,
                 interval: args.interval.0,
                 cache: args.cache.0,
+                census: args.census.0,
                 limits: pktmap_render::metrics::Limits {
                     netns: args.netns_limit,
                     series: args.series_limit,

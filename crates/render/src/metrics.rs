@@ -4,6 +4,7 @@
 //! location is ever a label.
 
 use pktmap_model::catalog::Class;
+use pktmap_model::census;
 use pktmap_model::findings::Finding;
 use pktmap_model::snapshot::{CollectorStatus, Snapshot};
 use pktmap_model::walk::Walk;
@@ -186,6 +187,12 @@ pub fn page(reports: &[Report], traced: Option<&TraceTotals>, limits: Limits) ->
         "gauge",
         "How long the collector took in the last snapshot.",
     );
+    let mut census_age = Family::new(
+        "pktmap_census_age_seconds",
+        "gauge",
+        "Age of the socket census the socket metrics and evidence come from: 0 when taken by \
+         this collection; serve keeps one up to --census while no socket counter moves.",
+    );
     let mut netns_info = Family::new(
         "pktmap_netns_info",
         "gauge",
@@ -346,6 +353,11 @@ pub fn page(reports: &[Report], traced: Option<&TraceTotals>, limits: Limits) ->
                 u8::from(c.status == CollectorStatus::Ok),
             );
             collector_time.add_kept(summary, l, c.duration_us as f64 / 1e6);
+            if c.id == census::COLLECTOR {
+                let at = c.carried_from_ms.unwrap_or(r.snapshot.meta.time_unix_ms);
+                let age = r.snapshot.meta.time_unix_ms.saturating_sub(at);
+                census_age.add_kept(summary, labels(&[("netns", &ns)]), age as f64 / 1e3);
+            }
             if c.status != CollectorStatus::Ok {
                 let why = c.notes.first().map_or("", String::as_str);
                 let why: String = why.chars().take(160).collect();
@@ -371,6 +383,7 @@ pub fn page(reports: &[Report], traced: Option<&TraceTotals>, limits: Limits) ->
         finding_info,
         collector_ok,
         collector_time,
+        census_age,
         netns_info,
         unseen,
     ];

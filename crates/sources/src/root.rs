@@ -41,8 +41,9 @@ struct Reads {
     /// [`BUNDLE_CAP`] (kept as it goes: a capture of thousands of files is read whole).
     sizes: BTreeMap<PathBuf, u64>,
     total: u64,
-    /// Live files cut at [`FILE_CAP`] since the last [`Root::take_cut`].
-    cut: Vec<PathBuf>,
+    /// Live files cut at [`FILE_CAP`] since the last [`Root::take_cut`], by the thread that
+    /// read them (collectors run in two lanes at once).
+    cut: Vec<(std::thread::ThreadId, PathBuf)>,
 }
 
 impl Root {
@@ -186,7 +187,8 @@ impl Root {
                 if more {
                     let whole = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
                     bytes.truncate(whole);
-                    self.reads().cut.push(path.to_path_buf());
+                    let me = std::thread::current().id();
+                    self.reads().cut.push((me, path.to_path_buf()));
                 }
                 return Ok(bytes);
             }
@@ -206,9 +208,16 @@ impl Root {
         Ok(bytes)
     }
 
-    /// Live files cut at [`FILE_CAP`] since the last call, named as the kernel names them.
+    /// Live files this thread cut at [`FILE_CAP`] since its last call, named as the kernel
+    /// names them.
     pub fn take_cut(&self) -> Vec<PathBuf> {
-        std::mem::take(&mut self.reads().cut)
+        let me = std::thread::current().id();
+        let mut reads = self.reads();
+        let (mine, others) = std::mem::take(&mut reads.cut)
+            .into_iter()
+            .partition(|(t, _)| *t == me);
+        reads.cut = others;
+        mine.into_iter().map(|(_, p)| p).collect()
     }
 
     fn reads(&self) -> std::sync::MutexGuard<'_, Reads> {

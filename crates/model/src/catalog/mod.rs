@@ -9,7 +9,7 @@ mod stages;
 
 use serde::Serialize;
 use std::collections::HashMap;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, RwLock};
 
 pub use floors::{Floor, NOISY_KEYS, floor};
 pub use items::{GROUPS, ITEMS};
@@ -209,7 +209,26 @@ pub struct Placement {
     pub detail: bool,
 }
 
+/// Remembered per name: every collection places every metric of every snapshot (the ledger,
+/// the census), and a name outside the items is placed by prefix and by its words. Names are
+/// the kernel's counters and drivers' statistics, a bounded set; past the bound, computed.
 pub fn place(name: &str) -> Option<Placement> {
+    const REMEMBERED: usize = 1 << 16;
+    static MEMO: LazyLock<RwLock<HashMap<Box<str>, Option<Placement>>>> =
+        LazyLock::new(RwLock::default);
+    if let Some(p) = MEMO.read().ok().and_then(|m| m.get(name).copied()) {
+        return p;
+    }
+    let p = place_anew(name);
+    if let Ok(mut m) = MEMO.write()
+        && m.len() < REMEMBERED
+    {
+        m.insert(name.into(), p);
+    }
+    p
+}
+
+fn place_anew(name: &str) -> Option<Placement> {
     if let Some(item) = item(name) {
         return Some(Placement {
             stage: item.stage,

@@ -23,7 +23,7 @@ use pktmap_model::snapshot::Snapshot;
 use pktmap_model::walk::Walk;
 use pktmap_model::{audit, diagnose, findings};
 use pktmap_render::metrics::{self, Limits};
-use pktmap_sources::{Options, Root};
+use pktmap_sources::{Carry, Options, Root};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -33,6 +33,8 @@ pub struct Settings {
     /// Zero: collect on scrape.
     pub interval: Duration,
     pub cache: Duration,
+    /// The longest a socket census is carried between collections (zero: never).
+    pub census: Duration,
     pub limits: Limits,
     /// Run the drop counter and the latency histograms over every interval.
     pub trace: bool,
@@ -136,10 +138,12 @@ impl Server<'_> {
             if interrupt::stopped() {
                 break;
             }
-            let current = self.target.snapshots(self.root, &Options::default())?;
+            let previous = self.lock().previous.clone();
+            let current = self
+                .target
+                .snapshots(self.root, &self.options(previous.clone()))?;
             let trace = tracers.map(traced::Running::finish).transpose()?;
             // Rendered outside the lock: scrapes meanwhile read the interval before.
-            let previous = self.lock().previous.clone();
             if let Some(t) = &trace {
                 let labels: Vec<(u64, String)> = current.iter().map(netns_of).collect();
                 totals.add(t, |ns| {
@@ -156,6 +160,18 @@ impl Server<'_> {
         Ok(())
     }
 
+    /// What a collection reads: everything, but the socket census may be carried forward
+    /// from `previous`.
+    fn options(&self, previous: Arc<Vec<Snapshot>>) -> Options {
+        Options {
+            carry: (!self.settings.census.is_zero()).then_some(Carry {
+                previous,
+                max_age: self.settings.census,
+            }),
+            ..Options::default()
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -167,7 +183,9 @@ impl Server<'_> {
         if inner.pages.is_some() && inner.at.elapsed() < self.settings.cache {
             return Ok(());
         }
-        let current = self.target.snapshots(self.root, &Options::default())?;
+        let current = self
+            .target
+            .snapshots(self.root, &self.options(inner.previous.clone()))?;
         let pages = render(&inner.previous, &current, None, self.settings.limits)?;
         *inner = Inner::measured(current, pages);
         Ok(())

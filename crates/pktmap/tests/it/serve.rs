@@ -196,6 +196,89 @@ fn serve_answers_with_the_map_of_a_real_fault() {
     terminates_cleanly(&mut server);
 }
 
+/// The socket census of the collection an answer came from: (its age in ms, the UDP sockets
+/// kept on `port` with their drops).
+fn census(ns: &str, port: u16, udp_port: u16) -> (u64, Vec<u64>) {
+    let (status, body) = get(ns, port, "/api/snapshot");
+    assert_eq!(status, 200);
+    let snaps: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let snap = &snaps[0];
+    let run = snap["collectors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "sockets")
+        .unwrap_or_else(|| panic!("no census: {body}"));
+    let now = snap["meta"]["time_unix_ms"].as_u64().unwrap();
+    let age = run["carried_from_ms"].as_u64().map_or(0, |at| now - at);
+    let kept = snap["sockets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| {
+            s["proto"] == "udp"
+                && s["local"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with(&format!(":{udp_port}"))
+        })
+        .map(|s| s["skmem"]["drops"].as_u64().unwrap_or(0))
+        .collect();
+    (age, kept)
+}
+
+/// Between censuses serve reads the counters and keeps the last census, saying how old it is;
+/// a socket-stage loss counter moving takes a new one at once, which names the socket.
+#[test]
+fn the_socket_census_is_kept_while_quiet_and_retaken_when_a_socket_loses() {
+    if !root_or_skip("the_socket_census_is_kept_while_quiet_and_retaken_when_a_socket_loses") {
+        return;
+    }
+    let _g = shared();
+    let pair = NetnsPair::new();
+    let _rx = deaf_receiver(&pair.b, 9502);
+    let (_server, port) = start_serve_with(
+        &pair.b,
+        &["serve", "--interval", "1s", "--census", "60m"],
+        true,
+    );
+    // Quiet: the census of the start is carried, older each interval.
+    std::thread::sleep(Duration::from_millis(1100));
+    let (age, kept) = census(&pair.b, port, 9502);
+    assert!(age >= 900, "carried census is {age} ms old");
+    assert!(kept.is_empty(), "{kept:?}");
+    let (_, metrics) = get(&pair.b, port, "/metrics");
+    let line = metrics
+        .lines()
+        .find(|l| l.starts_with("pktmap_census_age_seconds"))
+        .unwrap_or_else(|| panic!("{metrics}"));
+    let shown: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(shown >= 0.9, "{line}");
+
+    // Udp.RcvbufErrors moves: the next collection takes a census, and it names the socket.
+    let sender = flood(&pair, 9502);
+    let start = Instant::now();
+    let drops = loop {
+        let (age, kept) = census(&pair.b, port, 9502);
+        if age == 0 && kept.iter().any(|d| *d > 0) {
+            break kept;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "no fresh census naming the socket: {age} ms, {kept:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(drops.len(), 1, "{drops:?}");
+
+    // Quiet again: that census is carried, with the socket it named.
+    drop(sender);
+    std::thread::sleep(Duration::from_millis(3500));
+    let (age, kept) = census(&pair.b, port, 9502);
+    assert!(age >= 900, "carried census is {age} ms old");
+    assert_eq!(kept.len(), 1, "{kept:?}");
+}
+
 /// SIGTERM stops the server within 5 s with success (`ip netns exec` execs pktmap in place,
 /// so the child is pktmap itself).
 fn terminates_cleanly(server: &mut Killed) {
