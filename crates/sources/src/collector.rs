@@ -295,6 +295,55 @@ fn run_lane(
 mod tests {
     use super::*;
 
+    fn census_of(s: &Snapshot) -> &CollectorRun {
+        s.collectors
+            .iter()
+            .find(|c| c.id == census::COLLECTOR)
+            .unwrap()
+    }
+
+    /// A collection keeps the census of the one before while no socket-stage counter moved and
+    /// that census is young enough; a counter moving, or its age, takes a new one.
+    #[test]
+    fn the_census_is_carried_only_while_quiet_and_young() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../fixtures/hosts/vm-udp-flood");
+        let (t0, t1) = (Root::at(dir.join("t0")), Root::at(dir.join("t1")));
+        let first = take_snapshot(&t0);
+        assert!(!first.sockets.is_empty());
+        let after = |before: &Snapshot, max_age: u64| Options {
+            carry: Some(Carry {
+                previous: Arc::new(vec![before.clone()]),
+                max_age: Duration::from_secs(max_age),
+            }),
+            ..Options::default()
+        };
+        // The same counters again: carried, with when it was read.
+        let quiet = take_snapshot_with(&t0, &after(&first, 3600));
+        let run = census_of(&quiet);
+        assert_eq!(run.carried_from_ms, Some(first.meta.time_unix_ms));
+        assert_eq!(run.duration_us, 0);
+        assert_eq!(quiet.sockets, first.sockets);
+        let census = |s: &Snapshot| -> Vec<Metric> {
+            let mut m: Vec<Metric> = s
+                .metrics
+                .iter()
+                .filter(|m| m.name.starts_with(census::PREFIX))
+                .cloned()
+                .collect();
+            m.sort_by(|a, b| (&a.name, &a.labels).cmp(&(&b.name, &b.labels)));
+            m
+        };
+        assert_eq!(census(&quiet), census(&first));
+        // Too old to keep: a census of its own.
+        let old = take_snapshot_with(&t0, &after(&first, 0));
+        assert_eq!(census_of(&old).carried_from_ms, None);
+        // The flood moved Udp.RcvbufErrors between the two captures: a census of its own.
+        let moved = take_snapshot_with(&t1, &after(&first, 3600));
+        assert_eq!(census_of(&moved).carried_from_ms, None);
+        assert_eq!(moved.sockets, take_snapshot(&t1).sockets);
+    }
+
     /// What a collector could not read is said under a stage of the walk: each has one.
     #[test]
     fn every_collector_has_the_stage_its_unread_rows_are_said_under() {
