@@ -401,8 +401,18 @@ pub mod genl {
             .unwrap_or(0)
     }
 
-    /// The family id, or NotFound on a kernel without ethtool netlink.
+    /// The family id, or NotFound on a kernel without ethtool netlink. Generic netlink ids
+    /// are the kernel's for its lifetime and the same in every namespace: asked once.
     fn family(sock: &Socket) -> std::io::Result<u16> {
+        static ID: std::sync::OnceLock<u16> = std::sync::OnceLock::new();
+        if let Some(id) = ID.get() {
+            return Ok(*id);
+        }
+        let id = resolve(sock)?;
+        Ok(*ID.get_or_init(|| id))
+    }
+
+    fn resolve(sock: &Socket) -> std::io::Result<u16> {
         let mut a = Vec::new();
         attr(&mut a, CTRL_ATTR_FAMILY_NAME, b"ethtool\0");
         let reply = request(sock, GENL_ID_CTRL, CTRL_CMD_GETFAMILY, &a)?;
