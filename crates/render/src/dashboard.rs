@@ -109,11 +109,16 @@ pub const PANELS: &[Panel] = &[
     Panel {
         title: "pktmap's own cost",
         kind: "timeseries",
-        description: "Seconds each snapshot's collectors took, and series the page left out.",
+        description: "Seconds each snapshot's collectors took, the age of the socket census it \
+                      kept, and series the page left out.",
         queries: &[
             (
                 r#"sum by (instance) (pktmap_collector_duration_seconds{instance=~"$instance"})"#,
                 "collect {{instance}}",
+            ),
+            (
+                r#"max by (instance) (pktmap_census_age_seconds{instance=~"$instance"})"#,
+                "socket census age {{instance}}",
             ),
             (
                 r#"max by (instance) (pktmap_series_left_out{instance=~"$instance"})"#,
@@ -235,6 +240,7 @@ mod tests {
             "pktmap_netns_info",
             "pktmap_unseen",
             "pktmap_collector_duration_seconds",
+            "pktmap_census_age_seconds",
             "pktmap_series_left_out",
         ];
         for (title, q) in queries(".*") {
