@@ -51,17 +51,14 @@ pub struct Carry {
 }
 
 impl Carry {
-    /// The earlier snapshot `now` may carry the census from, if any.
+    /// The earlier snapshot `now` may carry the census from, if any: the one of the namespace
+    /// this thread is in, or, for a collection that names no namespace, the only one.
     fn from<'a>(&'a self, now: &Snapshot) -> Option<&'a Snapshot> {
-        let before = match self.previous.as_slice() {
-            [one] => one,
-            // Several namespaces: the one this thread is in now.
-            many => {
-                let here = std::fs::metadata("/proc/thread-self/ns/net").ok()?.ino();
-                many.iter()
-                    .find(|s| s.meta.netns.as_ref().is_some_and(|n| n.inode == here))?
-            }
-        };
+        let here = std::fs::metadata("/proc/thread-self/ns/net").map(|m| m.ino());
+        let before = self.previous.iter().find(|s| match &s.meta.netns {
+            Some(n) => here.as_ref().is_ok_and(|i| *i == n.inode),
+            None => self.previous.len() == 1,
+        })?;
         let at = census::taken_at(before)?;
         let age = now.meta.time_unix_ms.saturating_sub(at);
         (u128::from(age) < self.max_age.as_millis() && !census::moved(before, now))
@@ -342,6 +339,20 @@ mod tests {
         let moved = take_snapshot_with(&t1, &after(&first, 3600));
         assert_eq!(census_of(&moved).carried_from_ms, None);
         assert_eq!(moved.sockets, take_snapshot(&t1).sockets);
+        // A census named for a namespace is carried only into that namespace's collection.
+        let named = |inode| {
+            let mut s = first.clone();
+            s.meta.netns = Some(pktmap_model::snapshot::NetnsLabel {
+                inode,
+                ..Default::default()
+            });
+            s
+        };
+        let here = std::fs::metadata("/proc/thread-self/ns/net").unwrap().ino();
+        let same = take_snapshot_with(&t0, &after(&named(here), 3600));
+        assert!(census_of(&same).carried_from_ms.is_some());
+        let other = take_snapshot_with(&t0, &after(&named(here + 1), 3600));
+        assert_eq!(census_of(&other).carried_from_ms, None);
     }
 
     /// What a collector could not read is said under a stage of the walk: each has one.
