@@ -7,7 +7,7 @@
 //! and otherwise keeps the last census, saying how old it is.
 
 use crate::catalog::{self, Class};
-use crate::snapshot::{Labels, Snapshot};
+use crate::snapshot::{CollectorRun, Labels, Snapshot};
 use std::collections::HashMap;
 
 /// The collector that takes the census, and the prefix of every metric it records.
@@ -52,7 +52,14 @@ pub fn taken_at(before: &Snapshot) -> Option<u64> {
 /// Copies `before`'s census into `now`: the census metrics, the sockets kept and the
 /// collector's record, which says when the census was read.
 pub fn carry(before: &Snapshot, now: &mut Snapshot) {
-    let Some(at) = taken_at(before) else { return };
+    let Some(run) = before.collectors.iter().find(|c| c.id == COLLECTOR) else {
+        return;
+    };
+    now.collectors.push(CollectorRun {
+        carried_from_ms: taken_at(before),
+        duration_us: 0,
+        ..run.clone()
+    });
     now.metrics.extend(
         before
             .metrics
@@ -61,18 +68,12 @@ pub fn carry(before: &Snapshot, now: &mut Snapshot) {
             .cloned(),
     );
     now.sockets.extend(before.sockets.iter().cloned());
-    if let Some(run) = before.collectors.iter().find(|c| c.id == COLLECTOR) {
-        let mut run = run.clone();
-        run.carried_from_ms = Some(at);
-        run.duration_us = 0;
-        now.collectors.push(run);
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::snapshot::{CollectorRun, CollectorStatus, Kind, Meta, Metric, SocketInfo};
+    use crate::snapshot::{CollectorStatus, Kind, Meta, Metric, SocketInfo};
 
     fn snap(at: u64, metrics: &[(&str, u64)]) -> Snapshot {
         let mut s = Snapshot::new(Meta {

@@ -89,8 +89,8 @@ pub struct ServeArgs {
     #[arg(long, default_value = "1s", value_parser = parse_duration_or_zero)]
     pub cache: Interval,
     /// The longest a socket census may be kept: between censuses a collection reads the
-    /// counters and keeps the last census, unless a socket-stage drop, error or retransmit
-    /// counter moved (0: a census on every collection). Dumping every socket is the costliest
+    /// counters and keeps the last census, unless a socket-stage drop, error or strain
+    /// counter (retransmits, pruning) moved (0: a census on every collection). Dumping every socket is the costliest
     /// read on a host with many connections.
     #[arg(long, default_value = "30s", value_parser = parse_duration_or_zero)]
     pub census: Interval,

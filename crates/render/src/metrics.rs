@@ -345,6 +345,10 @@ pub fn page(reports: &[Report], traced: Option<&TraceTotals>, limits: Limits) ->
                 1,
             );
         }
+        if let Some(at) = census::taken_at(r.snapshot) {
+            let age = r.snapshot.meta.time_unix_ms.saturating_sub(at);
+            census_age.add_kept(summary, labels(&[("netns", &ns)]), age as f64 / 1e3);
+        }
         for c in &r.snapshot.collectors {
             let l = labels(&[("collector", &c.id), ("netns", &ns)]);
             collector_ok.add_kept(
@@ -353,11 +357,6 @@ pub fn page(reports: &[Report], traced: Option<&TraceTotals>, limits: Limits) ->
                 u8::from(c.status == CollectorStatus::Ok),
             );
             collector_time.add_kept(summary, l, c.duration_us as f64 / 1e6);
-            if c.id == census::COLLECTOR {
-                let at = c.carried_from_ms.unwrap_or(r.snapshot.meta.time_unix_ms);
-                let age = r.snapshot.meta.time_unix_ms.saturating_sub(at);
-                census_age.add_kept(summary, labels(&[("netns", &ns)]), age as f64 / 1e3);
-            }
             if c.status != CollectorStatus::Ok {
                 let why = c.notes.first().map_or("", String::as_str);
                 let why: String = why.chars().take(160).collect();
