@@ -99,11 +99,6 @@ pub static LANES: [&[&dyn Collector]; 2] = [
     ],
 ];
 
-/// Every collector, lane by lane: the order their records appear in a snapshot.
-pub fn collectors() -> impl Iterator<Item = &'static dyn Collector> {
-    LANES.iter().flat_map(|lane| lane.iter().copied())
-}
-
 /// Where a collector writes.
 pub struct Sink<'a> {
     snapshot: &'a mut Snapshot,
@@ -291,6 +286,11 @@ fn run_lane(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every collector, lane by lane: the order their records appear in a snapshot.
+    fn collectors() -> impl Iterator<Item = &'static dyn Collector> {
+        LANES.iter().flat_map(|lane| lane.iter().copied())
+    }
 
     fn census_of(s: &Snapshot) -> &CollectorRun {
         s.collectors

@@ -15,8 +15,6 @@ pub mod parsers;
 pub mod root;
 pub mod safe;
 
-pub use collector::{
-    Carry, Collector, LANES, Options, Sink, collectors, take_snapshot, take_snapshot_with,
-};
+pub use collector::{Carry, Collector, Options, Sink, take_snapshot, take_snapshot_with};
 pub use error::SourceError;
 pub use root::Root;

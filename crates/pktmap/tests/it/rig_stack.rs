@@ -147,6 +147,21 @@ fn tcp_segments_with_a_bad_checksum_are_found_at_rx9() {
 
 /// b forwards (a router, or a node that routes to its pods): a packet whose time to live
 /// runs out there is dropped with an ICMP error.
+/// Makes b a router for `prefix`: forwarding on, and a route for it out of b's veth.
+fn forward_from_b(pair: &NetnsPair, prefix: &str) {
+    sysctl_in(&pair.b, "net.ipv4.ip_forward=1");
+    sh(&[
+        "ip",
+        "-n",
+        &pair.b,
+        "route",
+        "add",
+        prefix,
+        "dev",
+        &pair.veth_b,
+    ]);
+}
+
 #[test]
 fn packets_whose_ttl_runs_out_in_a_router_are_found_at_rx8() {
     let Some((pair, _g)) = rig_pair(
@@ -155,17 +170,7 @@ fn packets_whose_ttl_runs_out_in_a_router_are_found_at_rx8() {
     ) else {
         return;
     };
-    sysctl_in(&pair.b, "net.ipv4.ip_forward=1");
-    sh(&[
-        "ip",
-        "-n",
-        &pair.b,
-        "route",
-        "add",
-        "10.78.0.0/24",
-        "dev",
-        &pair.veth_b,
-    ]);
+    forward_from_b(&pair, "10.78.0.0/24");
     let to = "10.78.0.9";
     let mut f = to_b(&pair, to, 17, &udp(to, 9434, b"ttl"));
     reheader(&mut f, |ip| ip[8] = 1);
@@ -186,17 +191,7 @@ fn a_forward_rule_drop_is_found_between_namespaces() {
     ) else {
         return;
     };
-    sysctl_in(&pair.b, "net.ipv4.ip_forward=1");
-    sh(&[
-        "ip",
-        "-n",
-        &pair.b,
-        "route",
-        "add",
-        "10.79.0.0/24",
-        "dev",
-        &pair.veth_b,
-    ]);
+    forward_from_b(&pair, "10.79.0.0/24");
     sh_in(
         &pair.b,
         &[
