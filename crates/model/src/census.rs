@@ -7,7 +7,7 @@
 //! and otherwise keeps the last census, saying how old it is.
 
 use crate::catalog::{self, Class};
-use crate::snapshot::{CollectorRun, Labels, Snapshot};
+use crate::snapshot::{CollectorRun, Labels, Metric, Snapshot};
 use std::collections::HashMap;
 
 /// The collector that takes the census, and the prefix of every metric it records.
@@ -30,16 +30,35 @@ fn asks(name: &str) -> bool {
 /// Whether `now` (the counters read so far) needs a fresh census rather than `before`'s: a
 /// drop, error or strain counter of a socket stage moved since `before`, or appeared.
 pub fn moved(before: &Snapshot, now: &Snapshot) -> bool {
-    let old: HashMap<(&str, &Labels), u64> = before
+    // The same collectors read the same counters in the same order, so each counter of `now`
+    // is usually at its own index in `before`, past the counters of the collectors `now` has
+    // not run yet: compared there, with a lookup only where the two lists differ.
+    let same = |a: &Metric, b: &Metric| a.name == b.name && a.labels == b.labels;
+    let offset = now
         .metrics
-        .iter()
-        .filter(|m| asks(&m.name))
-        .map(|m| ((m.name.as_str(), &m.labels), m.value))
-        .collect();
+        .first()
+        .and_then(|first| before.metrics.iter().position(|b| same(b, first)));
+    let mut old: Option<HashMap<(&str, &Labels), u64>> = None;
     now.metrics
         .iter()
-        .filter(|m| asks(&m.name))
-        .any(|m| old.get(&(m.name.as_str(), &m.labels)) != Some(&m.value))
+        .enumerate()
+        .filter(|(_, m)| asks(&m.name))
+        .any(
+            |(i, m)| match offset.and_then(|o| before.metrics.get(o + i)) {
+                Some(b) if same(b, m) => b.value != m.value,
+                _ => {
+                    let old = old.get_or_insert_with(|| {
+                        before
+                            .metrics
+                            .iter()
+                            .filter(|m| asks(&m.name))
+                            .map(|m| ((m.name.as_str(), &m.labels), m.value))
+                            .collect()
+                    });
+                    old.get(&(m.name.as_str(), &m.labels)) != Some(&m.value)
+                }
+            },
+        )
 }
 
 /// When `before`'s census was read (milliseconds since the epoch): its own time, or the time
@@ -131,6 +150,35 @@ mod tests {
         assert!(!moved(&snap(0, &[("rx_dropped", 1)]), &nic));
         // A counter that appears (a first read) moved.
         assert!(moved(&snap(0, &[]), &lost));
+    }
+
+    /// `now` holds the counters of the lane read so far, `before` every lane's: counters are
+    /// compared at their offset, and by name where the lists differ (a device came, a row of
+    /// a table went).
+    #[test]
+    fn counters_are_compared_at_their_offset_or_by_name() {
+        let lanes = |overflows, shifted: bool| {
+            let mut m = vec![("rx_dropped", 1), ("Tcp.InSegs", 9)];
+            if shifted {
+                m.insert(1, ("Tcp.OutSegs", 3));
+            }
+            m.push(("TcpExt.ListenOverflows", overflows));
+            m
+        };
+        let mut all = lanes(5, false);
+        all.insert(0, ("link.rx_bytes", 7));
+        let before = snap(0, &all);
+        assert!(!moved(&before, &snap(1, &lanes(5, false))));
+        assert!(moved(&before, &snap(1, &lanes(6, false))));
+        assert!(!moved(&before, &snap(1, &lanes(5, true))));
+        assert!(moved(&before, &snap(1, &lanes(6, true))));
+        // A first counter `before` never had: every counter by name.
+        let mut new_first = lanes(6, false);
+        new_first.insert(0, ("Udp.InDatagrams", 1));
+        assert!(moved(&before, &snap(1, &new_first)));
+        new_first.retain(|(n, _)| *n != "TcpExt.ListenOverflows");
+        new_first.push(("TcpExt.ListenOverflows", 5));
+        assert!(!moved(&before, &snap(1, &new_first)));
     }
 
     #[test]

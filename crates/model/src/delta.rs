@@ -78,23 +78,45 @@ impl<'a> Delta<'a> {
         if interval_s.is_nan() || interval_s <= 0.0 {
             return Err(DeltaError::NotInOrder { interval_s });
         }
-        let mut before: HashMap<(&str, &Labels), &Metric> = from
-            .metrics
-            .iter()
-            .map(|m| ((m.name.as_str(), &m.labels), m))
-            .collect();
-        let read_before: std::collections::HashSet<&str> =
-            from.metrics.iter().map(|m| m.name.as_str()).collect();
+        // Two collections list the same counters in the same order, so a counter is first
+        // looked for at its own index in `from`; by name and labels only where the lists
+        // differ (a device came or went).
+        let same = |a: &Metric, b: &Metric| a.name == b.name && a.labels == b.labels;
+        let mut matched = vec![false; from.metrics.len()];
+        let mut by_key: Option<HashMap<(&str, &Labels), usize>> = None;
+        let mut read_before: Option<std::collections::HashSet<&str>> = None;
         let changes = to
             .metrics
             .iter()
-            .map(|m| {
-                let prev = before.remove(&(m.name.as_str(), &m.labels));
+            .enumerate()
+            .map(|(i, m)| {
+                let at = match from.metrics.get(i) {
+                    Some(p) if !matched[i] && same(p, m) => Some(i),
+                    _ => by_key
+                        .get_or_insert_with(|| {
+                            let mut keys = HashMap::new();
+                            for (j, p) in from.metrics.iter().enumerate() {
+                                keys.entry((p.name.as_str(), &p.labels)).or_insert(j);
+                            }
+                            keys
+                        })
+                        .get(&(m.name.as_str(), &m.labels))
+                        .copied()
+                        .filter(|j| !matched[*j]),
+                };
+                if let Some(j) = at {
+                    matched[j] = true;
+                }
+                let prev = at.map(|j| from.metrics[j].value);
                 let restarted = !same_boot || identity_changed(from, to, &m.labels);
-                let mut c = change(m, prev.map(|p| p.value), restarted, interval_s);
+                let mut c = change(m, prev, restarted, interval_s);
                 if c.status == ChangeStatus::New
                     && same_boot
-                    && read_before.contains(m.name.as_str())
+                    && read_before
+                        .get_or_insert_with(|| {
+                            from.metrics.iter().map(|m| m.name.as_str()).collect()
+                        })
+                        .contains(m.name.as_str())
                     && born_between(from, to, &m.labels)
                 {
                     c.delta = Some(m.value);
@@ -103,7 +125,13 @@ impl<'a> Delta<'a> {
                 c
             })
             .collect();
-        let mut gone: Vec<Metric> = before.into_values().cloned().collect();
+        let mut gone: Vec<Metric> = from
+            .metrics
+            .iter()
+            .zip(&matched)
+            .filter(|(_, m)| !**m)
+            .map(|(p, _)| p.clone())
+            .collect();
         gone.sort_by(|a, b| (&a.name, &a.labels).cmp(&(&b.name, &b.labels)));
         Ok(Delta {
             from,

@@ -222,9 +222,13 @@ pub fn build(delta: &Delta, iface: Option<&str>) -> Ledger {
 /// what it includes, so it adds only the drops no counter saw, and corroborates the rest.
 pub fn build_traced(delta: &Delta, iface: Option<&str>, traced: &[Traced]) -> Ledger {
     let to = delta.to;
+    // Only the counters another one repeats (sysfs's, which /proc/net/dev repeats) are looked
+    // up by name and labels.
+    let repeated: HashSet<&str> = catalog::ITEMS.iter().filter_map(|i| i.same_as).collect();
     let present: HashSet<(&str, &Labels)> = to
         .metrics
         .iter()
+        .filter(|m| repeated.contains(m.name.as_str()))
         .map(|m| (m.name.as_str(), &m.labels))
         .collect();
     let keep = |labels: &Labels| match (iface, labels.get("dev")) {
@@ -234,21 +238,26 @@ pub fn build_traced(delta: &Delta, iface: Option<&str>, traced: &[Traced]) -> Le
     let derived = ip_undelivered(delta);
     let changes: Vec<&Change> = delta.changes.iter().chain(&derived).collect();
 
-    let deltas: HashMap<(&str, &Labels), u64> = changes
+    // Each counter's total, and by labels those another counter includes.
+    let parts: HashSet<&str> = catalog::ITEMS
         .iter()
-        .filter_map(|c| c.delta.map(|d| ((c.name.as_str(), &c.labels), d)))
+        .flat_map(|i| i.includes.iter().copied())
         .collect();
     let mut totals: HashMap<&str, u64> = HashMap::new();
-    for ((name, _), d) in &deltas {
-        let t = totals.entry(name).or_default();
-        *t = t.saturating_add(*d);
-    }
+    let mut deltas: HashMap<(&str, &Labels), u64> = HashMap::new();
     // Counters kept per CPU, not per device, and what of each is left to attribute.
-    let per_cpu: HashSet<&str> = deltas
-        .keys()
-        .filter(|(_, l)| l.contains_key("cpu") && !l.contains_key("dev"))
-        .map(|(n, _)| *n)
-        .collect();
+    let mut per_cpu: HashSet<&str> = HashSet::new();
+    for c in &changes {
+        let Some(d) = c.delta else { continue };
+        let t = totals.entry(c.name.as_str()).or_default();
+        *t = t.saturating_add(d);
+        if parts.contains(c.name.as_str()) {
+            deltas.insert((c.name.as_str(), &c.labels), d);
+        }
+        if c.labels.contains_key("cpu") && !c.labels.contains_key("dev") {
+            per_cpu.insert(c.name.as_str());
+        }
+    }
     let mut pool: HashMap<&str, u64> = HashMap::new();
     let mut per_stage: Vec<Vec<CounterView>> = vec![Vec::new(); STAGES.len()];
     for t in traced {

@@ -94,6 +94,12 @@ pub struct ServeArgs {
     /// read on a host with many connections.
     #[arg(long, default_value = "30s", value_parser = parse_duration_or_zero)]
     pub census: Interval,
+    /// How many procfs and sysfs files to keep open between collections, read again from
+    /// their start each time (they answer with the value of now); at most half the open-file
+    /// limit, which serve raises to its hard limit (up to 65,536). Each holds about a page of
+    /// kernel memory. 0: open every file at every read.
+    #[arg(long, default_value_t = pktmap_sources::kept::DEFAULT_LIMIT)]
+    pub keep_files: usize,
     /// At most this many namespaces besides the host's on /metrics: the ones losing packets
     /// first; the rest are counted in pktmap_netns_left_out.
     #[arg(long, default_value_t = 100)]

@@ -371,6 +371,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 interval: args.interval.0,
                 cache: args.cache.0,
                 census: args.census.0,
+                keep_files: args.keep_files,
                 limits: pktmap_render::metrics::Limits {
                     netns: args.netns_limit,
                     series: args.series_limit,

@@ -4,6 +4,7 @@
 use crate::collectors::*;
 use crate::devices::Devices;
 use crate::error::{ParseError, SourceError};
+use crate::kept::Kept;
 use crate::meta;
 use crate::root::Root;
 use pktmap_model::census;
@@ -39,6 +40,8 @@ pub struct Options {
     pub only: Vec<String>,
     /// Keep an earlier collection's socket census when nothing asks for a new one.
     pub carry: Option<Carry>,
+    /// Live: read through files kept open between collections.
+    pub keep: Option<Arc<Kept>>,
 }
 
 /// The collections a new one may carry the socket census from (`pktmap_model::census`): the
@@ -52,11 +55,10 @@ pub struct Carry {
 
 impl Carry {
     /// The earlier snapshot `now` may carry the census from, if any: the one of the namespace
-    /// this thread is in, or, for a collection that names no namespace, the only one.
-    fn from<'a>(&'a self, now: &Snapshot) -> Option<&'a Snapshot> {
-        let here = std::fs::metadata("/proc/thread-self/ns/net").map(|m| m.ino());
+    /// this thread is in (`here`), or, for a collection that names no namespace, the only one.
+    fn from<'a>(&'a self, now: &Snapshot, here: Option<u64>) -> Option<&'a Snapshot> {
         let before = self.previous.iter().find(|s| match &s.meta.netns {
-            Some(n) => here.as_ref().is_ok_and(|i| *i == n.inode),
+            Some(n) => here == Some(n.inode),
             None => self.previous.len() == 1,
         })?;
         let at = census::taken_at(before)?;
@@ -198,6 +200,26 @@ pub fn take_snapshot(root: &Root) -> Snapshot {
 }
 
 pub fn take_snapshot_with(root: &Root, opts: &Options) -> Snapshot {
+    // The namespace this thread reads: which census to carry, which kept files to read.
+    let here = (opts.carry.is_some() || opts.keep.is_some())
+        .then(|| {
+            std::fs::metadata("/proc/thread-self/ns/net")
+                .map(|m| m.ino())
+                .ok()
+        })
+        .flatten();
+    let kept = match (&opts.keep, here) {
+        (Some(keep), Some(inode)) if root.is_live() => Some(keep.space(inode)),
+        _ => None,
+    };
+    let keeping;
+    let root = match &kept {
+        Some(files) => {
+            keeping = root.clone().keeping(files.clone());
+            &keeping
+        }
+        None => root,
+    };
     let meta = meta::read(root);
     let devices = Devices::read(root);
     let [first, second] = LANES.map(|lane| {
@@ -213,15 +235,18 @@ pub fn take_snapshot_with(root: &Root, opts: &Options) -> Snapshot {
         let other = (!second.is_empty()).then(|| {
             let meta = meta.clone();
             let devices = &devices;
-            scope.spawn(move || run_lane(&second, root, devices, opts, Snapshot::new(meta)))
+            scope.spawn(move || run_lane(&second, root, devices, opts, here, Snapshot::new(meta)))
         });
-        let mine = run_lane(&first, root, &devices, opts, Snapshot::new(meta));
+        let mine = run_lane(&first, root, &devices, opts, here, Snapshot::new(meta));
         (mine, other.map(|t| t.join()))
     });
     match other {
         Some(Ok(s)) => snapshot.absorb(s),
         Some(Err(panic)) => std::panic::resume_unwind(panic),
         None => {}
+    }
+    if let Some(files) = kept {
+        files.sweep();
     }
     snapshot
 }
@@ -232,12 +257,13 @@ fn run_lane(
     root: &Root,
     devices: &Devices,
     opts: &Options,
+    here: Option<u64>,
     mut snapshot: Snapshot,
 ) -> Snapshot {
     for c in lane {
         // The collectors before the census read the counters that may ask for a new one.
         if c.id() == census::COLLECTOR
-            && let Some(before) = opts.carry.as_ref().and_then(|k| k.from(&snapshot))
+            && let Some(before) = opts.carry.as_ref().and_then(|k| k.from(&snapshot, here))
         {
             census::carry(before, &mut snapshot);
             continue;

@@ -86,7 +86,7 @@ pub fn query_live(dev: &str, q: Query) -> std::io::Result<String> {
 
 /// The same answers through SIOCETHTOOL.
 pub fn query_ioctl(dev: &str, q: Query) -> std::io::Result<String> {
-    let sock = Sock::new()?;
+    let sock = Sock::kept()?;
     match q {
         Query::DriverInfo => {
             let mut b = buf(196, ETHTOOL_GDRVINFO);
@@ -297,6 +297,22 @@ impl Sock {
         Ok(Sock(fd))
     }
 
+    /// This thread's socket, made on first use. A thread reads one network namespace for its
+    /// whole life (a namespace is read by a thread that enters it first), so the socket it
+    /// asks through is kept for it rather than made for each query.
+    fn kept() -> std::io::Result<std::rc::Rc<Sock>> {
+        thread_local! {
+            static SOCK: std::cell::OnceCell<std::rc::Rc<Sock>> = const { std::cell::OnceCell::new() };
+        }
+        SOCK.with(|cell| {
+            if let Some(s) = cell.get() {
+                return Ok(s.clone());
+            }
+            let s = std::rc::Rc::new(Sock::new()?);
+            Ok(cell.get_or_init(|| s).clone())
+        })
+    }
+
     /// SIOCETHTOOL with `data` as the command buffer (its first u32 is the command).
     fn ioctl(&self, dev: &str, data: &mut [u8]) -> std::io::Result<()> {
         if dev.len() >= libc::IFNAMSIZ {
@@ -335,7 +351,9 @@ pub mod genl {
     use super::Query;
     use crate::netlink::attrs;
     use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_GENERIC};
+    use std::cell::RefCell;
     use std::io::{Error, ErrorKind};
+    use std::rc::Rc;
 
     const GENL_ID_CTRL: u16 = 0x10;
     const CTRL_CMD_GETFAMILY: u8 = 3;
@@ -357,8 +375,12 @@ pub mod genl {
         buf.resize(buf.len() + ((4 - len % 4) % 4), 0);
     }
 
+    /// What the kernel answered (inner), apart from a failure to ask or to read the answer
+    /// (outer), which leaves the socket in doubt.
+    type Answer<T> = std::io::Result<std::io::Result<T>>;
+
     /// Sends one request and returns the attributes of the reply (after nlmsghdr + genlmsghdr).
-    fn request(sock: &Socket, family: u16, cmd: u8, attrs: &[u8]) -> std::io::Result<Vec<u8>> {
+    fn request(sock: &Socket, family: u16, cmd: u8, attrs: &[u8]) -> Answer<Vec<u8>> {
         let mut msg = Vec::with_capacity(20 + attrs.len());
         msg.extend_from_slice(&((20 + attrs.len()) as u32).to_ne_bytes());
         msg.extend_from_slice(&family.to_ne_bytes());
@@ -376,15 +398,15 @@ pub mod genl {
         }
         if u16::from_ne_bytes([reply[4], reply[5]]) == netlink_packet_core::NLMSG_ERROR {
             let code = i32::from_ne_bytes(reply[16..20].try_into().expect("4 bytes"));
-            return Err(match -code {
+            return Ok(Err(match -code {
                 libc::EOPNOTSUPP => Error::from(ErrorKind::Unsupported),
                 libc::ENOENT => Error::from(ErrorKind::NotFound),
                 errno => Error::from_raw_os_error(errno),
-            });
+            }));
         }
         let len =
             (u32::from_ne_bytes(reply[..4].try_into().expect("4 bytes")) as usize).min(reply.len());
-        Ok(reply[20..len].to_vec())
+        Ok(Ok(reply[20..len].to_vec()))
     }
 
     fn u32_of(a: &[(u16, &[u8])], ty: u16) -> u32 {
@@ -403,32 +425,58 @@ pub mod genl {
 
     /// The family id, or NotFound on a kernel without ethtool netlink. Generic netlink ids
     /// are the kernel's for its lifetime and the same in every namespace: asked once.
-    fn family(sock: &Socket) -> std::io::Result<u16> {
+    fn family(sock: &Socket) -> Answer<u16> {
         static ID: std::sync::OnceLock<u16> = std::sync::OnceLock::new();
         if let Some(id) = ID.get() {
-            return Ok(*id);
+            return Ok(Ok(*id));
         }
-        let id = resolve(sock)?;
-        Ok(*ID.get_or_init(|| id))
+        Ok(resolve(sock)?.map(|id| *ID.get_or_init(|| id)))
     }
 
-    fn resolve(sock: &Socket) -> std::io::Result<u16> {
+    fn resolve(sock: &Socket) -> Answer<u16> {
         let mut a = Vec::new();
         attr(&mut a, CTRL_ATTR_FAMILY_NAME, b"ethtool\0");
-        let reply = request(sock, GENL_ID_CTRL, CTRL_CMD_GETFAMILY, &a)?;
-        attrs(&reply)
+        let reply = match request(sock, GENL_ID_CTRL, CTRL_CMD_GETFAMILY, &a)? {
+            Ok(r) => r,
+            Err(e) => return Ok(Err(e)),
+        };
+        Ok(attrs(&reply)
             .iter()
             .find(|(t, _)| *t == CTRL_ATTR_FAMILY_ID)
             .and_then(|(_, v)| v.get(..2))
             .map(|v| u16::from_ne_bytes([v[0], v[1]]))
-            .ok_or_else(|| Error::from(ErrorKind::NotFound))
+            .ok_or_else(|| Error::from(ErrorKind::NotFound)))
     }
 
     pub fn query(dev: &str, q: Query) -> std::io::Result<String> {
-        let mut sock = Socket::new(NETLINK_GENERIC)?;
-        sock.bind_auto()?;
-        sock.connect(&SocketAddr::new(0, 0))?;
-        let family = family(&sock)?;
+        thread_local! {
+            /// As the ioctl socket: kept for the thread, whose namespace never changes; dropped
+            /// when asking or reading an answer failed, so a socket in doubt is never asked
+            /// again.
+            static SOCKET: RefCell<Option<Rc<Socket>>> = const { RefCell::new(None) };
+        }
+        let sock = match SOCKET.with_borrow(|s| s.clone()) {
+            Some(s) => s,
+            None => {
+                let mut sock = Socket::new(NETLINK_GENERIC)?;
+                sock.bind_auto()?;
+                sock.connect(&SocketAddr::new(0, 0))?;
+                let sock = Rc::new(sock);
+                SOCKET.set(Some(sock.clone()));
+                sock
+            }
+        };
+        ask(&sock, dev, q).unwrap_or_else(|e| {
+            SOCKET.set(None);
+            Err(e)
+        })
+    }
+
+    fn ask(sock: &Socket, dev: &str, q: Query) -> Answer<String> {
+        let family = match family(sock)? {
+            Ok(f) => f,
+            Err(e) => return Ok(Err(e)),
+        };
         let mut name = dev.as_bytes().to_vec();
         name.push(0);
         let mut header = Vec::new();
@@ -440,8 +488,7 @@ pub mod genl {
             Query::Channels => ETHTOOL_MSG_CHANNELS_GET,
             _ => ETHTOOL_MSG_COALESCE_GET,
         };
-        let reply = request(&sock, family, cmd, &a)?;
-        Ok(render(dev, q, &reply))
+        Ok(request(sock, family, cmd, &a)?.map(|reply| render(dev, q, &reply)))
     }
 
     /// A reply's attributes in the `ethtool` layout; absent attributes read as zero.

@@ -8,6 +8,7 @@ pub mod devices;
 pub mod error;
 pub mod ethtool;
 pub mod firewall;
+pub mod kept;
 pub mod meta;
 pub mod netlink;
 pub mod netns;

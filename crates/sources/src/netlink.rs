@@ -12,6 +12,8 @@ use netlink_packet_route::link::LinkMessage;
 use netlink_packet_route::tc::{TcHandle, TcMessage};
 use netlink_sys::protocols::{NETLINK_NETFILTER, NETLINK_ROUTE, NETLINK_SOCK_DIAG};
 use netlink_sys::{Socket, SocketAddr};
+use std::cell::RefCell;
+use std::rc::Rc;
 
 /// A netlink dump pktmap asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,9 +131,38 @@ fn nft_request(msg: u16) -> Vec<u8> {
 /// Sends the dump request on a socket of the calling thread's network namespace and returns
 /// the reply messages' bytes, up to and without the final DONE.
 pub fn dump_live(dump: Dump) -> std::io::Result<Vec<u8>> {
-    let mut socket = Socket::new(dump.protocol())?;
-    socket.bind_auto()?;
-    socket.connect(&SocketAddr::new(0, 0))?;
+    thread_local! {
+        /// One socket per protocol, kept for the thread: a thread reads one network namespace
+        /// for its whole life (a namespace is read by a thread that enters it first). A socket
+        /// whose dump failed is dropped, so one that may hold the rest of a reply is never
+        /// asked again.
+        static SOCKETS: RefCell<Vec<(isize, Rc<Socket>)>> = const { RefCell::new(Vec::new()) };
+    }
+    let protocol = dump.protocol();
+    let kept = SOCKETS.with_borrow(|all| {
+        all.iter()
+            .find(|(p, _)| *p == protocol)
+            .map(|(_, s)| s.clone())
+    });
+    let socket = match kept {
+        Some(s) => s,
+        None => {
+            let mut socket = Socket::new(protocol)?;
+            socket.bind_auto()?;
+            socket.connect(&SocketAddr::new(0, 0))?;
+            let socket = Rc::new(socket);
+            SOCKETS.with_borrow_mut(|all| all.push((protocol, socket.clone())));
+            socket
+        }
+    };
+    let reply = dump_on(&socket, dump);
+    if reply.is_err() {
+        SOCKETS.with_borrow_mut(|all| all.retain(|(p, _)| *p != protocol));
+    }
+    reply
+}
+
+fn dump_on(socket: &Socket, dump: Dump) -> std::io::Result<Vec<u8>> {
     socket.send(&dump.request(), 0)?;
 
     let mut out = Vec::new();

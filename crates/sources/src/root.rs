@@ -3,6 +3,7 @@
 use crate::bundle::{Format, KEEP, Tree};
 use crate::error::SourceError;
 use crate::ethtool::{Query, query_live};
+use crate::kept::Files;
 use crate::netlink::{Dump, dump_live};
 use crate::safe::read::{self as safe_read, Entry, read_capped};
 use crate::safe::write::{OutDir, write_with};
@@ -21,6 +22,8 @@ pub struct Root {
     /// `--root` replays.
     recording: Option<Arc<Mutex<Tree>>>,
     reads: Arc<Mutex<Reads>>,
+    /// Live, in `serve`: files kept open between collections (`crate::kept`).
+    kept: Option<Arc<Files>>,
 }
 
 /// Where the bytes come from.
@@ -65,6 +68,7 @@ impl Root {
             netns_dirs: None,
             recording: None,
             reads: Arc::default(),
+            kept: None,
         }
     }
 
@@ -96,6 +100,14 @@ impl Root {
     pub fn in_netns(self, sys: PathBuf) -> Root {
         Root {
             netns_dirs: Some((PathBuf::from("/proc/thread-self/net"), sys)),
+            ..self
+        }
+    }
+
+    /// The same root, reading through files kept open between collections.
+    pub fn keeping(self, files: Arc<Files>) -> Root {
+        Root {
+            kept: Some(files),
             ..self
         }
     }
@@ -182,8 +194,15 @@ impl Root {
         let io = |e| SourceError::io(path, e);
         let bytes = match &self.source {
             Source::Live => {
-                let mut f = std::fs::File::open(path).map_err(io)?;
-                let (mut bytes, more) = read_capped(&mut f, FILE_CAP).map_err(io)?;
+                let (mut bytes, more) = match &self.kept {
+                    // Kept by the name a user knows: a namespace's sysfs is mounted afresh
+                    // at a new directory for each collection.
+                    Some(kept) => kept.read(&self.shown_path(path.to_path_buf()), path, FILE_CAP),
+                    None => {
+                        std::fs::File::open(path).and_then(|mut f| read_capped(&mut f, FILE_CAP))
+                    }
+                }
+                .map_err(io)?;
                 if more {
                     let whole = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
                     bytes.truncate(whole);

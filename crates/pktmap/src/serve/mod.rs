@@ -23,6 +23,7 @@ use pktmap_model::snapshot::Snapshot;
 use pktmap_model::walk::Walk;
 use pktmap_model::{audit, diagnose, findings};
 use pktmap_render::metrics::{self, Limits};
+use pktmap_sources::kept::Kept;
 use pktmap_sources::{Carry, Options, Root};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -35,6 +36,8 @@ pub struct Settings {
     pub cache: Duration,
     /// The longest a socket census is carried between collections (zero: never).
     pub census: Duration,
+    /// The most procfs and sysfs files kept open between collections (zero: none).
+    pub keep_files: usize,
     pub limits: Limits,
     /// Run the drop counter and the latency histograms over every interval.
     pub trace: bool,
@@ -80,6 +83,7 @@ struct Server<'a> {
     target: &'a Target,
     root: &'a Root,
     settings: &'a Settings,
+    kept: Option<Arc<Kept>>,
     inner: Mutex<Inner>,
 }
 
@@ -97,16 +101,19 @@ pub fn run(target: &Target, root: &Root, settings: &Settings) -> Result<()> {
         "pktmap: serving on http://{}/metrics",
         listener.local_addr()?
     );
-    let server = Server {
+    let limit = settings.keep_files.min(raise_open_files_limit() / 2);
+    let mut server = Server {
         target,
         root,
         settings,
+        kept: (limit > 0).then(|| Arc::new(Kept::new(limit))),
         inner: Mutex::new(Inner {
-            previous: Arc::new(target.snapshots(root, &Options::default())?),
+            previous: Arc::default(),
             pages: None,
             at: Instant::now(),
         }),
     };
+    server.inner.get_mut().unwrap().previous = Arc::new(server.collect(Arc::default())?);
     std::thread::scope(|scope| {
         let http = scope.spawn(|| http::serve(&listener, &server, interrupt::stopped));
         let looped = if settings.interval.is_zero() {
@@ -121,6 +128,33 @@ pub fn run(target: &Target, root: &Root, settings: &Settings) -> Result<()> {
         let _ = http.join();
         looped
     })
+}
+
+/// Raises this process's soft limit on open files to its hard limit (at most 65,536), as a
+/// daemon that holds files open should, and returns it: kept files take at most half, so the
+/// HTTP workers and collectors always have descriptors left.
+fn raise_open_files_limit() -> usize {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit read and fill the struct they are given.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return 0;
+        }
+        let want = lim.rlim_max.min(1 << 16).max(lim.rlim_cur);
+        if want > lim.rlim_cur {
+            let raised = libc::rlimit {
+                rlim_cur: want,
+                rlim_max: lim.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                lim.rlim_cur = want;
+            }
+        }
+    }
+    usize::try_from(lim.rlim_cur).unwrap_or(usize::MAX)
 }
 
 impl Server<'_> {
@@ -139,9 +173,7 @@ impl Server<'_> {
                 break;
             }
             let previous = self.lock().previous.clone();
-            let current = self
-                .target
-                .snapshots(self.root, &self.options(previous.clone()))?;
+            let current = self.collect(previous.clone())?;
             let trace = tracers.map(traced::Running::finish).transpose()?;
             // Rendered outside the lock: scrapes meanwhile read the interval before.
             if let Some(t) = &trace {
@@ -160,16 +192,22 @@ impl Server<'_> {
         Ok(())
     }
 
-    /// What a collection reads: everything, but the socket census may be carried forward
-    /// from `previous`.
-    fn options(&self, previous: Arc<Vec<Snapshot>>) -> Options {
-        Options {
-            carry: (!self.settings.census.is_zero()).then_some(Carry {
+    /// A collection of every namespace served. It reads everything, through the files kept
+    /// open, but the socket census may be carried forward from `previous`.
+    fn collect(&self, previous: Arc<Vec<Snapshot>>) -> Result<Vec<Snapshot>> {
+        let opts = Options {
+            carry: (!self.settings.census.is_zero() && !previous.is_empty()).then_some(Carry {
                 previous,
                 max_age: self.settings.census,
             }),
+            keep: self.kept.clone(),
             ..Options::default()
+        };
+        let current = self.target.snapshots(self.root, &opts);
+        if let Some(kept) = &self.kept {
+            kept.end_round();
         }
+        current
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -183,9 +221,7 @@ impl Server<'_> {
         if inner.pages.is_some() && inner.at.elapsed() < self.settings.cache {
             return Ok(());
         }
-        let current = self
-            .target
-            .snapshots(self.root, &self.options(inner.previous.clone()))?;
+        let current = self.collect(inner.previous.clone())?;
         let pages = render(&inner.previous, &current, None, self.settings.limits)?;
         *inner = Inner::measured(current, pages);
         Ok(())

@@ -13,6 +13,7 @@ mod privileges;
 mod rig;
 mod rig_stack;
 mod serve;
+mod serve_files;
 mod serve_limits;
 mod soak;
 mod support;
