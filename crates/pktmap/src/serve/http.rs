@@ -152,7 +152,9 @@ fn serve_one(stream: TcpStream, pages: &dyn Pages) -> std::io::Result<()> {
         query: query.to_string(),
         openmetrics,
     };
-    write_answer(&stream, &pages.answer(&request), with_body)
+    let written = write_answer(&stream, &pages.answer(&request), with_body);
+    pages.tidy();
+    written
 }
 
 enum Head {

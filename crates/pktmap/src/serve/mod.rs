@@ -77,6 +77,8 @@ impl Inner {
 /// What answers a request.
 pub trait Pages: Sync {
     fn answer(&self, r: &Request) -> Answer;
+    /// Work left for after the answer is written, so the client does not wait for it.
+    fn tidy(&self) {}
 }
 
 struct Server<'a> {
@@ -85,6 +87,8 @@ struct Server<'a> {
     settings: &'a Settings,
     kept: Option<Arc<Kept>>,
     inner: Mutex<Inner>,
+    /// The collection a scrape replaced, freed once its answer is written.
+    retired: Mutex<Option<Inner>>,
 }
 
 /// Serves until SIGINT or SIGTERM.
@@ -112,6 +116,7 @@ pub fn run(target: &Target, root: &Root, settings: &Settings) -> Result<()> {
             pages: None,
             at: Instant::now(),
         }),
+        retired: Mutex::default(),
     };
     server.inner.get_mut().unwrap().previous = Arc::new(server.collect(Arc::default())?);
     std::thread::scope(|scope| {
@@ -223,12 +228,23 @@ impl Server<'_> {
         }
         let current = self.collect(inner.previous.clone())?;
         let pages = render(&inner.previous, &current, None, self.settings.limits)?;
-        *inner = Inner::measured(current, pages);
+        // The collection replaced is freed after the answer is written (`tidy`).
+        let old = std::mem::replace(inner, Inner::measured(current, pages));
+        *self.retired.lock().unwrap_or_else(|e| e.into_inner()) = Some(old);
         Ok(())
     }
 }
 
 impl Pages for Server<'_> {
+    fn tidy(&self) {
+        let old = self
+            .retired
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        drop(old);
+    }
+
     fn answer(&self, r: &Request) -> Answer {
         const NOT_YET: &str = "the first interval is not over yet\n";
         // Liveness never waits for a collection in progress.
