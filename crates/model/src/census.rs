@@ -8,7 +8,7 @@
 
 use crate::catalog::{self, Class};
 use crate::snapshot::{CollectorRun, Labels, Metric, Snapshot};
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 /// The collector that takes the census, and the prefix of every metric it records.
 pub const COLLECTOR: &str = "sockets";

@@ -2,8 +2,8 @@
 //! and vanished devices without ever producing a negative or absurd rate.
 
 use crate::snapshot::{Kind, Labels, Metric, Snapshot};
+use foldhash::{HashMap, HashMapExt};
 use serde::Serialize;
-use std::collections::HashMap;
 
 #[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -84,7 +84,7 @@ impl<'a> Delta<'a> {
         let same = |a: &Metric, b: &Metric| a.name == b.name && a.labels == b.labels;
         let mut matched = vec![false; from.metrics.len()];
         let mut by_key: Option<HashMap<(&str, &Labels), usize>> = None;
-        let mut read_before: Option<std::collections::HashSet<&str>> = None;
+        let mut read_before: Option<foldhash::HashSet<&str>> = None;
         let changes = to
             .metrics
             .iter()

@@ -14,8 +14,9 @@
 use crate::catalog::{self, Class, Path, STAGES};
 use crate::delta::{Change, ChangeStatus, Delta};
 use crate::snapshot::{Kind, Labels, Snapshot};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use serde::Serialize;
-use std::collections::{HashMap, HashSet};
+use std::sync::LazyLock;
 
 /// One stage's account.
 #[derive(Serialize, Debug)]
@@ -224,7 +225,9 @@ pub fn build_traced(delta: &Delta, iface: Option<&str>, traced: &[Traced]) -> Le
     let to = delta.to;
     // Only the counters another one repeats (sysfs's, which /proc/net/dev repeats) are looked
     // up by name and labels.
-    let repeated: HashSet<&str> = catalog::ITEMS.iter().filter_map(|i| i.same_as).collect();
+    static REPEATED: LazyLock<HashSet<&str>> =
+        LazyLock::new(|| catalog::ITEMS.iter().filter_map(|i| i.same_as).collect());
+    let repeated = &*REPEATED;
     let present: HashSet<(&str, &Labels)> = to
         .metrics
         .iter()
@@ -239,10 +242,13 @@ pub fn build_traced(delta: &Delta, iface: Option<&str>, traced: &[Traced]) -> Le
     let changes: Vec<&Change> = delta.changes.iter().chain(&derived).collect();
 
     // Each counter's total, and by labels those another counter includes.
-    let parts: HashSet<&str> = catalog::ITEMS
-        .iter()
-        .flat_map(|i| i.includes.iter().copied())
-        .collect();
+    static PARTS: LazyLock<HashSet<&str>> = LazyLock::new(|| {
+        catalog::ITEMS
+            .iter()
+            .flat_map(|i| i.includes.iter().copied())
+            .collect()
+    });
+    let parts = &*PARTS;
     let mut totals: HashMap<&str, u64> = HashMap::new();
     let mut deltas: HashMap<(&str, &Labels), u64> = HashMap::new();
     // Counters kept per CPU, not per device, and what of each is left to attribute.

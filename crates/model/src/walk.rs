@@ -128,12 +128,9 @@ pub fn from_ledger(delta: &Delta, ledger: Ledger, iface: Option<&str>) -> Walk {
 }
 
 fn stage_rules(to: &Snapshot, stage: &StageLedger) -> Vec<RuleView> {
-    // Thousands of rules on a kube-proxy node: look their lines up, not through.
-    let lines: std::collections::HashMap<(&str, &Labels), &CounterView> = stage
-        .counters
-        .iter()
-        .map(|c| ((c.change.name.as_str(), &c.change.labels), c))
-        .collect();
+    // Thousands of rules on a kube-proxy node: look their lines up, not through; the index is
+    // made for a stage only once a rule with a counter is there.
+    let mut lines: Option<foldhash::HashMap<(&str, &Labels), &CounterView>> = None;
     let mut v: Vec<RuleView> = to
         .firewall
         .iter()
@@ -150,6 +147,13 @@ fn stage_rules(to: &Snapshot, stage: &StageLedger) -> Vec<RuleView> {
                 });
             }
             let labels = r.labels();
+            let lines = lines.get_or_insert_with(|| {
+                stage
+                    .counters
+                    .iter()
+                    .map(|c| ((c.change.name.as_str(), &c.change.labels), c))
+                    .collect()
+            });
             let line = *lines.get(&(name, &labels)).filter(|c| c.moved())?;
             Some(RuleView {
                 rule: r.clone(),

@@ -7,8 +7,8 @@ mod items;
 mod reasons;
 mod stages;
 
+use foldhash::HashMap;
 use serde::Serialize;
-use std::collections::HashMap;
 use std::sync::{LazyLock, RwLock};
 
 pub use floors::{Floor, NOISY_KEYS, floor};
