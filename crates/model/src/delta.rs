@@ -83,6 +83,7 @@ impl<'a> Delta<'a> {
         // differ (a device came or went).
         let same = |a: &Metric, b: &Metric| a.name == b.name && a.labels == b.labels;
         let mut matched = vec![false; from.metrics.len()];
+        let mut identities = Identities::of(from, to);
         let mut by_key: Option<HashMap<(&str, &Labels), usize>> = None;
         let mut read_before: Option<foldhash::HashSet<&str>> = None;
         let changes = to
@@ -108,7 +109,7 @@ impl<'a> Delta<'a> {
                     matched[j] = true;
                 }
                 let prev = at.map(|j| from.metrics[j].value);
-                let restarted = !same_boot || identity_changed(from, to, &m.labels);
+                let restarted = !same_boot || identities.changed(&m.labels);
                 let mut c = change(m, prev, restarted, interval_s);
                 if c.status == ChangeStatus::New
                     && same_boot
@@ -171,14 +172,47 @@ fn born_between(from: &Snapshot, to: &Snapshot, labels: &Labels) -> bool {
     dev_is_new || !(labels.contains_key("cpu") || labels.contains_key("queue"))
 }
 
-fn identity_changed(from: &Snapshot, to: &Snapshot, labels: &Labels) -> bool {
-    labels.iter().any(|(k, v)| {
-        let key = format!("{k}={v}");
-        matches!(
-            (from.identities.get(&key), to.identities.get(&key)),
-            (Some(a), Some(b)) if a != b
-        )
-    })
+/// Whether a labelled thing was re-created between two snapshots (a device deleted and made
+/// again under its name): its identity (`dev=eth0` -> ifindex) differs.
+struct Identities<'a> {
+    from: &'a Snapshot,
+    to: &'a Snapshot,
+    /// The label names identities are kept for (`dev`): only those are looked up.
+    names: Vec<&'a str>,
+    key: String,
+}
+
+impl<'a> Identities<'a> {
+    fn of(from: &'a Snapshot, to: &'a Snapshot) -> Identities<'a> {
+        let mut names: Vec<&str> = to
+            .identities
+            .keys()
+            .filter_map(|k| k.split_once('=').map(|(n, _)| n))
+            .collect();
+        names.dedup();
+        Identities {
+            from,
+            to,
+            names,
+            key: String::new(),
+        }
+    }
+
+    fn changed(&mut self, labels: &Labels) -> bool {
+        labels.iter().any(|(k, v)| {
+            if !self.names.contains(&k.as_str()) {
+                return false;
+            }
+            self.key.clear();
+            self.key.push_str(k);
+            self.key.push('=');
+            self.key.push_str(v);
+            matches!(
+                (self.from.identities.get(&self.key), self.to.identities.get(&self.key)),
+                (Some(a), Some(b)) if a != b
+            )
+        })
+    }
 }
 
 /// One series' change. A counter that went down either wrapped (it was near the top of its

@@ -38,14 +38,31 @@ fn esc(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// `{k="v",...}` from pairs, leaving out empty values.
+/// `{k="v",...}` from pairs, leaving out empty values. Written into one string: a page has
+/// thousands of label sets.
 fn labels(pairs: &[(&str, &str)]) -> String {
-    let inner: Vec<String> = pairs
-        .iter()
-        .filter(|(_, v)| !v.is_empty())
-        .map(|(k, v)| format!("{k}=\"{}\"", esc(v)))
-        .collect();
-    format!("{{{}}}", inner.join(","))
+    let mut out = String::with_capacity(
+        2 + pairs
+            .iter()
+            .map(|(k, v)| k.len() + v.len() + 4)
+            .sum::<usize>(),
+    );
+    out.push('{');
+    for (k, v) in pairs.iter().filter(|(_, v)| !v.is_empty()) {
+        if out.len() > 1 {
+            out.push(',');
+        }
+        out.push_str(k);
+        out.push_str("=\"");
+        if v.contains(['\\', '"', '\n']) {
+            out.push_str(&esc(v));
+        } else {
+            out.push_str(v);
+        }
+        out.push('"');
+    }
+    out.push('}');
+    out
 }
 
 /// Kernel label names as node_exporter spells them.
@@ -559,6 +576,11 @@ mod tests {
             labels(&[("title", "a \"b\"\\c\nd"), ("empty", "")]),
             r#"{title="a \"b\"\\c\nd"}"#
         );
+        assert_eq!(
+            labels(&[("a", ""), ("b", "x"), ("c", "y")]),
+            r#"{b="x",c="y"}"#
+        );
+        assert_eq!(labels(&[("a", "")]), "{}");
     }
 
     #[test]
