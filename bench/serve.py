@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """A scrape of `pktmap serve --interval 0 --cache 0` (every scrape collects; the socket census
-retaken only when a socket-stage counter moved or it is 30 s old, the default), of the same with
-`--census 0` (a census on every scrape) and of node_exporter with its network collectors,
-alternating in one run, with no sockets and with CONNECTIONS loopback connections; then serve's steady CPU and memory with `--all-netns` and
-NAMESPACES namespaces, scraped every 15 s. Root; traffic only on loopback and in namespaces
-this script makes.
+retaken only when a socket-stage counter moved or it is 30 s old, files kept open between
+collections: the defaults), of the same with `--census 0 --keep-files 0` (a census on every
+scrape, every file opened at every read) and of node_exporter with its network collectors,
+alternating in one run, with no sockets and with CONNECTIONS loopback connections; then
+serve's steady CPU and memory with `--all-netns` and NAMESPACES namespaces, scraped every 15 s.
+With BASELINE=PATH, an older pktmap binary's default serve alternates with them too. Root;
+traffic only on loopback and in namespaces this script makes.
 
-Usage: bench/serve.py [CONNECTIONS] [NAMESPACES] [SCRAPES] [STEADY_SECONDS]
+Usage: [BASELINE=OLD_PKTMAP] bench/serve.py [CONNECTIONS] [NAMESPACES] [SCRAPES] [STEADY_SECONDS]
        (after `cargo build --release`; Debian: prometheus-node-exporter)"""
 import os, resource, socket, statistics, subprocess, sys, time, urllib.request
 
@@ -50,9 +52,12 @@ def rss_kib(pid, key):
             return int(l.split()[1])
 
 
+BASELINE = os.environ.get("BASELINE")
 TARGETS = [("pktmap serve (collects each scrape)", "http://127.0.0.1:19977/metrics"),
-           ("pktmap serve --census 0", "http://127.0.0.1:19978/metrics"),
-           ("node_exporter, network collectors", "http://127.0.0.1:19100/metrics")]
+           ("... --census 0 --keep-files 0", "http://127.0.0.1:19978/metrics")]
+if BASELINE:
+    TARGETS.append(("BASELINE pktmap serve", "http://127.0.0.1:19979/metrics"))
+TARGETS.append(("node_exporter, network collectors", "http://127.0.0.1:19100/metrics"))
 
 
 def compare(label):
@@ -77,11 +82,17 @@ try:
     procs.append(subprocess.Popen([BIN, "serve", "--interval", "0", "--cache", "0", "--listen", "127.0.0.1:19977"],
                                   stderr=subprocess.DEVNULL))
     procs.append(subprocess.Popen([BIN, "serve", "--interval", "0", "--cache", "0", "--census", "0",
-                                   "--listen", "127.0.0.1:19978"], stderr=subprocess.DEVNULL))
+                                   "--keep-files", "0", "--listen", "127.0.0.1:19978"],
+                                  stderr=subprocess.DEVNULL))
+    if BASELINE:
+        procs.append(subprocess.Popen([BASELINE, "serve", "--interval", "0", "--cache", "0",
+                                       "--listen", "127.0.0.1:19979"], stderr=subprocess.DEVNULL))
     procs.append(subprocess.Popen([NODE, "--web.listen-address=127.0.0.1:19100", "--collector.disable-defaults"]
                                   + [f"--collector.{c}" for c in COLLECTORS], stderr=subprocess.DEVNULL))
     wait_up("http://127.0.0.1:19977/readyz")
     wait_up("http://127.0.0.1:19978/readyz")
+    if BASELINE:
+        wait_up("http://127.0.0.1:19979/readyz")
     wait_up("http://127.0.0.1:19100/metrics")
     compare("no sockets beyond the host's own")
 
@@ -157,7 +168,8 @@ try:
     cpu = (cpu_seconds(serve.pid) - c0) / (time.time() - t0)
     print(f"--all-netns, {NSES + 1} namespaces, 15 s interval, scraped every 15 s for {STEADY} s:")
     print(f"  CPU {cpu * 100:.2f}% of one core, RSS {rss_kib(serve.pid, 'VmRSS:') / 1024:.1f} MiB "
-          f"(peak {rss_kib(serve.pid, 'VmHWM:') / 1024:.1f} MiB), {series(body)} series")
+          f"(peak {rss_kib(serve.pid, 'VmHWM:') / 1024:.1f} MiB), {series(body)} series, "
+          f"{len(os.listdir(f'/proc/{serve.pid}/fd'))} open files")
     serve.terminate(); serve.wait()
 finally:
     for i, n in enumerate(names):
