@@ -221,7 +221,7 @@ pub fn take_snapshot_with(root: &Root, opts: &Options) -> Snapshot {
         None => root,
     };
     let meta = meta::read(root);
-    let devices = Devices::later();
+    let devices = Devices::read(root);
     let [first, second] = LANES.map(|lane| {
         lane.iter()
             .copied()
@@ -230,15 +230,16 @@ pub fn take_snapshot_with(root: &Root, opts: &Options) -> Snapshot {
             .collect::<Vec<_>>()
     });
     // The second lane on a thread of its own, which shares this one's network and mount
-    // namespaces (a namespace's collection runs on a thread that entered it). It starts while
-    // this one reads the devices: its collectors that ask for them wait.
+    // namespaces (a namespace's collection runs on a thread that entered it). Both lanes start
+    // together: counters that count the same packets in two places (a device's rx_dropped and
+    // softnet's dropped, first in each lane) are read as close in time as they can be, or a
+    // burst between the two reads shows as a loss at the wrong stage.
     let (mut snapshot, other) = std::thread::scope(|scope| {
         let other = (!second.is_empty()).then(|| {
             let meta = meta.clone();
             let devices = &devices;
             scope.spawn(move || run_lane(&second, root, devices, opts, here, Snapshot::new(meta)))
         });
-        devices.fill(root);
         let mine = run_lane(&first, root, &devices, opts, here, Snapshot::new(meta));
         (mine, other.map(|t| t.join()))
     });
