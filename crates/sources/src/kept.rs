@@ -1,5 +1,6 @@
-//! Files a long-running collector (`serve`) keeps open between collections and reads again
-//! from offset 0. Opening a small procfs or sysfs file (the path walk, the file, the close)
+//! What a long-running collector (`serve`) keeps between collections of a namespace: files
+//! it keeps open and reads again from offset 0, and what a collector remembers for the next
+//! collection (which processes are worth reading). Opening a small procfs or sysfs file (the path walk, the file, the close)
 //! costs more than reading it; a file kept open still answers with the kernel's value of now,
 //! because procfs and sysfs produce their text at each read from the start. Only those two
 //! are kept: a file on disk would go on showing the inode it opened, while a procfs or sysfs
@@ -7,6 +8,7 @@
 //! again by its path.
 
 use crate::safe::read::read_capped;
+use std::any::Any;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read};
@@ -30,12 +32,13 @@ pub struct Kept {
     limit: usize,
 }
 
-/// One namespace's kept files, by the path a user knows them by.
+/// One namespace's kept files, by the path a user knows them by, and its collectors' memos.
 #[derive(Debug)]
 pub struct Files {
     files: Mutex<HashMap<PathBuf, (Arc<File>, bool)>>,
     open: Arc<AtomicUsize>,
     limit: usize,
+    memos: Mutex<HashMap<&'static str, Box<dyn Any + Send>>>,
 }
 
 impl Kept {
@@ -55,6 +58,7 @@ impl Kept {
                 files: Mutex::default(),
                 open: self.open.clone(),
                 limit: self.limit,
+                memos: Mutex::default(),
             };
             (Arc::new(files), false)
         });
@@ -139,6 +143,24 @@ impl Files {
         let mut files = lock(&self.files);
         self.open.fetch_sub(files.len(), Ordering::Relaxed);
         files.clear();
+    }
+
+    /// What `collector` left for this collection, taken out (None the first time, or if it
+    /// left something of another type).
+    pub fn recall<T: Any>(&self, collector: &'static str) -> Option<T> {
+        let memo = lock(&self.memos).remove(collector)?;
+        memo.downcast().ok().map(|b| *b)
+    }
+
+    /// Leaves `value` for `collector`'s next collection of this namespace.
+    pub fn remember<T: Any + Send>(&self, collector: &'static str, value: T) {
+        lock(&self.memos).insert(collector, Box::new(value));
+    }
+
+    /// The paths of the files kept now.
+    #[cfg(test)]
+    pub(crate) fn paths(&self) -> Vec<PathBuf> {
+        lock(&self.files).keys().cloned().collect()
     }
 
     /// How many files of this namespace are kept.

@@ -112,6 +112,20 @@ impl Root {
         }
     }
 
+    /// What `collector` left for this collection of the namespace (`serve` only: a root
+    /// without kept state remembers nothing), taken out.
+    pub fn recall<T: std::any::Any>(&self, collector: &'static str) -> Option<T> {
+        self.kept.as_ref()?.recall(collector)
+    }
+
+    /// Leaves `value` for `collector`'s next collection of this namespace, when the root keeps
+    /// state between collections (`serve`); otherwise nothing is kept.
+    pub fn remember<T: std::any::Any + Send>(&self, collector: &'static str, value: T) {
+        if let Some(kept) = &self.kept {
+            kept.remember(collector, value);
+        }
+    }
+
     /// The same root, keeping everything read through it.
     pub fn recording(self) -> Root {
         Root {
