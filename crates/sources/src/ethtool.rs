@@ -350,10 +350,8 @@ impl Drop for Sock {
 pub mod genl {
     use super::Query;
     use crate::netlink::attrs;
-    use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_GENERIC};
-    use std::cell::RefCell;
+    use netlink_sys::{Socket, protocols::NETLINK_GENERIC};
     use std::io::{Error, ErrorKind};
-    use std::rc::Rc;
 
     const GENL_ID_CTRL: u16 = 0x10;
     const CTRL_CMD_GETFAMILY: u8 = 3;
@@ -449,25 +447,10 @@ pub mod genl {
     }
 
     pub fn query(dev: &str, q: Query) -> std::io::Result<String> {
-        thread_local! {
-            /// As the ioctl socket: kept for the thread, whose namespace never changes; dropped
-            /// when asking or reading an answer failed, so a socket in doubt is never asked
-            /// again.
-            static SOCKET: RefCell<Option<Rc<Socket>>> = const { RefCell::new(None) };
-        }
-        let sock = match SOCKET.with_borrow(|s| s.clone()) {
-            Some(s) => s,
-            None => {
-                let mut sock = Socket::new(NETLINK_GENERIC)?;
-                sock.bind_auto()?;
-                sock.connect(&SocketAddr::new(0, 0))?;
-                let sock = Rc::new(sock);
-                SOCKET.set(Some(sock.clone()));
-                sock
-            }
-        };
+        let sock = crate::netlink::socket(NETLINK_GENERIC)?;
+        // The kernel's error answers leave the socket as it was; a failure to ask does not.
         ask(&sock, dev, q).unwrap_or_else(|e| {
-            SOCKET.set(None);
+            crate::netlink::forget_socket(NETLINK_GENERIC);
             Err(e)
         })
     }

@@ -131,35 +131,43 @@ fn nft_request(msg: u16) -> Vec<u8> {
 /// Sends the dump request on a socket of the calling thread's network namespace and returns
 /// the reply messages' bytes, up to and without the final DONE.
 pub fn dump_live(dump: Dump) -> std::io::Result<Vec<u8>> {
-    thread_local! {
-        /// One socket per protocol, kept for the thread: a thread reads one network namespace
-        /// for its whole life (a namespace is read by a thread that enters it first). A socket
-        /// whose dump failed is dropped, so one that may hold the rest of a reply is never
-        /// asked again.
-        static SOCKETS: RefCell<Vec<(isize, Rc<Socket>)>> = const { RefCell::new(Vec::new()) };
-    }
     let protocol = dump.protocol();
+    let socket = socket(protocol)?;
+    let reply = dump_on(&socket, dump);
+    if reply.is_err() {
+        forget_socket(protocol);
+    }
+    reply
+}
+
+thread_local! {
+    /// One socket per protocol, kept for the thread: a thread reads one network namespace for
+    /// its whole life (a namespace is read by a thread that enters it first).
+    static SOCKETS: RefCell<Vec<(isize, Rc<Socket>)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// This thread's netlink socket for `protocol`, bound and connected to the kernel on first use.
+pub(crate) fn socket(protocol: isize) -> std::io::Result<Rc<Socket>> {
     let kept = SOCKETS.with_borrow(|all| {
         all.iter()
             .find(|(p, _)| *p == protocol)
             .map(|(_, s)| s.clone())
     });
-    let socket = match kept {
-        Some(s) => s,
-        None => {
-            let mut socket = Socket::new(protocol)?;
-            socket.bind_auto()?;
-            socket.connect(&SocketAddr::new(0, 0))?;
-            let socket = Rc::new(socket);
-            SOCKETS.with_borrow_mut(|all| all.push((protocol, socket.clone())));
-            socket
-        }
-    };
-    let reply = dump_on(&socket, dump);
-    if reply.is_err() {
-        SOCKETS.with_borrow_mut(|all| all.retain(|(p, _)| *p != protocol));
+    if let Some(s) = kept {
+        return Ok(s);
     }
-    reply
+    let mut socket = Socket::new(protocol)?;
+    socket.bind_auto()?;
+    socket.connect(&SocketAddr::new(0, 0))?;
+    let socket = Rc::new(socket);
+    SOCKETS.with_borrow_mut(|all| all.push((protocol, socket.clone())));
+    Ok(socket)
+}
+
+/// Drops this thread's socket for `protocol` after asking or reading through it failed, so a
+/// socket that may hold the rest of a reply is never asked again.
+pub(crate) fn forget_socket(protocol: isize) {
+    SOCKETS.with_borrow_mut(|all| all.retain(|(p, _)| *p != protocol));
 }
 
 fn dump_on(socket: &Socket, dump: Dump) -> std::io::Result<Vec<u8>> {

@@ -106,7 +106,7 @@ pub fn run(target: &Target, root: &Root, settings: &Settings) -> Result<()> {
         listener.local_addr()?
     );
     let limit = settings.keep_files.min(raise_open_files_limit() / 2);
-    let mut server = Server {
+    let server = Server {
         target,
         root,
         settings,
@@ -118,7 +118,8 @@ pub fn run(target: &Target, root: &Root, settings: &Settings) -> Result<()> {
         }),
         retired: Mutex::default(),
     };
-    server.inner.get_mut().unwrap().previous = Arc::new(server.collect(Arc::default())?);
+    let first = server.collect(Arc::default())?;
+    server.lock().previous = Arc::new(first);
     std::thread::scope(|scope| {
         let http = scope.spawn(|| http::serve(&listener, &server, interrupt::stopped));
         let looped = if settings.interval.is_zero() {
