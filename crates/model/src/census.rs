@@ -7,8 +7,7 @@
 //! and otherwise keeps the last census, saying how old it is.
 
 use crate::catalog::{self, Class};
-use crate::snapshot::{CollectorRun, Labels, Metric, Snapshot};
-use foldhash::HashMap;
+use crate::snapshot::{CollectorRun, SeriesIndex, Snapshot};
 
 /// The collector that takes the census, and the prefix of every metric it records.
 pub const COLLECTOR: &str = "sockets";
@@ -30,35 +29,19 @@ fn asks(name: &str) -> bool {
 /// Whether `now` (the counters read so far) needs a fresh census rather than `before`'s: a
 /// drop, error or strain counter of a socket stage moved since `before`, or appeared.
 pub fn moved(before: &Snapshot, now: &Snapshot) -> bool {
-    // The same collectors read the same counters in the same order, so each counter of `now`
-    // is usually at its own index in `before`, past the counters of the collectors `now` has
-    // not run yet: compared there, with a lookup only where the two lists differ.
-    let same = |a: &Metric, b: &Metric| a.name == b.name && a.labels == b.labels;
+    // `now` holds the counters of the collectors run so far: each is looked for in `before`
+    // past the counters of the collectors `now` has not run yet.
     let offset = now
         .metrics
         .first()
-        .and_then(|first| before.metrics.iter().position(|b| same(b, first)));
-    let mut old: Option<HashMap<(&str, &Labels), u64>> = None;
+        .and_then(|first| before.metrics.iter().position(|b| b.same_series(first)))
+        .unwrap_or(0);
+    let mut index = SeriesIndex::new(&before.metrics);
     now.metrics
         .iter()
         .enumerate()
         .filter(|(_, m)| asks(&m.name))
-        .any(
-            |(i, m)| match offset.and_then(|o| before.metrics.get(o + i)) {
-                Some(b) if same(b, m) => b.value != m.value,
-                _ => {
-                    let old = old.get_or_insert_with(|| {
-                        before
-                            .metrics
-                            .iter()
-                            .filter(|m| asks(&m.name))
-                            .map(|m| ((m.name.as_str(), &m.labels), m.value))
-                            .collect()
-                    });
-                    old.get(&(m.name.as_str(), &m.labels)) != Some(&m.value)
-                }
-            },
-        )
+        .any(|(i, m)| index.find(m, offset + i).map(|j| before.metrics[j].value) != Some(m.value))
 }
 
 /// When `before`'s census was read (milliseconds since the epoch): its own time, or the time
@@ -92,7 +75,7 @@ pub fn carry(before: &Snapshot, now: &mut Snapshot) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::snapshot::{CollectorStatus, Kind, Meta, Metric, SocketInfo};
+    use crate::snapshot::{CollectorStatus, Kind, Labels, Meta, Metric, SocketInfo};
 
     fn snap(at: u64, metrics: &[(&str, u64)]) -> Snapshot {
         let mut s = Snapshot::new(Meta {

@@ -1,8 +1,7 @@
 //! Differences between two snapshots: per-second rates that survive counter wraps, resets
 //! and vanished devices without ever producing a negative or absurd rate.
 
-use crate::snapshot::{Kind, Labels, Metric, Snapshot};
-use foldhash::{HashMap, HashMapExt};
+use crate::snapshot::{Kind, Labels, Metric, SeriesIndex, Snapshot};
 use serde::Serialize;
 
 #[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,33 +77,16 @@ impl<'a> Delta<'a> {
         if interval_s.is_nan() || interval_s <= 0.0 {
             return Err(DeltaError::NotInOrder { interval_s });
         }
-        // Two collections list the same counters in the same order, so a counter is first
-        // looked for at its own index in `from`; by name and labels only where the lists
-        // differ (a device came or went).
-        let same = |a: &Metric, b: &Metric| a.name == b.name && a.labels == b.labels;
         let mut matched = vec![false; from.metrics.len()];
+        let mut index = SeriesIndex::new(&from.metrics);
         let mut identities = Identities::of(from, to);
-        let mut by_key: Option<HashMap<(&str, &Labels), usize>> = None;
         let mut read_before: Option<foldhash::HashSet<&str>> = None;
         let changes = to
             .metrics
             .iter()
             .enumerate()
             .map(|(i, m)| {
-                let at = match from.metrics.get(i) {
-                    Some(p) if !matched[i] && same(p, m) => Some(i),
-                    _ => by_key
-                        .get_or_insert_with(|| {
-                            let mut keys = HashMap::new();
-                            for (j, p) in from.metrics.iter().enumerate() {
-                                keys.entry((p.name.as_str(), &p.labels)).or_insert(j);
-                            }
-                            keys
-                        })
-                        .get(&(m.name.as_str(), &m.labels))
-                        .copied()
-                        .filter(|j| !matched[*j]),
-                };
+                let at = index.find(m, i).filter(|j| !matched[*j]);
                 if let Some(j) = at {
                     matched[j] = true;
                 }

@@ -190,6 +190,46 @@ pub struct Metric {
     pub kind: Kind,
 }
 
+impl Metric {
+    /// Whether `other` is the same series: the same name and labels.
+    pub fn same_series(&self, other: &Metric) -> bool {
+        self.name == other.name && self.labels == other.labels
+    }
+}
+
+/// Finds series of one snapshot in another's list. Two collections list the same counters in
+/// the same order, so a series is looked for first at the index given; by name and labels,
+/// through an index made on first need, only where the two lists differ (a device came or
+/// went).
+pub struct SeriesIndex<'a> {
+    list: &'a [Metric],
+    by_key: Option<foldhash::HashMap<(&'a str, &'a Labels), usize>>,
+}
+
+impl<'a> SeriesIndex<'a> {
+    pub fn new(list: &'a [Metric]) -> SeriesIndex<'a> {
+        SeriesIndex { list, by_key: None }
+    }
+
+    /// Where `m` is in the list (its first place), trying `at` first.
+    pub fn find(&mut self, m: &Metric, at: usize) -> Option<usize> {
+        if self.list.get(at).is_some_and(|p| p.same_series(m)) {
+            return Some(at);
+        }
+        let list = self.list;
+        self.by_key
+            .get_or_insert_with(|| {
+                let mut keys = foldhash::HashMap::default();
+                for (j, p) in list.iter().enumerate() {
+                    keys.entry((p.name.as_str(), &p.labels)).or_insert(j);
+                }
+                keys
+            })
+            .get(&(m.name.as_str(), &m.labels))
+            .copied()
+    }
+}
+
 /// A setting or other non-numeric fact (a sysctl, an affinity list, whether irqbalance runs).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct Setting {

@@ -31,7 +31,7 @@ pub struct Procs;
 
 /// How long `serve` goes on reading the processes it found before it looks at every process
 /// again: how late a newly started irqbalance, or a CPU brought online, is seen.
-pub const RESCAN: Duration = Duration::from_secs(30);
+const RESCAN: Duration = Duration::from_secs(30);
 
 /// The processes worth reading, found by a scan of every process's name: each CPU's ksoftirqd
 /// (by pid; a kernel thread keeps its pid for the kernel's life) and irqbalance.
@@ -56,13 +56,15 @@ impl Collector for Procs {
         // each still answers as itself; a scan otherwise, and at least every RESCAN.
         let remembered = root
             .recall::<Found>(self.id())
-            .filter(|f| f.at.elapsed() < RESCAN && f.still_there(root));
-        let (found, ticks) = match remembered.and_then(|f| Some((f.ticks(root)?, f))) {
-            Some((ticks, f)) => (f, ticks),
+            .filter(|f| f.at.elapsed() < RESCAN && f.still_there(root))
+            .map(|f| (f.ticks(root), f))
+            .filter(|((_, all), _)| *all);
+        let (found, ticks) = match remembered {
+            Some(((ticks, _), f)) => (f, ticks),
             None => {
                 let f = Found::scan(root)?;
-                // A thread that exits between the scan and its read is left out, as before.
-                let ticks = f.ticks_present(root);
+                // A thread that exits between the scan and its read is left out.
+                let (ticks, _) = f.ticks(root);
                 (f, ticks)
             }
         };
@@ -115,20 +117,15 @@ impl Found {
         })
     }
 
-    /// Each ksoftirqd's CPU and ticks; None when one no longer answers as a ksoftirqd.
-    fn ticks(&self, root: &Root) -> Option<Vec<(String, u64)>> {
-        self.ksoftirqd
-            .iter()
-            .map(|pid| ksoftirqd(root, pid))
-            .collect()
-    }
-
-    /// As [`ticks`](Self::ticks), leaving out any that does not answer.
-    fn ticks_present(&self, root: &Root) -> Vec<(String, u64)> {
-        self.ksoftirqd
+    /// Each ksoftirqd's CPU and ticks, and whether every one still answers as a ksoftirqd.
+    fn ticks(&self, root: &Root) -> (Vec<(String, u64)>, bool) {
+        let read: Vec<(String, u64)> = self
+            .ksoftirqd
             .iter()
             .filter_map(|pid| ksoftirqd(root, pid))
-            .collect()
+            .collect();
+        let all = read.len() == self.ksoftirqd.len();
+        (read, all)
     }
 }
 
